@@ -1,0 +1,92 @@
+"""The flows: train, score, report, and the nightly flow that runs all three."""
+from __future__ import annotations
+
+import os
+import uuid
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed
+
+from flows.runner import task_runner
+from flows.tasks import discover_task, report_task, score_task, train_task
+from pipeline import io
+from pipeline.catalog import Catalog, groups as resolve
+from pipeline.config import load_settings
+
+
+def _run_id() -> str:
+    return str(flow_run.id or uuid.uuid4())
+
+
+def _by_group(futures: dict) -> tuple[dict[str, dict], dict[str, str]]:
+    """Wait for every group's task; split results into successes and failure messages."""
+    done, failed = {}, {}
+    for name, future in futures.items():
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            done[name] = state.result()
+        else:
+            failed[name] = str(state.message or state.name)
+            try:
+                state.result()
+            except Exception as exc:  # noqa: BLE001 - the group's error is reported, others go on
+                failed[name] = f"{type(exc).__name__}: {exc}"
+    for name, message in failed.items():
+        get_run_logger().error(f"group {name} failed: {message}")
+    return done, failed
+
+
+def _catalog(settings) -> tuple[Catalog, list]:
+    catalog = discover_task(settings)
+    return catalog, resolve(settings, catalog)
+
+
+@flow(name="train", task_runner=task_runner())
+def train_flow(config: str | None = None) -> dict:
+    """Train (and maybe promote) one model per metric group, groups in parallel."""
+    settings = load_settings(config)
+    catalog, groups = _catalog(settings)
+    run_id = _run_id()
+    done, failed = _by_group({g.name: train_task.submit(settings, g, catalog, run_id) for g in groups})
+    return {"trained": done, "failed": failed, "landing_errors": catalog.errors}
+
+
+@flow(name="score", task_runner=task_runner())
+def score_flow(config: str | None = None, start: str | None = None, end: str | None = None) -> dict:
+    """Score data newer than each group's watermark (or [start, end]) and publish it."""
+    settings = load_settings(config)
+    catalog, groups = _catalog(settings)
+    run_id = _run_id()
+    done, failed = _by_group({g.name: score_task.submit(settings, g, catalog, run_id, start, end)
+                              for g in groups})
+    return {"scored": done, "failed": failed, "landing_errors": catalog.errors}
+
+
+@flow(name="report")
+def report_flow(config: str | None = None, days: int = 7, failures: dict[str, str] | None = None,
+                file_errors: dict[str, str] | None = None) -> str:
+    """Write the HTML ops report and publish its summary as Prefect artifacts."""
+    settings = load_settings(config)
+    groups = io.published_groups(settings.storage.data_root, "scores")
+    path, markdown = report_task(settings, groups, failures or {}, file_errors or {}, days, _run_id())
+    create_markdown_artifact(markdown, key="ops-anomaly-report", description="Nightwatch anomaly report")
+    create_link_artifact(f"file://{os.path.abspath(path)}", link_text="HTML report", key="ops-anomaly-report-html")
+    return path
+
+
+@flow(name="nightly")
+def nightly_flow(config: str | None = None, days: int = 7):
+    """Train every group, score new data, write the report; Failed if any group failed."""
+    trained = train_flow(config)
+    scored = score_flow(config)
+    failures = {name: f"training: {msg}" for name, msg in trained["failed"].items()}
+    failures.update({name: f"scoring: {msg}" for name, msg in scored["failed"].items()})
+    file_errors = trained["landing_errors"]
+    report = report_flow(config, days, failures, file_errors)
+    get_run_logger().info(f"report written to {report}")
+    if failures or file_errors:
+        return Failed(message=f"failed groups: {sorted(failures)}; unreadable files: {sorted(file_errors)}")
+    return Completed(message=f"all groups trained and scored; report at {report}")

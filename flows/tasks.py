@@ -1,0 +1,51 @@
+"""Prefect tasks: one per stage and group, each a thin call into `pipeline`."""
+from __future__ import annotations
+
+import pandas as pd
+from prefect import get_run_logger, task
+
+from pipeline import io
+from pipeline.catalog import Catalog, discover
+from pipeline.config import GroupConfig, Settings
+from pipeline.report import GroupSection, build_html, markdown_summary
+from pipeline.scoring import score_group
+from pipeline.train import train_group
+
+
+@task(name="discover-landing", retries=2, retry_delay_seconds=5)
+def discover_task(settings: Settings) -> Catalog:
+    catalog = discover(settings.storage.landing)
+    for path, error in catalog.errors.items():
+        get_run_logger().error(f"skipped unreadable landing file: {error}")
+    return catalog
+
+
+@task(name="train-group", task_run_name="train-{group.name}")
+def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str) -> dict:
+    return train_group(settings, group, catalog, run_id, emit=get_run_logger().info)
+
+
+@task(name="score-group", task_run_name="score-{group.name}", retries=1, retry_delay_seconds=5)
+def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
+               start: str | None = None, end: str | None = None) -> dict:
+    return score_group(settings, group, catalog, run_id, pd.Timestamp(start) if start else None,
+                       pd.Timestamp(end) if end else None, emit=get_run_logger().info)
+
+
+@task(name="write-report", retries=2, retry_delay_seconds=5)
+def report_task(settings: Settings, groups: list[str], failures: dict[str, str], file_errors: dict[str, str],
+                days: int, run_id: str) -> tuple[str, str]:
+    """Write the HTML report on each group's last `days` of published data; return (path, markdown)."""
+    root = settings.storage.data_root
+    sections = []
+    for group in sorted(set(groups) | set(failures)):
+        scores, anomalies = io.read_dataset(root, "scores", group), io.read_dataset(root, "anomalies", group)
+        if not scores.empty:
+            since = scores["timestamp"].max() - pd.Timedelta(days=days)
+            scores = scores[scores["timestamp"] >= since]
+            anomalies = anomalies[anomalies["end"] >= since] if not anomalies.empty else anomalies
+        sections.append(GroupSection(group, scores, anomalies, failures.get(group)))
+    title = f"Nightwatch anomaly report {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC"
+    path = io.write_report(root, f"report-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}-{run_id[:8]}.html",
+                           build_html(title, sections, file_errors))
+    return str(path), markdown_summary(title, sections, file_errors, str(path))

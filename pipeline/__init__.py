@@ -1,0 +1,1 @@
+"""Nightwatch's pipeline library: pure stages plus one I/O module; no Prefect here."""

@@ -1,0 +1,56 @@
+"""Anomalous points merged into intervals, with peak, severity and contributing metrics."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+INTERVAL_COLUMNS = ["start", "end", "n_points", "peak_time", "peak_score", "threshold",
+                    "severity", "top_metric", "contributors"]
+
+
+def runs(flags: np.ndarray, merge_gap: int = 0) -> list[tuple[int, int]]:
+    """Inclusive `(first, last)` index pairs of flagged runs; runs separated by at most
+    `merge_gap` unflagged steps are merged."""
+    idx = np.flatnonzero(flags)
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > merge_gap + 1)
+    firsts = np.concatenate(([idx[0]], idx[breaks + 1]))
+    lasts = np.concatenate((idx[breaks], [idx[-1]]))
+    return list(zip(firsts.tolist(), lasts.tolist()))
+
+
+def severity(ratio: float) -> str:
+    """Peak score over threshold: below 2 is low, below 5 medium, else high."""
+    return "low" if ratio < 2 else "medium" if ratio < 5 else "high"
+
+
+def contributors(metric_errors: np.ndarray, metrics: tuple[str, ...], top: int = 3) -> list[tuple[str, float]]:
+    """Metrics ranked by their share of the interval's error (shares of at least 10%)."""
+    totals = np.nansum(metric_errors, axis=0)
+    if totals.sum() <= 0:
+        return []
+    shares = totals / totals.sum()
+    order = np.argsort(-shares, kind="stable")[:top]
+    return [(metrics[i], float(shares[i])) for i in order if shares[i] >= 0.10]
+
+
+def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray, metric_errors: np.ndarray,
+                 metrics: tuple[str, ...], threshold: float, merge_gap: int) -> pd.DataFrame:
+    """One row per merged anomalous interval (see INTERVAL_COLUMNS)."""
+    rows = []
+    for first, last in runs(flags, merge_gap):
+        segment = np.where(np.isnan(scores[first:last + 1]), -np.inf, scores[first:last + 1])
+        peak = first + int(np.argmax(segment))
+        ranked = contributors(metric_errors[first:last + 1][flags[first:last + 1]], metrics)
+        rows.append({
+            "start": index[first], "end": index[last], "n_points": int(flags[first:last + 1].sum()),
+            "peak_time": index[peak], "peak_score": float(scores[peak]), "threshold": float(threshold),
+            "severity": severity(float(scores[peak]) / threshold if threshold > 0 else np.inf),
+            "top_metric": ranked[0][0] if ranked else None,
+            "contributors": ", ".join(f"{m} {s:.0%}" for m, s in ranked),
+        })
+    frame = pd.DataFrame(rows, columns=INTERVAL_COLUMNS)
+    for col in ("start", "end", "peak_time"):
+        frame[col] = pd.to_datetime(frame[col], utc=True).dt.as_unit("us")
+    return frame

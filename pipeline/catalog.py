@@ -1,0 +1,68 @@
+"""What landed: which files hold which series, and a group's rows read from them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipeline import io
+from pipeline.config import GroupConfig, Settings, resolve_groups
+from pipeline.ingest import InputError
+from pipeline.resample import Aligned, align
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Landing files with the series each holds, and the files that could not be read."""
+
+    files: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def series(self) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for held in self.files.values():
+            for name, group in held.items():
+                out.setdefault(name, group)
+        return out
+
+
+def discover(landing: str) -> Catalog:
+    """Scan every landing file's schema (and metric names for long files)."""
+    files, errors = {}, {}
+    for path in io.landing_files(landing):
+        try:
+            files[path] = io.scan_file(path)
+        except InputError as exc:
+            errors[path] = str(exc)
+    return Catalog(files=files, errors=errors)
+
+
+def groups(settings: Settings, catalog: Catalog) -> list[GroupConfig]:
+    return resolve_groups(settings, catalog.series)
+
+
+def read_group(catalog: Catalog, group: GroupConfig) -> pd.DataFrame:
+    """All landed rows of the group's metrics, in long layout; errors name file and group."""
+    wanted = set(group.metrics)
+    parts = []
+    for path, held in catalog.files.items():
+        if wanted.intersection(held):
+            try:
+                parts.append(io.read_series(path, wanted))
+            except InputError as exc:
+                raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
+    if not parts:
+        raise InputError("landing", "no landed data for the group's metrics", group=group.name)
+    return pd.concat(parts, ignore_index=True)
+
+
+def load_aligned(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,
+                 end: pd.Timestamp | None = None) -> Aligned:
+    """The group's rows in [start, end], aligned to its interval with short gaps filled."""
+    rows = read_group(catalog, group)
+    if start is not None:
+        rows = rows[rows["timestamp"] >= start]
+    if end is not None:
+        rows = rows[rows["timestamp"] <= end]
+    return align(rows, group.metrics, group.interval_td, group.aggregation, group.max_gap)

@@ -1,0 +1,234 @@
+"""Settings: one frozen dataclass per concern, built and validated from YAML at the boundary."""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
+THRESHOLD_METHODS = ("quantile", "mean_std")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ConfigError(ValueError):
+    """The configuration file is invalid; the message names the file, key and problem."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Size and training schedule of the LSTM autoencoder."""
+
+    units: int = 32
+    bottleneck: int = 8
+    epochs: int = 20
+    batch_size: int = 128
+    patience: int = 3
+    validation_fraction: float = 0.2
+    learning_rate: float = 0.002
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """How the anomaly threshold is calibrated on held-out training error."""
+
+    method: str = "quantile"
+    quantile: float = 0.995
+    k: float = 4.0
+    factor: float = 1.5
+    smoothing: int = 3
+    merge_gap: int = 2
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """One metric group: which metrics, how to align and window them, and its model."""
+
+    name: str
+    metrics: tuple[str, ...] = ()
+    interval: str = "5min"
+    aggregation: str = "mean"
+    max_gap: int = 3
+    window: int = 48
+    stride: int = 1
+    train_stride: int = 2
+    lookback: str = "28D"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+
+    @property
+    def interval_td(self) -> pd.Timedelta:
+        return pd.Timedelta(self.interval)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Where landing data, published outputs and the model registry live."""
+
+    data_root: str = "data"
+    models_root: str = "models"
+
+    @property
+    def landing(self) -> str:
+        return f"{self.data_root.rstrip('/')}/landing"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a flow needs: storage, declared groups, defaults for undeclared ones."""
+
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    defaults: GroupConfig = field(default_factory=lambda: GroupConfig(name="default"))
+    groups: tuple[GroupConfig, ...] = ()
+    promotion_margin: float = 0.10
+
+
+def _check_scalar(value: Any, kind: type, where: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if kind in (int, float) and value < 0:
+        raise ConfigError(f"{where}: must not be negative, got {value!r}")
+    return value
+
+
+def _build(cls: type, raw: Any, where: str, base: Any = None) -> Any:
+    """Build dataclass `cls` from a mapping, starting from `base`, rejecting unknown keys."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(fields)})")
+    values = {}
+    for name, value in raw.items():
+        kind = fields[name].type
+        nested = {"ModelConfig": ModelConfig, "ThresholdConfig": ThresholdConfig}.get(kind)
+        if nested:
+            values[name] = _build(nested, value, f"{where}.{name}", getattr(base, name, None))
+        elif kind == "tuple[str, ...]":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not items:
+                raise ConfigError(f"{where}.{name}: expected a non-empty list of names or globs")
+            values[name] = tuple(_check_scalar(v, str, f"{where}.{name}") for v in items)
+        else:
+            values[name] = _check_scalar(value, _scalar_type(kind), f"{where}.{name}")
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
+
+
+def _scalar_type(kind: str) -> type:
+    return {"int": int, "float": float, "str": str}[kind]
+
+
+def _validate_group(group: GroupConfig, where: str) -> None:
+    check_name(group.name, where)
+    try:
+        if group.interval_td <= pd.Timedelta(0):
+            raise ValueError
+        pd.Timedelta(group.lookback)
+    except ValueError:
+        raise ConfigError(f"{where}: interval/lookback must be durations like '5min' or '28D'")
+    if group.aggregation not in AGGREGATIONS:
+        raise ConfigError(f"{where}.aggregation: {group.aggregation!r} is not one of {AGGREGATIONS}")
+    if group.threshold.method not in THRESHOLD_METHODS:
+        raise ConfigError(f"{where}.threshold.method: {group.threshold.method!r} is not one of {THRESHOLD_METHODS}")
+    if not 0 < group.threshold.quantile < 1:
+        raise ConfigError(f"{where}.threshold.quantile: must be between 0 and 1")
+    if not 0 < group.model.validation_fraction < 1:
+        raise ConfigError(f"{where}.model.validation_fraction: must be between 0 and 1")
+    for key in ("window", "stride", "train_stride"):
+        if getattr(group, key) < 1:
+            raise ConfigError(f"{where}.{key}: must be at least 1")
+    if group.window < 2:
+        raise ConfigError(f"{where}.window: must be at least 2 timesteps")
+    if group.stride > group.window:
+        raise ConfigError(f"{where}.stride: must not exceed window ({group.window})")
+
+
+def check_name(name: str, where: str = "group") -> str:
+    """Group names become folder names: allow only safe characters, never path separators."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ConfigError(f"{where}: name {name!r} must match {NAME_PATTERN.pattern} (no '/', '..' or spaces)")
+    return name
+
+
+def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = None) -> Settings:
+    """Validate a parsed YAML document into Settings; errors name `source` and the key."""
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: top level must be a mapping")
+    unknown = sorted(set(raw) - {"storage", "defaults", "groups", "promotion_margin"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r}")
+    storage = _build(StorageConfig, raw.get("storage", {}), f"{source}: storage", StorageConfig())
+    storage = StorageConfig(
+        data_root=_resolve_root(os.environ.get("NIGHTWATCH_DATA_ROOT", storage.data_root), base_dir),
+        models_root=_resolve_root(os.environ.get("NIGHTWATCH_MODELS_ROOT", storage.models_root), base_dir),
+    )
+    defaults = _build(GroupConfig, {"name": "default", **raw.get("defaults", {})}, f"{source}: defaults",
+                      GroupConfig(name="default"))
+    _validate_group(defaults, f"{source}: defaults")
+    groups = []
+    raw_groups = raw.get("groups") or []
+    if not isinstance(raw_groups, list):
+        raise ConfigError(f"{source}: groups must be a list")
+    for i, item in enumerate(raw_groups):
+        where = f"{source}: groups[{i}]"
+        if not isinstance(item, dict) or "name" not in item or "metrics" not in item:
+            raise ConfigError(f"{where}: each group needs 'name' and 'metrics'")
+        group = _build(GroupConfig, item, where, dataclasses.replace(defaults, name=str(item["name"])))
+        _validate_group(group, where)
+        groups.append(group)
+    names = [g.name for g in groups]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: group names must be unique, got {names}")
+    margin = _check_scalar(raw.get("promotion_margin", 0.10), float, f"{source}: promotion_margin")
+    return Settings(storage=storage, defaults=defaults, groups=tuple(groups), promotion_margin=margin)
+
+
+def _resolve_root(root: str, base_dir: Path | None) -> str:
+    if "://" in root or base_dir is None or Path(root).is_absolute():
+        return root
+    return str((base_dir / root).resolve())
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Read settings from `path`, $NIGHTWATCH_CONFIG or ./nightwatch.yaml (defaults if absent)."""
+    path = Path(path or os.environ.get("NIGHTWATCH_CONFIG", "nightwatch.yaml"))
+    if not path.exists():
+        return parse_settings({}, str(path), Path.cwd())
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_settings(raw, str(path), path.parent.resolve())
+
+
+def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[GroupConfig]:
+    """Assign every discovered series (name -> source group) to a group with concrete metrics.
+
+    Declared groups take the series their patterns match; the rest form one group per
+    source `group` value, or one group per metric where the data carries none.
+    """
+    claimed: set[str] = set()
+    resolved = []
+    for group in settings.groups:
+        matched = sorted(s for s in series if any(fnmatch.fnmatchcase(s, p) for p in group.metrics))
+        claimed.update(matched)
+        resolved.append(dataclasses.replace(group, metrics=tuple(matched)))
+    auto: dict[str, list[str]] = {}
+    for name in sorted(set(series) - claimed):
+        auto.setdefault(series[name] or name, []).append(name)
+    for group_name, metrics in sorted(auto.items()):
+        resolved.append(dataclasses.replace(settings.defaults, name=group_name, metrics=tuple(metrics)))
+    return resolved

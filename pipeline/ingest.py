@@ -1,0 +1,110 @@
+"""Ingest and validate landed metric frames (long or wide layout) into one long frame.
+
+Output of `to_long`: columns `timestamp` (UTC), `series` (str), `value` (float64, NaN for
+missing, inf treated as missing). A series is `metric`, or `group/metric` when a long
+file carries a `group` column (so one metric name can live in many hosts' groups).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TIMESTAMP = "timestamp"
+LONG_COLUMNS = ("timestamp", "metric", "value")
+
+
+class InputError(ValueError):
+    """Bad landed data; the message names the file, group, column and problem."""
+
+    def __init__(self, source: str, problem: str, column: str | None = None, group: str | None = None):
+        self.source, self.problem, self.column, self.group = source, problem, column, group
+        parts = [source]
+        if group:
+            parts.append(f"group {group!r}")
+        if column:
+            parts.append(f"column {column!r}")
+        super().__init__(": ".join(parts + [problem]))
+
+
+def detect_layout(columns: list[str], source: str) -> str:
+    """'long' when the file has metric and value columns, else 'wide'; both need a timestamp."""
+    if TIMESTAMP not in columns:
+        raise InputError(source, f"missing column (found {columns[:8]})", TIMESTAMP)
+    if "metric" in columns or "value" in columns:
+        missing = [c for c in LONG_COLUMNS if c not in columns]
+        if missing:
+            raise InputError(source, "missing column for the long layout", missing[0])
+        return "long"
+    if len(columns) < 2:
+        raise InputError(source, "wide layout needs at least one metric column besides timestamp")
+    return "wide"
+
+
+def series_name(metric: str, group: str | None) -> str:
+    return f"{group}/{metric}" if group else str(metric)
+
+
+def long_series(frame: pd.DataFrame) -> pd.Series:
+    """Series names of a long frame's rows (`metric`, or `group/metric` with a group column)."""
+    metric = frame["metric"].astype(str)
+    if "group" not in frame.columns:
+        return metric
+    group = frame["group"].astype("string").fillna("")
+    return (group + "/" + metric).where(group != "", metric).astype(str)
+
+
+def parse_timestamps(values: pd.Series, source: str) -> pd.Series:
+    """Timestamps in any unit, naive (taken as UTC) or zone-aware, as UTC microseconds."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        raise InputError(source, "numeric timestamps are ambiguous; store a timestamp type or ISO strings",
+                         TIMESTAMP)
+    try:
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(source, f"unparseable timestamps ({exc})", TIMESTAMP) from exc
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        raise InputError(source, f"{int(bad.sum())} unparseable timestamps, e.g. {values[bad].iloc[0]!r}",
+                         TIMESTAMP)
+    if parsed.isna().any():
+        raise InputError(source, f"{int(parsed.isna().sum())} missing timestamps", TIMESTAMP)
+    return parsed.dt.as_unit("us")
+
+
+def numeric_values(values: pd.Series, source: str, column: str) -> np.ndarray:
+    """Float64 values; strings or other non-numbers are rejected, inf becomes NaN."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        sample = values.dropna()
+        example = f", e.g. {sample.iloc[0]!r}" if len(sample) else ""
+        raise InputError(source, f"non-numeric values (dtype {values.dtype}{example})", column)
+    out = values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def to_long(frame: pd.DataFrame, source: str, wanted: set[str] | None = None,
+            source_group: str | None = None) -> pd.DataFrame:
+    """Validate one file's frame and return it in the long layout, keeping `wanted` series only.
+
+    `source_group` is a group taken from the path (hive partition `group=...`), used when
+    a long file has no group column.
+    """
+    layout = detect_layout(list(frame.columns), source)
+    if layout == "long":
+        if source_group is not None and "group" not in frame.columns:
+            frame = frame.assign(group=source_group)
+        series = long_series(frame)
+        keep = series.isin(wanted).to_numpy() if wanted is not None else np.ones(len(frame), bool)
+        out = pd.DataFrame({
+            "timestamp": parse_timestamps(frame[TIMESTAMP][keep].reset_index(drop=True), source),
+            "series": series[keep].to_numpy(),
+            "value": numeric_values(frame["value"][keep], source, "value"),
+        })
+    else:
+        metrics = [c for c in frame.columns if c != TIMESTAMP and (wanted is None or c in wanted)]
+        stamps = parse_timestamps(frame[TIMESTAMP].reset_index(drop=True), source)
+        parts = [pd.DataFrame({"timestamp": stamps, "series": m, "value": numeric_values(frame[m], source, m)})
+                 for m in metrics]
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            {"timestamp": stamps[:0], "series": pd.Series([], dtype=str), "value": np.array([], float)})
+    return out

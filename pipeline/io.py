@@ -1,0 +1,215 @@
+"""All disk access: landing files, published datasets, the model registry, watermarks, reports.
+
+Every write goes to a temporary name in the same folder and is renamed into place, so a
+reader never sees a half-written file and a killed run leaves only ignorable `.tmp-*` names.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import check_name
+from pipeline.ingest import InputError, detect_layout, long_series, to_long
+
+CURRENT = "CURRENT.json"
+
+
+# ---------------------------------------------------------------- landing (any fsspec URL)
+def landing_files(root: str) -> list[str]:
+    """Parquet files under `root`, nested and hive-partitioned folders included, sorted."""
+    fs, path = fsspec.core.url_to_fs(root)
+    if not fs.exists(path):
+        return []
+    files = [f for f in fs.find(path) if f.endswith(".parquet")]
+    visible = [f for f in files if not any(p.startswith((".", "_")) for p in f[len(path):].split("/") if p)]
+    return [fs.unstrip_protocol(f) if "://" in root else f for f in sorted(visible)]
+
+
+def hive_group(path: str) -> str | None:
+    """The `group=<name>` hive partition value in a file's path, if any."""
+    parts = [p.split("=", 1)[1] for p in path.split("/") if p.startswith("group=")]
+    return parts[-1] if parts else None
+
+
+def _read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    try:
+        with fsspec.open(path, "rb") as handle:
+            return pq.read_table(handle, columns=columns).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def _schema_names(path: str) -> list[str]:
+    try:
+        with fsspec.open(path, "rb") as handle:
+            return pq.read_schema(handle).names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def scan_file(path: str) -> dict[str, str | None]:
+    """The series a file holds, each with its source group (None for wide files)."""
+    names = _schema_names(path)
+    if detect_layout(names, path) == "wide":
+        return {c: None for c in names if c != "timestamp"}
+    columns = ["metric"] + (["group"] if "group" in names else [])
+    frame = _read_table(path, columns)
+    if "group" not in frame.columns and hive_group(path):
+        frame["group"] = hive_group(path)
+    series = long_series(frame)
+    groups = frame["group"].astype("string") if "group" in frame.columns else pd.Series([None] * len(frame))
+    pairs = pd.DataFrame({"series": series.to_numpy(), "group": groups.to_numpy()}).drop_duplicates("series")
+    return {s: (g if isinstance(g, str) and g else None) for s, g in zip(pairs["series"], pairs["group"])}
+
+
+def read_series(path: str, wanted: set[str]) -> pd.DataFrame:
+    """Read only the columns holding `wanted` series from one file, validated, in long layout."""
+    names = _schema_names(path)
+    if detect_layout(names, path) == "wide":
+        columns = ["timestamp"] + [c for c in names if c in wanted]
+    else:
+        columns = [c for c in ("timestamp", "metric", "value", "group") if c in names]
+    return to_long(_read_table(path, columns), path, wanted, hive_group(path))
+
+
+# ---------------------------------------------------------------- atomic local writes
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: dict) -> None:
+    write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def safe_child(root: str | Path, name: str) -> Path:
+    """`root/name` for a validated group name; never escapes `root`."""
+    check_name(name)
+    root = Path(root).resolve()
+    child = (root / name).resolve()
+    if child.parent != root:
+        raise ValueError(f"group name {name!r} escapes {root}")
+    return child
+
+
+# ---------------------------------------------------------------- published datasets
+def dataset_dir(data_root: str, dataset: str, group: str) -> Path:
+    return Path(data_root) / dataset / f"group={check_name(group)}"
+
+
+def upsert_partitions(data_root: str, dataset: str, group: str, frame: pd.DataFrame, time_column: str,
+                      start: pd.Timestamp, end: pd.Timestamp) -> list[Path]:
+    """Replace rows with `time_column` in [start, end] by `frame`, one file per date partition.
+
+    Rerunning for the same range rewrites the same rows, so publishing is idempotent. As in
+    any hive layout, the `group` column lives in the folder name, not in the files.
+    """
+    base = dataset_dir(data_root, dataset, group)
+    frame = frame.drop(columns="group", errors="ignore")
+    days = pd.date_range(start.floor("D"), end.floor("D"), freq="D")
+    written = []
+    for day in days:
+        path = base / f"date={day:%Y-%m-%d}" / "part-0.parquet"
+        new = frame[frame[time_column].dt.floor("D") == day]
+        old = pd.read_parquet(path) if path.exists() else new.iloc[:0]
+        keep = old[(old[time_column] < start) | (old[time_column] > end)]
+        merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+        if merged.empty:
+            if path.exists():
+                path.unlink()
+            continue
+        write_parquet_atomic(merged.sort_values(time_column, kind="stable").reset_index(drop=True), path)
+        written.append(path)
+    return written
+
+
+def read_dataset(data_root: str, dataset: str, group: str, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """All partitions of a group's published dataset (from `since`'s date on)."""
+    base = dataset_dir(data_root, dataset, group)
+    files = sorted(p for p in base.glob("date=*/part-0.parquet")
+                   if since is None or p.parent.name[5:] >= f"{since:%Y-%m-%d}")
+    if not files:
+        return pd.DataFrame()
+    frame = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+    frame.insert(0, "group", pd.Series([group] * len(frame), dtype="string"))
+    return frame
+
+
+def published_groups(data_root: str, dataset: str) -> list[str]:
+    base = Path(data_root) / dataset
+    return sorted(p.name[6:] for p in base.glob("group=*") if p.is_dir()) if base.exists() else []
+
+
+# ---------------------------------------------------------------- model registry
+def save_model_version(models_root: str, group: str, version: str, model, metadata: dict) -> Path:
+    """Write `model.keras` + `metadata.json` into a temp folder, then rename it to the version."""
+    group_dir = safe_child(models_root, group)
+    final = group_dir / version
+    if (final / "metadata.json").exists():
+        return final
+    tmp = group_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    model.save(tmp / "model.keras")
+    write_json_atomic(tmp / "metadata.json", metadata)
+    if final.exists():  # a folder left without metadata by a killed run
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def read_metadata(models_root: str, group: str, version: str) -> dict:
+    return json.loads((safe_child(models_root, group) / version / "metadata.json").read_text())
+
+
+def model_path(models_root: str, group: str, version: str) -> str:
+    return str(safe_child(models_root, group) / version / "model.keras")
+
+
+def current_version(models_root: str, group: str) -> str | None:
+    path = safe_child(models_root, group) / CURRENT
+    return json.loads(path.read_text())["version"] if path.exists() else None
+
+
+def set_current_version(models_root: str, group: str, version: str) -> None:
+    write_json_atomic(safe_child(models_root, group) / CURRENT, {"version": version})
+
+
+# ---------------------------------------------------------------- watermarks and reports
+def read_watermark(data_root: str, group: str) -> pd.Timestamp | None:
+    path = Path(data_root) / "state" / f"{check_name(group)}.json"
+    return pd.Timestamp(json.loads(path.read_text())["scored_until"]) if path.exists() else None
+
+
+def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp) -> None:
+    write_json_atomic(Path(data_root) / "state" / f"{check_name(group)}.json",
+                      {"scored_until": scored_until.isoformat()})
+
+
+def write_report(data_root: str, name: str, html: str) -> Path:
+    path = Path(data_root) / "reports" / name
+    write_bytes_atomic(path, html.encode())
+    return path

@@ -1,0 +1,107 @@
+"""The LSTM reconstruction autoencoder: build, train on streamed windows, reconstruct, encode."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipeline.config import ModelConfig  # noqa: E402
+from pipeline.window import iter_batches  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.Model:
+    """encoder LSTM -> bottleneck -> RepeatVector -> decoder LSTM -> TimeDistributed(Dense).
+
+    The encoder and decoder are named sub-models, so the bottleneck can be read directly.
+    """
+    windows = keras.Input((window, n_features), name="windows")
+    hidden = keras.layers.LSTM(cfg.units, name="encoder_lstm")(windows)
+    code = keras.layers.Dense(cfg.bottleneck, name="bottleneck")(hidden)
+    encoder = keras.Model(windows, code, name="encoder")
+
+    code_in = keras.Input((cfg.bottleneck,), name="code")
+    repeated = keras.layers.RepeatVector(window, name="repeat")(code_in)
+    decoded = keras.layers.LSTM(cfg.units, return_sequences=True, name="decoder_lstm")(repeated)
+    outputs = keras.layers.TimeDistributed(keras.layers.Dense(n_features), name="reconstruction")(decoded)
+    decoder = keras.Model(code_in, outputs, name="decoder")
+
+    model = keras.Model(windows, decoder(encoder(windows)), name="autoencoder")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
+    return model
+
+
+class WindowBatches(keras.utils.PyDataset):
+    """Batches `(x, x)` copied from a window view on demand; order reshuffled per epoch, seeded."""
+
+    def __init__(self, view: np.ndarray, starts: np.ndarray, batch_size: int, seed: int | None = None):
+        super().__init__()
+        self.view, self.batch_size = view, batch_size
+        self.rng = np.random.default_rng(seed) if seed is not None else None
+        self.starts = self.rng.permutation(starts) if self.rng is not None else starts
+
+    def __len__(self) -> int:
+        return -(-len(self.starts) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x = np.ascontiguousarray(self.view[self.starts[index * self.batch_size:(index + 1) * self.batch_size]])
+        return x, x
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self.starts = self.rng.permutation(self.starts)
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Logs each epoch's losses (Keras progress bars bypass logging)."""
+
+    def __init__(self, emit: Callable[[str], None]):
+        super().__init__()
+        self.emit = emit
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        self.emit(f"epoch {epoch + 1}: loss={logs.get('loss', float('nan')):.5f} "
+                  f"val_loss={logs.get('val_loss', float('nan')):.5f}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: keras.Model
+    val_loss: float
+    epochs: int
+
+
+def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray, cfg: ModelConfig,
+                      emit: Callable[[str], None] = log.info) -> TrainResult:
+    """Fit on the training windows with early stopping on the (later-in-time) validation windows."""
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_autoencoder(view.shape[1], view.shape[2], cfg)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+    history = model.fit(WindowBatches(view, train_starts, cfg.batch_size, seed=cfg.seed),
+                        validation_data=WindowBatches(view, val_starts, cfg.batch_size),
+                        epochs=cfg.epochs, callbacks=[stop, EpochLogger(emit)], verbose=0)
+    val_loss = float(min(history.history["val_loss"]))
+    return TrainResult(model=model, val_loss=val_loss, epochs=len(history.history["val_loss"]))
+
+
+def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
+                batch_size: int = 1024) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield `(starts, squared errors [b, T, F], bottleneck codes [b, k])` batch by batch."""
+    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    for chunk, x in iter_batches(view, starts, batch_size):
+        code = np.asarray(encoder.predict_on_batch(x))
+        recon = np.asarray(decoder.predict_on_batch(code))
+        yield chunk, np.square(recon - x), code
+
+
+def load_autoencoder(path: str) -> keras.Model:
+    """Load a saved model; safe_mode refuses files that carry code (e.g. Lambda layers)."""
+    return keras.saving.load_model(path, compile=False, safe_mode=True)

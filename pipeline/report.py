@@ -1,0 +1,133 @@
+"""The ops anomaly report: one self-contained HTML page (inline SVG, no network) and a markdown summary."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+WIDTH, PANEL, PAD = 960, 46, 4
+COLORS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+MAX_POINTS = 1200
+
+
+@dataclass(frozen=True)
+class GroupSection:
+    """What the report shows for one group: its recent scores and anomaly intervals, or its error."""
+
+    group: str
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    anomalies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    error: str | None = None
+
+
+def _path(times: np.ndarray, values: np.ndarray, t0: float, span: float, top: float) -> str:
+    """SVG polyline points for one metric scaled into its panel (NaN breaks are skipped)."""
+    ok = ~np.isnan(values)
+    if not ok.any():
+        return ""
+    v = values[ok]
+    lo, hi = float(v.min()), float(v.max())
+    ys = top + PANEL - PAD - (v - lo) / ((hi - lo) or 1.0) * (PANEL - 2 * PAD)
+    xs = (times[ok] - t0) / span * WIDTH
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+
+
+def plot_svg(scores: pd.DataFrame, anomalies: pd.DataFrame) -> str:
+    """Stacked panels, one per metric plus the combined score, with anomaly intervals shaded."""
+    wide = scores.pivot_table(index="timestamp", columns="metric", values="value", aggfunc="first")
+    combined = scores.groupby("timestamp")["score"].first().reindex(wide.index)
+    step = max(1, len(wide) // MAX_POINTS)
+    wide, combined = wide.iloc[::step], combined.iloc[::step]
+    times = wide.index.asi8.astype(float)
+    t0, span = times[0], max(times[-1] - times[0], 1.0)
+    rows = [(str(m), wide[m].to_numpy(dtype=float)) for m in wide.columns] + [("anomaly score",
+                                                                               combined.to_numpy(dtype=float))]
+    height = PANEL * len(rows)
+    parts = [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+             f'viewBox="0 0 {WIDTH} {height}">']
+    for _, row in anomalies.iterrows():
+        x0 = (pd.Timestamp(row["start"]).value - t0) / span * WIDTH
+        x1 = (pd.Timestamp(row["end"]).value - t0) / span * WIDTH
+        parts.append(f'<rect class="anomaly" x="{x0:.1f}" y="0" width="{max(x1 - x0, 2):.1f}" '
+                     f'height="{height}" fill="#d62728" fill-opacity="0.25"/>')
+    for i, (name, values) in enumerate(rows):
+        top = i * PANEL
+        color = "#d62728" if name == "anomaly score" else COLORS[i % len(COLORS)]
+        parts.append(f'<line x1="0" y1="{top + PANEL}" x2="{WIDTH}" y2="{top + PANEL}" stroke="#ddd"/>')
+        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1" '
+                     f'points="{_path(times, values, t0, span, top)}"/>')
+        parts.append(f'<text x="4" y="{top + 12}" font-size="11">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def intervals_table(anomalies: pd.DataFrame) -> str:
+    if anomalies.empty:
+        return "<p>No anomalies in this period.</p>"
+    cols = ["start", "end", "severity", "peak_score", "threshold", "contributors"]
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols) + "</tr>"
+        for _, r in anomalies.sort_values("start", ascending=False).iterrows())
+    return f'<table class="anomalies"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _fmt(value) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return "" if value is None or value is pd.NA else str(value)
+
+
+def build_html(title: str, sections: list[GroupSection], file_errors: dict[str, str] | None = None) -> str:
+    """The whole report page; everything is inline, nothing is fetched."""
+    body = [f"<h1>{html.escape(title)}</h1>", summary_table_html(sections)]
+    if file_errors:
+        items = "".join(f"<li>{html.escape(msg)}</li>" for msg in file_errors.values())
+        body.append(f'<h2>Landing files skipped</h2><ul class="error">{items}</ul>')
+    for s in sections:
+        body.append(f'<section class="group" id="group-{html.escape(s.group)}"><h2>{html.escape(s.group)}</h2>')
+        if s.error:
+            body.append(f'<p class="error">Failed: {html.escape(s.error)}</p>')
+        elif s.scores.empty:
+            body.append("<p>No scores published for this period.</p>")
+        else:
+            body.append(plot_svg(s.scores, s.anomalies))
+            body.append(intervals_table(s.anomalies))
+        body.append("</section>")
+    style = ("body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}.error{color:#b00}"
+             "svg{border:1px solid #eee;display:block}")
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def summary_rows(sections: list[GroupSection]) -> list[dict]:
+    rows = []
+    for s in sections:
+        high = int((s.anomalies["severity"] == "high").sum()) if not s.anomalies.empty else 0
+        last = _fmt(s.scores["timestamp"].max()) if not s.scores.empty else ""
+        rows.append({"group": s.group, "status": "failed: " + s.error if s.error else "ok",
+                     "intervals": len(s.anomalies), "high": high, "scored until": last})
+    return rows
+
+
+def summary_table_html(sections: list[GroupSection]) -> str:
+    rows = summary_rows(sections)
+    head = "".join(f"<th>{k}</th>" for k in ("group", "status", "intervals", "high", "scored until"))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
+    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def markdown_summary(title: str, sections: list[GroupSection], file_errors: dict[str, str],
+                     report_path: str) -> str:
+    """Markdown for the Prefect artifact: one line per group, skipped files, the report's path."""
+    lines = [f"# {title}", "", "| group | status | intervals | high | scored until |", "|---|---|---|---|---|"]
+    lines += [f"| {r['group']} | {r['status']} | {r['intervals']} | {r['high']} | {r['scored until']} |"
+              for r in summary_rows(sections)]
+    lines += [f"\nSkipped landing file: {msg}" for msg in file_errors.values()]
+    lines += ["", f"Full report: `{report_path}`"]
+    return "\n".join(lines)

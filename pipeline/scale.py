@@ -1,0 +1,40 @@
+"""Per-metric standard scaling, fitted on training data only and stored as JSON."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per-metric centre and scale; a zero-variance metric gets scale 1."""
+
+    metrics: tuple[str, ...]
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return ((values - np.asarray(self.center)) / np.asarray(self.scale)).astype(np.float32)
+
+    def inverse(self, scaled: np.ndarray) -> np.ndarray:
+        return scaled * np.asarray(self.scale) + np.asarray(self.center)
+
+    def to_dict(self) -> dict:
+        return {"metrics": list(self.metrics), "center": list(self.center), "scale": list(self.scale)}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Scaler":
+        return cls(tuple(raw["metrics"]), tuple(map(float, raw["center"])), tuple(map(float, raw["scale"])))
+
+
+def fit_scaler(values: np.ndarray, metrics: tuple[str, ...]) -> Scaler:
+    """Fit on `values` [time, metric], ignoring NaN; every metric needs at least one value."""
+    with np.errstate(invalid="ignore"):
+        center = np.nanmean(values, axis=0)
+        scale = np.nanstd(values, axis=0)
+    if np.isnan(center).any():
+        empty = [m for m, c in zip(metrics, center) if np.isnan(c)]
+        raise ValueError(f"metrics with no values in the training range: {empty}")
+    scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(center)), scale, 1.0)
+    return Scaler(tuple(metrics), tuple(map(float, center)), tuple(map(float, scale)))

@@ -1,0 +1,52 @@
+"""Raw anomaly scores: per-timestamp reconstruction error, per metric and combined."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def timestamp_errors(n_steps: int, window: int,
+                     batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Mean squared error at each timestamp over all windows covering it, shape [time, metric].
+
+    `batches` yields `(starts, errors [b, window, metric])`; uncovered timestamps are NaN.
+    """
+    total = None
+    count = np.zeros(n_steps, dtype=np.int64)
+    for starts, errors in batches:
+        if total is None:
+            total = np.zeros((n_steps, errors.shape[2]), dtype=np.float64)
+        for t in range(window):  # starts within a batch are distinct, so fancy += is safe
+            total[starts + t] += errors[:, t, :]
+            count[starts + t] += 1
+    if total is None:
+        return np.full((n_steps, 0), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count[:, None]
+
+
+def combine(metric_errors: np.ndarray, excluded: np.ndarray, smoothing: int = 1) -> np.ndarray:
+    """One score per timestamp: the mean error of the metrics that were really observed there.
+
+    `excluded` [time, metric] marks imputed or missing values; a timestamp where every
+    metric is excluded gets NaN, so filled data never raises an anomaly by itself.
+    A centred rolling mean over `smoothing` steps damps single-step noise.
+    """
+    errors = np.where(excluded, np.nan, metric_errors)
+    observed = np.sum(~np.isnan(errors), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        combined = np.where(observed > 0, np.nansum(errors, axis=1) / np.maximum(observed, 1), np.nan)
+    if smoothing > 1:
+        combined = smooth(combined, smoothing)
+    return combined
+
+
+def smooth(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred rolling mean ignoring NaN; positions that were NaN stay NaN."""
+    valid = ~np.isnan(values)
+    kernel = np.ones(width)
+    sums = np.convolve(np.where(valid, values, 0.0), kernel, mode="same")
+    counts = np.convolve(valid.astype(float), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid, sums / counts, np.nan)

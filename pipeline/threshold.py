@@ -1,0 +1,28 @@
+"""Thresholds calibrated on held-out training scores, stored with the model, applied later."""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.config import ThresholdConfig
+
+
+def calibrate(val_scores: np.ndarray, cfg: ThresholdConfig) -> float:
+    """Threshold from the validation range's scores (NaN ignored).
+
+    - quantile: the `quantile` of the scores times `factor`;
+    - mean_std: mean + `k` standard deviations.
+    """
+    scores = val_scores[np.isfinite(val_scores)]
+    if scores.size == 0:
+        raise ValueError("no finite validation scores to calibrate a threshold on")
+    if cfg.method == "quantile":
+        return float(np.quantile(scores, cfg.quantile) * cfg.factor)
+    if cfg.method == "mean_std":
+        return float(scores.mean() + cfg.k * scores.std())
+    raise ValueError(f"unknown threshold method {cfg.method!r}")
+
+
+def flag(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """True where the score exceeds the threshold; NaN scores are never anomalous."""
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(scores, nan=-np.inf) > threshold

@@ -1,0 +1,142 @@
+"""Train a group's autoencoder, calibrate its threshold, register the version, maybe promote it."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib.metadata import version as package_version
+
+import numpy as np
+import pandas as pd
+
+from pipeline import io
+from pipeline.catalog import Catalog, load_aligned
+from pipeline.config import GroupConfig, Settings
+from pipeline.ingest import InputError
+from pipeline.model import load_autoencoder, train_autoencoder
+from pipeline.scale import Scaler, fit_scaler
+from pipeline.score import combine
+from pipeline.scoring import run_model, scaled_input
+from pipeline.threshold import calibrate
+from pipeline.window import clean_starts, window_starts, window_view
+
+log = logging.getLogger(__name__)
+LIBRARIES = ("nightwatch", "tensorflow-cpu", "keras", "numpy", "pandas", "pyarrow", "prefect")
+
+
+def fingerprint(values: pd.DataFrame, group: GroupConfig) -> str:
+    """Hash of the aligned training data and the group's configuration."""
+    digest = hashlib.sha256(values.index.asi8.tobytes())
+    digest.update(np.ascontiguousarray(values.to_numpy()).tobytes())
+    digest.update(json.dumps(dataclasses.asdict(group), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = package_version(name)
+        except Exception:  # noqa: BLE001 - a missing optional package is simply not listed
+            continue
+    return found
+
+
+def validation_error(model, scaler: Scaler, values: np.ndarray, excluded: np.ndarray, split: int,
+                     window: int, stride: int, reference: Scaler) -> tuple[float, np.ndarray]:
+    """Mean per-metric error on steps after `split`, in `reference`'s units, and raw errors."""
+    errors = run_model(model, scaled_input(values, scaler), window, stride).metric_errors
+    comparable = errors * (np.asarray(scaler.scale) / np.asarray(reference.scale)) ** 2
+    held_out = np.where(excluded[split:], np.nan, comparable[split:])
+    return float(np.nanmean(held_out)), errors
+
+
+def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
+                emit: Callable[[str], None] = log.info) -> dict:
+    """Fit on the lookback range, hold out its end for early stopping and the threshold."""
+    aligned = load_aligned(catalog, group)
+    end = aligned.values.index.max()
+    keep = aligned.values.index >= end - pd.Timedelta(group.lookback)
+    frame, imputed = aligned.values[keep], aligned.imputed.to_numpy()[keep]
+    values, n, window = frame.to_numpy(), int(keep.sum()), group.window
+    split = int(n * (1 - group.model.validation_fraction))
+    if split < 2 * window or n - split < window:
+        raise InputError("landing", f"{n} aligned steps is too short for window {window}: need at least "
+                         f"{int(np.ceil(3 * window / group.model.validation_fraction))}", group=group.name)
+    digest = fingerprint(frame, group)
+    version = f"{end:%Y%m%dT%H%M%SZ}-{digest[:10]}"
+    excluded = imputed | np.isnan(values)
+    try:
+        scaler = fit_scaler(values[:split], group.metrics)
+    except ValueError as exc:
+        raise InputError("landing", str(exc), group=group.name) from exc
+
+    existing = io.current_version(settings.storage.models_root, group.name)
+    try:
+        meta = io.read_metadata(settings.storage.models_root, group.name, version)
+        emit(f"{group.name}: version {version} already trained on identical data; reusing it")
+    except FileNotFoundError:
+        meta = _fit_and_register(settings, group, version, digest, frame, values, excluded, scaler, split,
+                                 run_id, emit)
+    promoted = _promote(settings, group, meta, values, excluded, split, existing, emit)
+    return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
+            "threshold": meta["threshold"]["value"], "steps": n, "metrics": len(group.metrics)}
+
+
+def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
+                      values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
+                      emit: Callable[[str], None]) -> dict:
+    window, scaled = group.window, scaled_input(values, scaler)
+    missing_rows = np.isnan(values).any(axis=1)
+    train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
+    val_starts = window_starts(len(values), window, 1)
+    val_starts = clean_starts(val_starts[val_starts >= split], missing_rows, window)
+    if len(train_starts) == 0 or len(val_starts) == 0:
+        raise InputError("landing", "no complete windows to train or validate on (gaps too long)",
+                         group=group.name)
+    emit(f"{group.name}: training on {len(train_starts)} windows, validating on {len(val_starts)}")
+    result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, group.model, emit)
+    val_error, errors = validation_error(result.model, scaler, values, excluded, split, window,
+                                         group.stride, scaler)
+    scores = combine(errors, excluded, group.threshold.smoothing)
+    threshold = calibrate(scores[split:], group.threshold)
+    meta = {
+        "group": group.name, "version": version, "metrics": list(group.metrics),
+        "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),
+        "threshold": {"value": threshold, **dataclasses.asdict(group.threshold)},
+        "training": {"start": str(frame.index[0]), "end": str(frame.index[-1]),
+                     "validation_start": str(frame.index[split]), "steps": len(values),
+                     "train_windows": int(len(train_starts)), "val_windows": int(len(val_starts)),
+                     "epochs": result.epochs, "keras_val_loss": result.val_loss},
+        "val_error": val_error, "fingerprint": digest, "libraries": library_versions(),
+        "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
+    }
+    io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta)
+    emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, threshold={threshold:.4f})")
+    return meta
+
+
+def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndarray, excluded: np.ndarray,
+             split: int, current: str | None, emit: Callable[[str], None]) -> bool:
+    """Make the new version current unless the current one does clearly better on the same data."""
+    root, version = settings.storage.models_root, meta["version"]
+    if current == version:
+        return True
+    if current is not None:
+        cur_meta = io.read_metadata(root, group.name, current)
+        comparable = (cur_meta["metrics"] == meta["metrics"]
+                      and cur_meta["config"]["window"] == meta["config"]["window"])
+        if comparable:
+            cur_error, _ = validation_error(
+                load_autoencoder(io.model_path(root, group.name, current)), Scaler.from_dict(cur_meta["scaler"]),
+                values, excluded, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
+            if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
+                emit(f"{group.name}: kept {current} (val_error {cur_error:.4f}) over {version} "
+                     f"({meta['val_error']:.4f})")
+                return False
+    io.set_current_version(root, group.name, version)
+    emit(f"{group.name}: current version is now {version}")
+    return True

@@ -1,0 +1,37 @@
+"""Sliding windows `[samples, timesteps, features]` as views, and batches streamed from them."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def window_view(values: np.ndarray, window: int) -> np.ndarray:
+    """All windows of `values` [time, features] as a read-only view [samples, window, features]."""
+    if values.shape[0] < window:
+        return np.empty((0, window, values.shape[1]), dtype=values.dtype)
+    return sliding_window_view(values, window, axis=0).transpose(0, 2, 1)
+
+
+def window_starts(n_steps: int, window: int, stride: int) -> np.ndarray:
+    """Start indices every `stride` steps, plus a last window that reaches the final step."""
+    if n_steps < window:
+        return np.empty(0, dtype=np.int64)
+    starts = np.arange(0, n_steps - window + 1, stride, dtype=np.int64)
+    if starts[-1] != n_steps - window:
+        starts = np.append(starts, n_steps - window)
+    return starts
+
+
+def clean_starts(starts: np.ndarray, missing: np.ndarray, window: int) -> np.ndarray:
+    """Keep the starts whose window holds no missing step (`missing` is a [time] bool array)."""
+    bad = np.concatenate(([0], np.cumsum(missing.astype(np.int64))))
+    return starts[bad[starts + window] - bad[starts] == 0]
+
+
+def iter_batches(view: np.ndarray, starts: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield `(starts, windows)` batches, each a small contiguous copy of the view."""
+    for i in range(0, len(starts), batch_size):
+        chunk = starts[i:i + batch_size]
+        yield chunk, np.ascontiguousarray(view[chunk])

@@ -1,0 +1,59 @@
+import pytest
+
+from pipeline.config import ConfigError, Settings, check_name, load_settings, parse_settings, resolve_groups
+
+
+def test_defaults_apply_to_declared_groups(tmp_path):
+    settings = parse_settings({"defaults": {"window": 24, "model": {"units": 16}},
+                               "groups": [{"name": "web", "metrics": ["web.*"], "stride": 4}]}, "c.yaml", tmp_path)
+    (group,) = settings.groups
+    assert (group.window, group.stride, group.model.units, group.model.bottleneck) == (24, 4, 16, 8)
+    assert settings.storage.data_root == str(tmp_path / "data")
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"groups": [{"name": "a", "metrics": ["x"], "windw": 3}]}, "groups[0]: unknown key 'windw'"),
+    ({"defaults": {"aggregation": "avg"}}, "defaults.aggregation: 'avg' is not one of"),
+    ({"defaults": {"window": "long"}}, "defaults.window: expected int"),
+    ({"defaults": {"interval": "soon"}}, "interval/lookback must be durations"),
+    ({"defaults": {"threshold": {"method": "magic"}}}, "threshold.method: 'magic'"),
+    ({"groups": [{"name": "../etc", "metrics": ["x"]}]}, "name '../etc' must match"),
+    ({"groups": [{"name": "a/b", "metrics": ["x"]}]}, "name 'a/b' must match"),
+    ({"groups": [{"name": "a"}]}, "each group needs 'name' and 'metrics'"),
+    ({"groups": [{"name": "a", "metrics": ["x"]}, {"name": "a", "metrics": ["y"]}]}, "must be unique"),
+    ({"defaults": {"stride": 100, "window": 10}}, "stride: must not exceed window"),
+])
+def test_invalid_config_names_file_key_and_problem(raw, message):
+    with pytest.raises(ConfigError) as err:
+        parse_settings(raw, "nightwatch.yaml")
+    assert message in str(err.value) and "nightwatch.yaml" in str(err.value)
+
+
+def test_load_settings_reports_bad_yaml(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("groups: [unclosed")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_settings(path)
+
+
+def test_env_overrides_storage_roots(tmp_path, monkeypatch):
+    monkeypatch.setenv("NIGHTWATCH_DATA_ROOT", str(tmp_path / "elsewhere"))
+    assert parse_settings({}, "c", tmp_path).storage.data_root == str(tmp_path / "elsewhere")
+
+
+def test_resolve_groups_globs_then_auto_groups():
+    settings = parse_settings({"groups": [{"name": "db", "metrics": ["db.*"]}]}, "c")
+    series = {"db.cpu": None, "db.iops": None, "web/cpu": "web", "web/mem": "web", "lonely": None}
+    groups = {g.name: g.metrics for g in resolve_groups(settings, series)}
+    assert groups == {"db": ("db.cpu", "db.iops"), "web": ("web/cpu", "web/mem"), "lonely": ("lonely",)}
+
+
+def test_no_declaration_means_defaults_everywhere():
+    groups = resolve_groups(Settings(), {"a": None})
+    assert [(g.name, g.metrics, g.window) for g in groups] == [("a", ("a",), 48)]
+
+
+def test_check_name_accepts_safe_names():
+    assert check_name("web-01.prod_eu") == "web-01.prod_eu"
+    with pytest.raises(ConfigError):
+        check_name("..")
