@@ -25,7 +25,7 @@ def load_curve(index: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
     """Traffic-like load in [~0.2, ~1.2]: daily and weekly cycles, slow trend, noise."""
     hours = (index - index[0]) / pd.Timedelta(hours=1)
     daily = 0.35 * np.sin(2 * np.pi * (hours - 9) / 24)
-    weekend = np.where(index.dayofweek >= 5, -0.15, 0.0)
+    weekend = np.where(index.day_of_week >= 5, -0.15, 0.0)
     trend = 0.1 * hours / hours.max()
     return 0.7 + daily + weekend + trend + rng.normal(0, 0.03, len(index))
 

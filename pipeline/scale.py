@@ -1,6 +1,7 @@
 """Per-metric standard scaling, fitted on training data only and stored as JSON."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,8 @@ class Scaler:
 
 def fit_scaler(values: np.ndarray, metrics: tuple[str, ...]) -> Scaler:
     """Fit on `values` [time, metric], ignoring NaN; every metric needs at least one value."""
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # an all-NaN metric is reported below, not warned about
+        warnings.simplefilter("ignore", RuntimeWarning)
         center = np.nanmean(values, axis=0)
         scale = np.nanstd(values, axis=0)
     if np.isnan(center).any():

@@ -1,0 +1,35 @@
+import numpy as np
+import pandas as pd
+
+from pipeline.anomalies import contributors, runs, severity, to_intervals
+
+
+def test_runs_merge_small_gaps():
+    flags = np.array([1, 1, 0, 1, 0, 0, 0, 1], dtype=bool)
+    assert runs(flags) == [(0, 1), (3, 3), (7, 7)]
+    assert runs(flags, merge_gap=1) == [(0, 3), (7, 7)]
+    assert runs(np.zeros(3, bool)) == []
+
+
+def test_contributors_rank_by_share():
+    errors = np.array([[6.0, 3.0, 1.0], [0.0, 0.0, 0.0]])
+    assert contributors(errors, ("a", "b", "c")) == [("a", 0.6), ("b", 0.3), ("c", 0.1)]
+    assert contributors(np.array([[9.5, 0.5]]), ("a", "b")) == [("a", 0.95)]
+
+
+def test_severity_bands():
+    assert [severity(r) for r in (1.2, 3, 8)] == ["low", "medium", "high"]
+
+
+def test_to_intervals_hand_case():
+    index = pd.date_range("2026-01-01", periods=6, freq="5min", tz="UTC")
+    scores = np.array([0.1, 3.0, 9.0, 0.1, 0.1, 2.5])
+    flags = scores > 2
+    errors = np.array([[0, 0], [3, 0], [1, 8], [0, 0], [0, 0], [0, 2.5]], dtype=float)
+    out = to_intervals(index, scores, flags, errors, ("cpu", "mem"), 2.0, merge_gap=0)
+    assert len(out) == 2
+    first = out.iloc[0]
+    assert (first["start"], first["end"], first["peak_time"]) == (index[1], index[2], index[2])
+    assert first["n_points"] == 2 and first["peak_score"] == 9.0 and first["severity"] == "medium"
+    assert first["top_metric"] == "mem" and first["contributors"] == "mem 67%, cpu 33%"
+    assert out.iloc[1]["severity"] == "low" and out.iloc[1]["contributors"] == "mem 100%"

@@ -1,0 +1,67 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.ingest import InputError, detect_layout, parse_timestamps, to_long
+
+
+def test_detect_layout():
+    assert detect_layout(["timestamp", "metric", "value"], "f") == "long"
+    assert detect_layout(["timestamp", "cpu", "mem"], "f") == "wide"
+    with pytest.raises(InputError, match="f: column 'timestamp': missing column"):
+        detect_layout(["time", "cpu"], "f")
+    with pytest.raises(InputError, match="column 'value': missing column for the long layout"):
+        detect_layout(["timestamp", "metric"], "f")
+
+
+def test_long_with_group_column_names_series_group_slash_metric():
+    frame = pd.DataFrame({"timestamp": ["2026-01-01T00:00:00Z"] * 2, "group": ["a", "b"],
+                          "metric": ["cpu", "cpu"], "value": [1.0, 2.0]})
+    out = to_long(frame, "f.parquet")
+    assert out["series"].tolist() == ["a/cpu", "b/cpu"]
+    assert to_long(frame, "f.parquet", wanted={"b/cpu"})["value"].tolist() == [2.0]
+
+
+def test_hive_group_applies_when_file_has_no_group_column():
+    frame = pd.DataFrame({"timestamp": ["2026-01-01"], "metric": ["depth"], "value": [3]})
+    assert to_long(frame, "f", source_group="q")["series"].tolist() == ["q/depth"]
+
+
+def test_wide_layout_keeps_only_wanted_metrics_and_inf_is_missing():
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+                          "cpu": [1.0, np.inf], "mem": [3, 4]})
+    out = to_long(frame, "f", wanted={"cpu"})
+    assert out["series"].tolist() == ["cpu", "cpu"]
+    assert out["value"].iloc[0] == 1.0 and np.isnan(out["value"].iloc[1])
+
+
+def test_naive_timestamps_are_utc_and_aware_ones_converted():
+    naive = parse_timestamps(pd.Series(pd.to_datetime(["2026-01-01 12:00"])), "f")
+    aware = parse_timestamps(pd.Series(pd.to_datetime(["2026-01-01 13:00"]).tz_localize("Europe/Paris")), "f")
+    assert naive.iloc[0] == aware.iloc[0] == pd.Timestamp("2026-01-01 12:00", tz="UTC")
+    seconds = parse_timestamps(pd.Series(pd.to_datetime(["2026-01-01"]).as_unit("s")), "f")
+    assert str(seconds.dtype) == "datetime64[us, UTC]"
+
+
+@pytest.mark.parametrize("values, message", [
+    (["2026-01-01", "not a time"], "1 unparseable timestamps, e.g. 'not a time'"),
+    ([1, 2], "numeric timestamps are ambiguous"),
+    (["2026-01-01", None], "1 missing timestamps"),
+])
+def test_bad_timestamps_are_rejected_with_the_file_and_column(values, message):
+    with pytest.raises(InputError) as err:
+        parse_timestamps(pd.Series(values), "landing/x.parquet")
+    assert str(err.value).startswith("landing/x.parquet: column 'timestamp': ") and message in str(err.value)
+
+
+def test_non_numeric_values_are_rejected():
+    frame = pd.DataFrame({"timestamp": ["2026-01-01"], "metric": ["cpu"], "value": ["high"]})
+    with pytest.raises(InputError, match=r"f.parquet: column 'value': non-numeric values .*'high'"):
+        to_long(frame, "f.parquet")
+    wide = pd.DataFrame({"timestamp": ["2026-01-01"], "cpu": [True]})
+    with pytest.raises(InputError, match="column 'cpu': non-numeric"):
+        to_long(wide, "w.parquet")
+
+
+def test_input_error_names_group_when_given():
+    assert str(InputError("f", "bad", "value", "web")) == "f: group 'web': column 'value': bad"

@@ -1,0 +1,95 @@
+import json
+
+import pandas as pd
+import pytest
+
+from pipeline import io
+from pipeline.config import ConfigError
+from pipeline.ingest import InputError
+
+T0 = pd.Timestamp("2026-01-01 22:00", tz="UTC")
+
+
+def test_landing_files_are_nested_sorted_and_skip_hidden(tmp_path):
+    for rel in ("b/x.parquet", "a/date=2026-01-01/y.parquet", ".tmp-z.parquet", "_staging/w.parquet", "n.csv"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    names = [p[len(str(tmp_path)) + 1:] for p in io.landing_files(str(tmp_path))]
+    assert names == ["a/date=2026-01-01/y.parquet", "b/x.parquet"]
+    assert io.landing_files(str(tmp_path / "missing")) == []
+
+
+def test_scan_and_read_long_and_wide_files(tmp_path):
+    long = pd.DataFrame({"timestamp": [T0, T0], "metric": ["cpu", "mem"], "value": [1.0, 2.0]})
+    (tmp_path / "group=web").mkdir()
+    long.to_parquet(tmp_path / "group=web" / "l.parquet")
+    wide = pd.DataFrame({"timestamp": [T0], "db.cpu": [5.0], "db.mem": [6.0]})
+    wide.to_parquet(tmp_path / "w.parquet")
+    assert io.scan_file(str(tmp_path / "group=web" / "l.parquet")) == {"web/cpu": "web", "web/mem": "web"}
+    assert io.scan_file(str(tmp_path / "w.parquet")) == {"db.cpu": None, "db.mem": None}
+    out = io.read_series(str(tmp_path / "w.parquet"), {"db.mem"})
+    assert out["series"].tolist() == ["db.mem"] and out["value"].tolist() == [6.0]
+
+
+def test_unreadable_file_is_an_input_error_naming_it(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet")
+    with pytest.raises(InputError, match=r"bad.parquet: not a readable parquet file"):
+        io.scan_file(str(bad))
+
+
+def test_atomic_writes_leave_no_temp_files(tmp_path):
+    io.write_json_atomic(tmp_path / "a" / "x.json", {"k": 1})
+    io.write_parquet_atomic(pd.DataFrame({"a": [1]}), tmp_path / "a" / "x.parquet")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["x.json", "x.parquet"]
+    assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"k": 1}
+
+
+def frame(start, n, value):
+    times = pd.date_range(start, periods=n, freq="1h", tz="UTC").as_unit("us")
+    return pd.DataFrame({"group": "g", "timestamp": times, "v": [value] * n})
+
+
+def test_upsert_replaces_the_range_and_splits_by_date(tmp_path):
+    root = str(tmp_path)
+    io.upsert_partitions(root, "scores", "g", frame(T0, 4, 1.0), "timestamp", T0, T0 + pd.Timedelta("3h"))
+    days = sorted(p.parent.name for p in (tmp_path / "scores" / "group=g").glob("*/part-0.parquet"))
+    assert days == ["date=2026-01-01", "date=2026-01-02"]
+    again = frame(T0 + pd.Timedelta("2h"), 2, 2.0)
+    io.upsert_partitions(root, "scores", "g", again, "timestamp", T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("3h"))
+    io.upsert_partitions(root, "scores", "g", again, "timestamp", T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("3h"))
+    out = io.read_dataset(root, "scores", "g")
+    assert out["v"].tolist() == [1.0, 1.0, 2.0, 2.0]
+    assert out["group"].unique().tolist() == ["g"]
+    assert "group" not in pd.read_parquet(next((tmp_path / "scores").rglob("part-0.parquet"))).columns
+    assert io.published_groups(root, "scores") == ["g"]
+
+
+class FakeModel:
+    def save(self, path):
+        path.write_bytes(b"weights")
+
+
+def test_registry_versions_and_current_pointer(tmp_path):
+    root = str(tmp_path)
+    assert io.current_version(root, "web") is None
+    folder = io.save_model_version(root, "web", "v1", FakeModel(), {"version": "v1"})
+    assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras"]
+    io.set_current_version(root, "web", "v1")
+    assert io.current_version(root, "web") == "v1"
+    assert io.read_metadata(root, "web", "v1") == {"version": "v1"}
+    assert [p.name for p in (tmp_path / "web").iterdir() if p.name.startswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", "/etc"])
+def test_group_names_never_escape_the_root(tmp_path, name):
+    with pytest.raises(ConfigError):
+        io.safe_child(tmp_path, name)
+    with pytest.raises(ConfigError):
+        io.dataset_dir(str(tmp_path), "scores", name)
+
+
+def test_watermark_round_trip(tmp_path):
+    assert io.read_watermark(str(tmp_path), "g") is None
+    io.write_watermark(str(tmp_path), "g", T0)
+    assert io.read_watermark(str(tmp_path), "g") == T0

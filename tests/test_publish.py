@@ -1,0 +1,28 @@
+import numpy as np
+import pandas as pd
+
+from pipeline.publish import SCORES_SCHEMA, anomalies_frame, features_frame, scores_frame
+from pipeline.anomalies import INTERVAL_COLUMNS, to_intervals
+
+INDEX = pd.date_range("2026-01-01", periods=2, freq="5min", tz="UTC").as_unit("us")
+
+
+def test_scores_frame_is_long_per_metric_with_schema():
+    out = scores_frame("g", INDEX, ("a", "b"), np.array([[1.0, 2.0], [3.0, 4.0]]),
+                       np.array([[False, True], [False, False]]), np.array([[0.1, 0.2], [0.3, 0.4]]),
+                       np.array([0.15, 0.35]), 0.3, np.array([False, True]), "v1", "run")
+    assert {c: str(t) for c, t in out.dtypes.items()} == SCORES_SCHEMA
+    assert out["metric"].tolist() == ["a", "b", "a", "b"]
+    assert out["value"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert out["score"].tolist() == [0.15, 0.15, 0.35, 0.35]
+    assert out["is_anomaly"].tolist() == [False, False, True, True]
+    assert out["imputed"].tolist() == [False, True, False, False]
+
+
+def test_anomalies_and_features_carry_version_and_run():
+    intervals = to_intervals(INDEX, np.array([5.0, 0.0]), np.array([True, False]), np.ones((2, 1)), ("a",), 1.0, 0)
+    out = anomalies_frame("g", intervals, "v1", "run")
+    assert list(out.columns) == ["group", *INTERVAL_COLUMNS, "model_version", "run_id"]
+    feats = features_frame("g", INDEX, np.ones((2, 3)), "v1", "run")
+    assert feats["embedding"].map(len).tolist() == [3, 3]
+    assert feats[["group", "model_version", "run_id"]].iloc[0].tolist() == ["g", "v1", "run"]

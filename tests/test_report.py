@@ -1,0 +1,30 @@
+import re
+
+import pandas as pd
+
+from pipeline.report import GroupSection, build_html, markdown_summary
+
+T = pd.date_range("2026-01-01", periods=4, freq="5min", tz="UTC")
+
+
+def section():
+    scores = pd.DataFrame({"timestamp": T.repeat(2), "metric": ["cpu", "mem"] * 4,
+                           "value": [1, 2, 3, 4, 5, 6, 7, 8.0], "score": [0.1, 0.1, 5, 5, 0.1, 0.1, 0.2, 0.2]})
+    anomalies = pd.DataFrame({"start": [T[1]], "end": [T[1]], "severity": ["high"], "peak_score": [5.0],
+                              "threshold": [1.0], "contributors": ["cpu 80%, mem 20%"]})
+    return GroupSection("web-01", scores, anomalies)
+
+
+def test_html_has_plot_shading_table_and_no_network_references():
+    page = build_html("Report", [section(), GroupSection("db-01", error="InputError: bad file")],
+                      {"f.parquet": "f.parquet: not parquet"})
+    assert page.count("<svg") == 1 and page.count('class="anomaly"') == 1
+    assert page.count("<polyline") == 3  # cpu, mem, combined score
+    assert "cpu 80%, mem 20%" in page and "2026-01-01 00:05 UTC" in page
+    assert "Failed: InputError: bad file" in page and "f.parquet: not parquet" in page
+    assert not re.search(r"(src|href)=\"https?:", page)
+
+
+def test_markdown_summary_lists_groups():
+    md = markdown_summary("Report", [section(), GroupSection("db-01", error="boom")], {}, "/r.html")
+    assert "| web-01 | ok | 1 | 1 |" in md and "| db-01 | failed: boom | 0 | 0 |" in md and "/r.html" in md

@@ -1,0 +1,27 @@
+import numpy as np
+
+from pipeline.score import combine, smooth, timestamp_errors
+
+
+def test_errors_are_averaged_over_covering_windows():
+    # 5 steps, window 3, windows at 0 and 2; window 0 errors 1, window 2 errors 3.
+    batches = [(np.array([0, 2]), np.stack([np.ones((3, 1)), 3 * np.ones((3, 1))]))]
+    errors = timestamp_errors(5, 3, batches)
+    assert errors[:, 0].tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_uncovered_steps_are_nan():
+    errors = timestamp_errors(4, 2, [(np.array([0]), np.ones((1, 2, 1)))])
+    assert errors[:2, 0].tolist() == [1.0, 1.0] and np.isnan(errors[2:, 0]).all()
+
+
+def test_combine_ignores_excluded_metrics():
+    errors = np.array([[1.0, 3.0], [1.0, 100.0], [5.0, 100.0]])
+    excluded = np.array([[False, False], [False, True], [True, True]])
+    combined = combine(errors, excluded)
+    assert combined[:2].tolist() == [2.0, 1.0] and np.isnan(combined[2])
+
+
+def test_smooth_is_centred_and_keeps_nan():
+    out = smooth(np.array([0.0, 3.0, 0.0, np.nan]), 3)
+    assert out[:3].tolist() == [1.5, 1.0, 1.5] and np.isnan(out[3])

@@ -1,0 +1,18 @@
+import numpy as np
+
+from pipeline.config import ThresholdConfig
+from pipeline.threshold import calibrate, flag
+
+
+def test_quantile_times_factor():
+    scores = np.arange(101, dtype=float)  # quantile 0.9 -> 90
+    assert calibrate(scores, ThresholdConfig(method="quantile", quantile=0.9, factor=2.0)) == 180.0
+
+
+def test_mean_std_ignores_nan():
+    scores = np.array([1.0, 3.0, np.nan])  # mean 2, std 1
+    assert calibrate(scores, ThresholdConfig(method="mean_std", k=3)) == 5.0
+
+
+def test_flag_never_flags_nan():
+    assert flag(np.array([1.0, 5.0, np.nan]), 2.0).tolist() == [False, True, False]
