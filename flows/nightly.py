@@ -82,8 +82,10 @@ def nightly_flow(config: str | None = None, days: int = 7):
     """Train every group, score new data, write the report; Failed if any group failed."""
     trained = train_flow(config)
     scored = score_flow(config)
-    failures = {name: f"training: {msg}" for name, msg in trained["failed"].items()}
-    failures.update({name: f"scoring: {msg}" for name, msg in scored["failed"].items()})
+    failures: dict[str, str] = {}
+    for stage, result in (("training", trained), ("scoring", scored)):
+        for name, msg in result["failed"].items():
+            failures[name] = "; ".join(filter(None, [failures.get(name), f"{stage}: {msg}"]))
     file_errors = trained["landing_errors"]
     report = report_flow(config, days, failures, file_errors)
     get_run_logger().info(f"report written to {report}")

@@ -1,0 +1,57 @@
+"""Flow-level integration: the nightly flow trains, scores, publishes and reports under Prefect."""
+import pandas as pd
+import pytest
+
+from pipeline import io
+from pipeline.publish import SCORES_SCHEMA
+from tests.helpers import GROUPS, land_sample, overlaps, write_config
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory, prefect_harness):
+    from flows.nightly import nightly_flow
+
+    root = tmp_path_factory.mktemp("flows")
+    injected = land_sample(root)
+    landing = root / "data" / "landing"
+    pd.DataFrame({"timestamp": pd.date_range("2026-11-17", periods=500, freq="5min"),
+                  "bad.x": ["oops"] * 500}).to_parquet(landing / "bad.parquet")
+    (landing / "broken.parquet").write_text("this is not parquet")
+    config = str(write_config(root, GROUPS + [{"name": "bad", "metrics": ["bad.*"]}]))
+    state = nightly_flow(config, return_state=True)
+    return root, config, injected, state
+
+
+def test_nightly_publishes_every_good_group_and_finds_injections(nightly):
+    root, _, injected, state = nightly
+    data = str(root / "data")
+    for group in ("web-01", "db-01"):
+        scores = io.read_dataset(data, "scores", group)
+        assert {c: str(t) for c, t in scores.dtypes.items()} == SCORES_SCHEMA
+        assert scores["model_version"].nunique() == 1 and scores["run_id"].nunique() == 1
+        assert len(io.read_dataset(data, "features", group)) > 0
+        anomalies = io.read_dataset(data, "anomalies", group)
+        for item in (i for i in injected if i.group == group):
+            assert overlaps(anomalies, item.start, item.end), f"{item.kind} in {group} not found"
+
+
+def test_bad_group_and_file_are_reported_and_fail_the_run(nightly):
+    root, _, _, state = nightly
+    assert state.is_failed() and "bad" in state.message and "broken.parquet" in state.message
+    (report,) = (root / "data" / "reports").glob("report-*.html")
+    page = report.read_text()
+    assert "bad.parquet: group &#x27;bad&#x27;: column &#x27;bad.x&#x27;: non-numeric values" in page
+    assert "broken.parquet: not a readable parquet file" in page
+    assert page.count("<svg") == 2 and 'class="anomalies"' in page
+
+
+def test_rerun_is_idempotent(nightly):
+    from flows.nightly import nightly_flow
+
+    root, config, _, _ = nightly
+    data = str(root / "data")
+    before = {g: io.read_dataset(data, "scores", g).drop(columns="run_id") for g in ("web-01", "db-01")}
+    nightly_flow(config, return_state=True)
+    for group, frame in before.items():
+        pd.testing.assert_frame_equal(frame, io.read_dataset(data, "scores", group).drop(columns="run_id"))
+    assert len([p for p in (root / "models" / "web-01").iterdir() if p.is_dir()]) == 1
