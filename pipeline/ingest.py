@@ -27,10 +27,13 @@ class InputError(ValueError):
 
 
 def detect_layout(columns: list[str], source: str) -> str:
-    """'long' when the file has metric and value columns, else 'wide'; both need a timestamp."""
+    """'long' when the file has a metric column, else 'wide'; both need a timestamp.
+
+    A wide file may well have a single metric called `value` (as NAB's files do).
+    """
     if TIMESTAMP not in columns:
         raise InputError(source, f"missing column (found {columns[:8]})", TIMESTAMP)
-    if "metric" in columns or "value" in columns:
+    if "metric" in columns:
         missing = [c for c in LONG_COLUMNS if c not in columns]
         if missing:
             raise InputError(source, "missing column for the long layout", missing[0])

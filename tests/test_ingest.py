@@ -12,6 +12,7 @@ def test_detect_layout():
         detect_layout(["time", "cpu"], "f")
     with pytest.raises(InputError, match="column 'value': missing column for the long layout"):
         detect_layout(["timestamp", "metric"], "f")
+    assert detect_layout(["timestamp", "value"], "f") == "wide"
 
 
 def test_long_with_group_column_names_series_group_slash_metric():

@@ -1,0 +1,53 @@
+"""Detection quality against labelled windows, as Orion's benchmark measures it.
+
+Contextual overlap: a labelled window overlapped by any detected interval is a true
+positive, one overlapped by none a false negative, and a detected interval that
+overlaps no labelled window a false positive (intervals are closed; touching counts).
+Because flagging everything scores F1 = 1 under that rule, the point-wise view is kept
+too: the fraction of points flagged and the share of them inside labelled windows.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+Interval = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def overlap_counts(detected: Sequence[Interval], labelled: Sequence[Interval]) -> dict[str, int]:
+    """tp, fp and fn of detected intervals against labelled windows by contextual overlap."""
+    def touches(a: Interval, b: Interval) -> bool:
+        return a[0] <= b[1] and b[0] <= a[1]
+
+    tp = sum(any(touches(w, d) for d in detected) for w in labelled)
+    fp = sum(not any(touches(d, w) for w in labelled) for d in detected)
+    return {"tp": tp, "fp": fp, "fn": len(labelled) - tp}
+
+
+def point_counts(timestamps: pd.DatetimeIndex, flags: np.ndarray, labelled: Sequence[Interval]) -> dict[str, int]:
+    """Points scored, flagged, and flagged inside a labelled window."""
+    inside = np.zeros(len(timestamps), dtype=bool)
+    for start, end in labelled:
+        inside |= (timestamps >= start) & (timestamps <= end)
+    return {"points": int(len(timestamps)), "flagged": int(flags.sum()), "flagged_in_window": int((flags & inside).sum())}
+
+
+def f1_scores(tp: int, fp: int, fn: int) -> dict[str, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"f1": f1, "precision": precision, "recall": recall}
+
+
+def summarise(signals: Iterable[dict]) -> dict[str, float]:
+    """Category figures from per-signal counts: tp/fp/fn summed, then F1 and point-wise rates."""
+    rows = list(signals)
+    total = {k: sum(r[k] for r in rows) for k in ("tp", "fp", "fn", "points", "flagged", "flagged_in_window")}
+    out = {**total, **f1_scores(total["tp"], total["fp"], total["fn"])}
+    out["flagged_fraction"] = total["flagged"] / total["points"] if total["points"] else 0.0
+    out["point_precision"] = total["flagged_in_window"] / total["flagged"] if total["flagged"] else 0.0
+    out["seconds_per_signal"] = float(np.mean([r["seconds"] for r in rows])) if rows else 0.0
+    out["signals"] = len(rows)
+    return out

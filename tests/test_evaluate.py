@@ -1,0 +1,35 @@
+import numpy as np
+import pandas as pd
+
+from pipeline.evaluate import f1_scores, overlap_counts, point_counts, summarise
+
+
+def ts(hour):
+    return pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(hours=hour)
+
+
+def test_contextual_overlap_hand_case():
+    labelled = [(ts(1), ts(2)), (ts(5), ts(6)), (ts(9), ts(10))]
+    detected = [(ts(0), ts(1)), (ts(1.5), ts(1.6)), (ts(3), ts(4)), (ts(6), ts(7))]
+    # window 1 touched (closed intervals), window 2 touched at its end, window 3 missed;
+    # (3, 4) overlaps nothing.
+    assert overlap_counts(detected, labelled) == {"tp": 2, "fp": 1, "fn": 1}
+    assert overlap_counts([], labelled) == {"tp": 0, "fp": 0, "fn": 3}
+    assert overlap_counts([(ts(0), ts(10))], labelled) == {"tp": 3, "fp": 0, "fn": 0}
+
+
+def test_f1_hand_case():
+    assert f1_scores(2, 1, 1) == {"f1": 2 / 3, "precision": 2 / 3, "recall": 2 / 3}
+    assert f1_scores(0, 0, 3)["f1"] == 0.0
+
+
+def test_point_counts_and_summary():
+    times = pd.DatetimeIndex([ts(h) for h in range(10)])
+    flags = np.zeros(10, bool)
+    flags[[1, 2, 7]] = True
+    counts = point_counts(times, flags, [(ts(1), ts(3))])
+    assert counts == {"points": 10, "flagged": 3, "flagged_in_window": 2}
+    row = {"tp": 1, "fp": 1, "fn": 0, "seconds": 2.0, **counts}
+    summary = summarise([row, {**row, "seconds": 4.0}])
+    assert summary["flagged_fraction"] == 0.3 and summary["point_precision"] == 2 / 3
+    assert summary["f1"] == 2 / 3 and summary["seconds_per_signal"] == 3.0 and summary["signals"] == 2
