@@ -232,3 +232,9 @@ def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[Gr
     for group_name, metrics in sorted(auto.items()):
         resolved.append(dataclasses.replace(settings.defaults, name=group_name, metrics=tuple(metrics)))
     return resolved
+
+
+def group_from_dict(raw: dict) -> GroupConfig:
+    """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form)."""
+    return GroupConfig(**{**raw, "metrics": tuple(raw["metrics"]), "model": ModelConfig(**raw["model"]),
+                          "threshold": ThresholdConfig(**raw["threshold"])})

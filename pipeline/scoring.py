@@ -11,7 +11,7 @@ import pandas as pd
 from pipeline import io
 from pipeline.anomalies import to_intervals
 from pipeline.catalog import Catalog, load_aligned
-from pipeline.config import GroupConfig, Settings
+from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.ingest import InputError
 from pipeline.model import load_autoencoder, reconstruct
 from pipeline.publish import anomalies_frame, features_frame, scores_frame
@@ -61,8 +61,8 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     if version is None:
         raise InputError("models", "no current model; run training first", group=group.name)
     meta = io.read_metadata(models_root, group.name, version)
-    metrics, window = tuple(meta["metrics"]), int(meta["config"]["window"])
-    group = GroupConfig(**{**group.__dict__, "metrics": metrics})
+    group = group_from_dict(meta["config"])  # score as the model was trained: metrics, grid, window
+    metrics, window = group.metrics, group.window
     watermark = io.read_watermark(data_root, group.name)
     first_new = pd.Timestamp(start) if start is not None else (
         watermark + group.interval_td if watermark is not None else None)

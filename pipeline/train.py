@@ -45,13 +45,20 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def validation_error(model, scaler: Scaler, values: np.ndarray, excluded: np.ndarray, split: int,
-                     window: int, stride: int, reference: Scaler) -> tuple[float, np.ndarray]:
-    """Mean per-metric error on steps after `split`, in `reference`'s units, and raw errors."""
-    errors = run_model(model, scaled_input(values, scaler), window, stride).metric_errors
+def held_out_errors(model, scaler: Scaler, values: np.ndarray, split: int, window: int, stride: int,
+                    reference: Scaler) -> np.ndarray:
+    """Per-timestamp errors of the steps from `split` on, in `reference`'s scaled units.
+
+    Only the tail the validation windows need is run through the model.
+    """
+    tail = values[max(split - window + 1, 0):]
+    errors = run_model(model, scaled_input(tail, scaler), window, stride).metric_errors
     comparable = errors * (np.asarray(scaler.scale) / np.asarray(reference.scale)) ** 2
-    held_out = np.where(excluded[split:], np.nan, comparable[split:])
-    return float(np.nanmean(held_out)), errors
+    return comparable[len(tail) - (len(values) - split):]
+
+
+def mean_error(errors: np.ndarray, excluded: np.ndarray) -> float:
+    return float(np.nanmean(np.where(excluded, np.nan, errors)))
 
 
 def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
@@ -99,10 +106,9 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                          group=group.name)
     emit(f"{group.name}: training on {len(train_starts)} windows, validating on {len(val_starts)}")
     result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, group.model, emit)
-    val_error, errors = validation_error(result.model, scaler, values, excluded, split, window,
-                                         group.stride, scaler)
-    scores = combine(errors, excluded, group.threshold.smoothing)
-    threshold = calibrate(scores[split:], group.threshold)
+    errors = held_out_errors(result.model, scaler, values, split, window, group.stride, scaler)
+    val_error = mean_error(errors, excluded[split:])
+    threshold = calibrate(combine(errors, excluded[split:], group.threshold.smoothing), group.threshold)
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
         "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),
@@ -130,9 +136,10 @@ def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndar
         comparable = (cur_meta["metrics"] == meta["metrics"]
                       and cur_meta["config"]["window"] == meta["config"]["window"])
         if comparable:
-            cur_error, _ = validation_error(
+            cur_errors = held_out_errors(
                 load_autoencoder(io.model_path(root, group.name, current)), Scaler.from_dict(cur_meta["scaler"]),
-                values, excluded, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
+                values, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
+            cur_error = mean_error(cur_errors, excluded[split:])
             if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
                 emit(f"{group.name}: kept {current} (val_error {cur_error:.4f}) over {version} "
                      f"({meta['val_error']:.4f})")

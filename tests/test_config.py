@@ -1,6 +1,9 @@
+import dataclasses
+
 import pytest
 
-from pipeline.config import ConfigError, Settings, check_name, load_settings, parse_settings, resolve_groups
+from pipeline.config import (ConfigError, Settings, check_name, group_from_dict, load_settings, parse_settings,
+                             resolve_groups)
 
 
 def test_defaults_apply_to_declared_groups(tmp_path):
@@ -57,3 +60,8 @@ def test_check_name_accepts_safe_names():
     assert check_name("web-01.prod_eu") == "web-01.prod_eu"
     with pytest.raises(ConfigError):
         check_name("..")
+
+
+def test_group_round_trips_through_its_stored_dict():
+    group = parse_settings({"groups": [{"name": "a", "metrics": ["x", "y"], "window": 12}]}, "c").groups[0]
+    assert group_from_dict(dataclasses.asdict(group)) == group
