@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline import io
-from pipeline.config import GroupConfig, Settings, resolve_groups
+from pipeline.config import ConfigError, GroupConfig, Settings, check_name, resolve_groups
 from pipeline.ingest import InputError
-from pipeline.resample import Aligned, align
+from pipeline.resample import Aligned, GridError, align
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,31 @@ def groups(settings: Settings, catalog: Catalog) -> list[GroupConfig]:
 def read_group(catalog: Catalog, group: GroupConfig) -> pd.DataFrame:
     """All landed rows of the group's metrics, in long layout; errors name file and group."""
     wanted = set(group.metrics)
+    sources = [path for path, held in catalog.files.items() if wanted.intersection(held)]
+    where = ", ".join(sources) or "landing"
+    try:
+        check_name(group.name)
+    except ConfigError as exc:
+        raise InputError(where, f"unusable group name ({exc})", group=group.name) from exc
+    unknown = sorted(wanted - set(catalog.series))
+    if unknown or not sources:
+        unreadable = sorted(catalog.errors)
+        hint = f" ({len(unreadable)} unreadable landing files, e.g. {unreadable[0]})" if unreadable else ""
+        raise InputError("landing", f"no landed series for metrics {unknown or sorted(wanted)}{hint}",
+                         group=group.name)
     parts = []
-    for path, held in catalog.files.items():
-        if wanted.intersection(held):
-            try:
-                parts.append(io.read_series(path, wanted))
-            except InputError as exc:
-                raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
-    if not parts:
-        raise InputError("landing", "no landed data for the group's metrics", group=group.name)
-    return pd.concat(parts, ignore_index=True)
+    for path in sources:
+        try:
+            parts.append(io.read_series(path, wanted))
+        except InputError as exc:
+            raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
+    rows = pd.concat(parts, ignore_index=True)
+    observed = set(rows.loc[rows["value"].notna(), "series"])
+    empty = sorted(wanted - observed)
+    if empty:
+        holders = ", ".join(p for p in sources if empty[0] in catalog.files[p])
+        raise InputError(holders, "no numeric values (no rows, or all NaN/inf)", empty[0], group.name)
+    return rows
 
 
 def load_aligned(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,
@@ -65,4 +80,7 @@ def load_aligned(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | Non
         rows = rows[rows["timestamp"] >= start]
     if end is not None:
         rows = rows[rows["timestamp"] <= end]
-    return align(rows, group.metrics, group.interval_td, group.aggregation, group.max_gap)
+    try:
+        return align(rows, group.metrics, group.interval_td, group.aggregation, group.max_gap)
+    except GridError as exc:
+        raise InputError("landing", str(exc), group=group.name) from exc

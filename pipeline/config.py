@@ -217,15 +217,17 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[GroupConfig]:
     """Assign every discovered series (name -> source group) to a group with concrete metrics.
 
-    Declared groups take the series their patterns match; the rest form one group per
-    source `group` value, or one group per metric where the data carries none.
+    Declared groups take the series their patterns match (a pattern matching nothing is kept
+    as is, so reading the group fails naming it); the rest form one group per source `group`
+    value, or one group per metric where the data carries none.
     """
     claimed: set[str] = set()
     resolved = []
     for group in settings.groups:
         matched = sorted(s for s in series if any(fnmatch.fnmatchcase(s, p) for p in group.metrics))
         claimed.update(matched)
-        resolved.append(dataclasses.replace(group, metrics=tuple(matched)))
+        unmatched = [p for p in group.metrics if not any(fnmatch.fnmatchcase(s, p) for s in matched)]
+        resolved.append(dataclasses.replace(group, metrics=tuple(matched + unmatched)))
     auto: dict[str, list[str]] = {}
     for name in sorted(set(series) - claimed):
         auto.setdefault(series[name] or name, []).append(name)

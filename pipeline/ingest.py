@@ -11,6 +11,8 @@ import pandas as pd
 
 TIMESTAMP = "timestamp"
 LONG_COLUMNS = ("timestamp", "metric", "value")
+# Plausible metric times: epoch zero (1970) and the nanosecond ceiling (2262) are sentinels.
+EARLIEST, LATEST = pd.Timestamp("1990-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
 
 
 class InputError(ValueError):
@@ -47,8 +49,10 @@ def series_name(metric: str, group: str | None) -> str:
     return f"{group}/{metric}" if group else str(metric)
 
 
-def long_series(frame: pd.DataFrame) -> pd.Series:
+def long_series(frame: pd.DataFrame, source: str) -> pd.Series:
     """Series names of a long frame's rows (`metric`, or `group/metric` with a group column)."""
+    if frame["metric"].isna().any():
+        raise InputError(source, f"{int(frame['metric'].isna().sum())} rows without a metric name", "metric")
     metric = frame["metric"].astype(str)
     if "group" not in frame.columns:
         return metric
@@ -71,6 +75,10 @@ def parse_timestamps(values: pd.Series, source: str) -> pd.Series:
                          TIMESTAMP)
     if parsed.isna().any():
         raise InputError(source, f"{int(parsed.isna().sum())} missing timestamps", TIMESTAMP)
+    odd = (parsed < EARLIEST) | (parsed >= LATEST)
+    if odd.any():
+        raise InputError(source, f"{int(odd.sum())} timestamps outside {EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d} "
+                         f"(sentinel or unset clock?), e.g. {parsed[odd].iloc[0]}", TIMESTAMP)
     return parsed.dt.as_unit("us")
 
 
@@ -96,7 +104,7 @@ def to_long(frame: pd.DataFrame, source: str, wanted: set[str] | None = None,
     if layout == "long":
         if source_group is not None and "group" not in frame.columns:
             frame = frame.assign(group=source_group)
-        series = long_series(frame)
+        series = long_series(frame, source)
         keep = series.isin(wanted).to_numpy() if wanted is not None else np.ones(len(frame), bool)
         out = pd.DataFrame({
             "timestamp": parse_timestamps(frame[TIMESTAMP][keep].reset_index(drop=True), source),

@@ -1,14 +1,21 @@
 """All disk access: landing files, published datasets, the model registry, watermarks, reports.
 
 Every write goes to a temporary name in the same folder and is renamed into place, so a
-reader never sees a half-written file and a killed run leaves only ignorable `.tmp-*` names.
+reader never sees a half-written file and a killed run leaves only ignorable `.tmp-*` names
+(swept by the next writer of that group). Writers of one group's dataset or registry
+folder take an exclusive `flock` on its `.lock` file, so concurrent runs queue up.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fsspec
@@ -20,6 +27,13 @@ from pipeline.config import check_name
 from pipeline.ingest import InputError, detect_layout, long_series, to_long
 
 CURRENT = "CURRENT.json"
+LOCK = ".lock"
+LOCK_TIMEOUT = 600.0  # seconds a writer waits for another run holding the same group
+log = logging.getLogger(__name__)
+
+
+class StorageError(OSError):
+    """An output could not be written (disk full, permissions, a file where a folder belongs)."""
 
 
 # ---------------------------------------------------------------- landing (any fsspec URL)
@@ -64,7 +78,7 @@ def scan_file(path: str) -> dict[str, str | None]:
     frame = _read_table(path, columns)
     if "group" not in frame.columns and hive_group(path):
         frame["group"] = hive_group(path)
-    series = long_series(frame)
+    series = long_series(frame, path)
     groups = frame["group"].astype("string") if "group" in frame.columns else pd.Series([None] * len(frame))
     pairs = pd.DataFrame({"series": series.to_numpy(), "group": groups.to_numpy()}).drop_duplicates("series")
     return {s: (g if isinstance(g, str) and g else None) for s, g in zip(pairs["series"], pairs["group"])}
@@ -85,14 +99,65 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """A temp name beside `path`, renamed into place on success and removed on failure."""
     tmp = _tmp_name(path)
-    with open(tmp, "wb") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc}") from exc
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+@contextmanager
+def locked(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed), waiting up to `timeout` seconds."""
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+    except OSError as exc:
+        raise StorageError(f"cannot lock {path}: {exc}") from exc
+    with handle:
+        deadline = time.monotonic() + timeout
+        if not _try_lock(handle):
+            log.warning("%s is locked by another run; waiting up to %.0fs", path, timeout)
+            while not _try_lock(handle):
+                if time.monotonic() >= deadline:
+                    raise StorageError(f"{path} is locked by another run; gave up after {timeout:.0f}s")
+                time.sleep(0.05)
+        yield
+
+
+def _try_lock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _sweep(folder: Path, pattern: str) -> None:
+    """Remove temp names left by killed runs (call only while holding the folder's lock)."""
+    for stale in folder.glob(pattern):
+        _remove(stale)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with _staged(path) as tmp, open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
@@ -100,10 +165,8 @@ def write_json_atomic(path: Path, obj: dict) -> None:
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    with _staged(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def safe_child(root: str | Path, name: str) -> Path:
@@ -132,18 +195,19 @@ def upsert_partitions(data_root: str, dataset: str, group: str, frame: pd.DataFr
     frame = frame.drop(columns="group", errors="ignore")
     days = pd.date_range(start.floor("D"), end.floor("D"), freq="D")
     written = []
-    for day in days:
-        path = base / f"date={day:%Y-%m-%d}" / "part-0.parquet"
-        new = frame[frame[time_column].dt.floor("D") == day]
-        old = pd.read_parquet(path) if path.exists() else new.iloc[:0]
-        keep = old[(old[time_column] < start) | (old[time_column] > end)]
-        merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new
-        if merged.empty:
-            if path.exists():
-                path.unlink()
-            continue
-        write_parquet_atomic(merged.sort_values(time_column, kind="stable").reset_index(drop=True), path)
-        written.append(path)
+    with locked(base / LOCK):
+        _sweep(base, "date=*/.tmp-*")
+        for day in days:
+            path = base / f"date={day:%Y-%m-%d}" / "part-0.parquet"
+            new = frame[frame[time_column].dt.floor("D") == day]
+            old = pd.read_parquet(path) if path.exists() else new.iloc[:0]
+            keep = old[(old[time_column] < start) | (old[time_column] > end)]
+            merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+            if merged.empty:
+                path.unlink(missing_ok=True)
+                continue
+            write_parquet_atomic(merged.sort_values(time_column, kind="stable").reset_index(drop=True), path)
+            written.append(path)
     return written
 
 
@@ -168,34 +232,42 @@ def published_groups(data_root: str, dataset: str) -> list[str]:
 def save_model_version(models_root: str, group: str, version: str, model, metadata: dict) -> Path:
     """Write `model.keras` + `metadata.json` into a temp folder, then rename it to the version."""
     group_dir = safe_child(models_root, group)
-    final = group_dir / version
-    if (final / "metadata.json").exists():
-        return final
-    tmp = group_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    model.save(tmp / "model.keras")
-    write_json_atomic(tmp / "metadata.json", metadata)
-    if final.exists():  # a folder left without metadata by a killed run
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    final = group_dir / check_name(version, "model version")
+    with locked(group_dir / LOCK):
+        if (final / "metadata.json").exists():
+            return final
+        _sweep(group_dir, ".tmp-*")
+        _remove(final)  # a folder left without metadata by a killed run
+        with _staged(final) as tmp:
+            tmp.mkdir()
+            model.save(tmp / "model.keras")
+            write_json_atomic(tmp / "metadata.json", metadata)
     return final
 
 
+def version_dir(models_root: str, group: str, version: str) -> Path:
+    return safe_child(models_root, group) / check_name(version, f"group {group!r}: model version")
+
+
 def read_metadata(models_root: str, group: str, version: str) -> dict:
-    return json.loads((safe_child(models_root, group) / version / "metadata.json").read_text())
+    return json.loads((version_dir(models_root, group, version) / "metadata.json").read_text())
 
 
 def model_path(models_root: str, group: str, version: str) -> str:
-    return str(safe_child(models_root, group) / version / "model.keras")
+    return str(version_dir(models_root, group, version) / "model.keras")
 
 
 def current_version(models_root: str, group: str) -> str | None:
     path = safe_child(models_root, group) / CURRENT
-    return json.loads(path.read_text())["version"] if path.exists() else None
+    if not path.exists():
+        return None
+    return check_name(json.loads(path.read_text())["version"], f"{path}: version")
 
 
 def set_current_version(models_root: str, group: str, version: str) -> None:
-    write_json_atomic(safe_child(models_root, group) / CURRENT, {"version": version})
+    group_dir = safe_child(models_root, group)
+    with locked(group_dir / LOCK):
+        write_json_atomic(group_dir / CURRENT, {"version": check_name(version, "model version")})
 
 
 # ---------------------------------------------------------------- watermarks and reports
@@ -210,6 +282,6 @@ def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp) -> N
 
 
 def write_report(data_root: str, name: str, html: str) -> Path:
-    path = Path(data_root) / "reports" / name
+    path = Path(data_root) / "reports" / check_name(name, "report")
     write_bytes_atomic(path, html.encode())
     return path

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+MAX_STEPS = 5_000_000  # a longer grid means stray timestamps, not a metric history
+
+
+class GridError(ValueError):
+    """The group's timestamps span too many intervals to align."""
+
 
 @dataclass(frozen=True)
 class Aligned:
@@ -34,6 +40,9 @@ def to_grid(long: pd.DataFrame, metrics: tuple[str, ...], interval: pd.Timedelta
     hi = pd.Timestamp(end).floor(interval) if end is not None else grid.index.max()
     if pd.isna(lo) or pd.isna(hi) or lo > hi:
         index = pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us")
+    elif (hi - lo) // interval >= MAX_STEPS:
+        raise GridError(f"timestamps span {lo} .. {hi}, over {MAX_STEPS} intervals of {interval}; "
+                        "look for stray timestamps")
     else:
         index = pd.date_range(lo, hi, freq=interval, name="timestamp").as_unit("us")
     return grid.reindex(index=index, columns=list(metrics)).astype("float64")
