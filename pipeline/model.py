@@ -94,7 +94,7 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
 
 def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
                 batch_size: int = 1024) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield `(starts, squared errors [b, T, F], bottleneck codes [b, k])` batch by batch."""
+    """Yield `(starts, windows [b, T, F], reconstructions [b, T, F], codes [b, k])` batch by batch."""
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
     padded = len(starts) > batch_size  # one input shape for every batch: no retracing
     for chunk, x in iter_batches(view, starts, batch_size):
@@ -103,7 +103,7 @@ def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
             x = np.concatenate([x, np.zeros((batch_size - n, *x.shape[1:]), x.dtype)])
         code = np.asarray(encoder.predict_on_batch(x))
         recon = np.asarray(decoder.predict_on_batch(code))
-        yield chunk, np.square(recon - x)[:n], code[:n]
+        yield chunk, x[:n], recon[:n], code[:n]
 
 
 def load_autoencoder(path: str) -> keras.Model:

@@ -6,11 +6,12 @@ from collections.abc import Iterable
 import numpy as np
 
 
-def timestamp_errors(n_steps: int, window: int,
-                     batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Mean squared error at each timestamp over all windows covering it, shape [time, metric].
+def timestamp_means(n_steps: int, window: int,
+                    batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Mean of a per-window quantity at each timestamp over all windows covering it, [time, k].
 
-    `batches` yields `(starts, errors [b, window, metric])`; uncovered timestamps are NaN.
+    `batches` yields `(starts, values [b, window, k])` (e.g. squared errors or
+    reconstructions); uncovered timestamps are NaN.
     """
     total = None
     count = np.zeros(n_steps, dtype=np.int64)

@@ -16,7 +16,7 @@ from pipeline.ingest import InputError
 from pipeline.model import load_autoencoder, reconstruct
 from pipeline.publish import anomalies_frame, features_frame, scores_frame
 from pipeline.scale import Scaler
-from pipeline.score import combine, timestamp_errors
+from pipeline.score import combine, timestamp_means
 from pipeline.threshold import flag
 from pipeline.window import window_starts, window_view
 
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """What one pass of a model over a series gives: per-timestamp errors and window codes."""
+    """What one pass of a model over a series gives, per timestamp and per window."""
 
-    metric_errors: np.ndarray  # [time, metric], NaN where no window covers the timestamp
+    metric_errors: np.ndarray  # [time, metric] squared error averaged over covering windows
+    reconstruction: np.ndarray  # [time, metric] reconstruction averaged over covering windows
     starts: np.ndarray  # window start indices
     codes: np.ndarray  # [window, bottleneck]
 
@@ -38,18 +39,19 @@ def scaled_input(values: np.ndarray, scaler: Scaler) -> np.ndarray:
 
 
 def run_model(model, scaled: np.ndarray, window: int, stride: int, batch_size: int = 1024) -> ModelOutput:
-    """Stream windows every `stride` steps through the model; aggregate errors per timestamp."""
+    """Stream windows every `stride` steps through the model; aggregate per timestamp."""
     starts = window_starts(len(scaled), window, stride)
     codes: list[np.ndarray] = []
 
     def batches():
-        for chunk, errors, code in reconstruct(model, window_view(scaled, window), starts, batch_size):
+        for chunk, x, recon, code in reconstruct(model, window_view(scaled, window), starts, batch_size):
             codes.append(code)
-            yield chunk, errors
+            yield chunk, np.concatenate([np.square(recon - x), recon], axis=2)
 
-    errors = timestamp_errors(len(scaled), window, batches())
+    means = timestamp_means(len(scaled), window, batches())
+    k = scaled.shape[1]
     code_array = np.concatenate(codes) if codes else np.empty((0, 0), np.float32)
-    return ModelOutput(metric_errors=errors, starts=starts, codes=code_array)
+    return ModelOutput(metric_errors=means[:, :k], reconstruction=means[:, k:], starts=starts, codes=code_array)
 
 
 def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,

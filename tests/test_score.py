@@ -1,17 +1,17 @@
 import numpy as np
 
-from pipeline.score import combine, smooth, timestamp_errors
+from pipeline.score import combine, smooth, timestamp_means
 
 
 def test_errors_are_averaged_over_covering_windows():
     # 5 steps, window 3, windows at 0 and 2; window 0 errors 1, window 2 errors 3.
     batches = [(np.array([0, 2]), np.stack([np.ones((3, 1)), 3 * np.ones((3, 1))]))]
-    errors = timestamp_errors(5, 3, batches)
+    errors = timestamp_means(5, 3, batches)
     assert errors[:, 0].tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
 
 
 def test_uncovered_steps_are_nan():
-    errors = timestamp_errors(4, 2, [(np.array([0]), np.ones((1, 2, 1)))])
+    errors = timestamp_means(4, 2, [(np.array([0]), np.ones((1, 2, 1)))])
     assert errors[:2, 0].tolist() == [1.0, 1.0] and np.isnan(errors[2:, 0]).all()
 
 
