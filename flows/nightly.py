@@ -5,7 +5,9 @@ import os
 import uuid
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
+                               create_table_artifact, update_progress_artifact)
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
@@ -20,11 +22,18 @@ def _run_id() -> str:
     return str(flow_run.id or uuid.uuid4())
 
 
-def _by_group(futures: dict) -> tuple[dict[str, dict], dict[str, str]]:
-    """Wait for every group's task; split results into successes and failure messages."""
+def _by_group(futures: dict, stage: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """Wait for every group's task; split results into successes and failure messages.
+
+    A progress artifact (`<stage>-progress`) shows the share of groups finished as they finish."""
     done, failed = {}, {}
-    for name, future in futures.items():
-        future.wait()
+    names = {id(future): name for name, future in futures.items()}
+    progress = create_progress_artifact(0.0 if futures else 100.0, key=f"{stage}-progress",
+                                        description=f"Nightwatch {stage}: share of {len(futures)} groups finished")
+    for finished, future in enumerate(as_completed(list(futures.values())), start=1):
+        name = names[id(future)]
+        future.wait()  # already done; this keeps the final state with its data (or exception)
+        update_progress_artifact(progress, 100.0 * finished / len(futures))
         state = future.state
         if state.is_completed():
             done[name] = state.result()
@@ -36,7 +45,8 @@ def _by_group(futures: dict) -> tuple[dict[str, dict], dict[str, str]]:
                 failed[name] = f"{type(exc).__name__}: {exc}"
     for name, message in failed.items():
         get_run_logger().error(f"group {name} failed: {message}")
-    return done, failed
+    order = list(futures)  # results in group order, whatever order the groups finished in
+    return ({n: done[n] for n in order if n in done}, {n: failed[n] for n in order if n in failed})
 
 
 def _catalog(settings) -> tuple[Catalog, list]:
@@ -50,7 +60,7 @@ def train_flow(config: str | None = None) -> dict:
     settings = load_settings(config)
     catalog, groups = _catalog(settings)
     run_id = _run_id()
-    done, failed = _by_group({g.name: train_task.submit(settings, g, catalog, run_id) for g in groups})
+    done, failed = _by_group({g.name: train_task.submit(settings, g, catalog, run_id) for g in groups}, "training")
     return {"trained": done, "failed": failed, "landing_errors": catalog.errors}
 
 
@@ -61,7 +71,7 @@ def score_flow(config: str | None = None, start: str | None = None, end: str | N
     catalog, groups = _catalog(settings)
     run_id = _run_id()
     done, failed = _by_group({g.name: score_task.submit(settings, g, catalog, run_id, start, end)
-                              for g in groups})
+                              for g in groups}, "scoring")
     return {"scored": done, "failed": failed, "landing_errors": catalog.errors}
 
 
@@ -71,8 +81,10 @@ def report_flow(config: str | None = None, days: int = 7, failures: dict[str, st
     """Write the HTML ops report and publish its summary as Prefect artifacts."""
     settings = load_settings(config)
     groups = io.published_groups(settings.storage.data_root, "scores")
-    path, markdown = report_task(settings, groups, failures or {}, file_errors or {}, days, _run_id())
+    path, markdown, latest = report_task(settings, groups, failures or {}, file_errors or {}, days, _run_id())
     create_markdown_artifact(markdown, key="ops-anomaly-report", description="Nightwatch anomaly report")
+    create_table_artifact(latest, key="ops-latest-anomalies",
+                          description=f"Nightwatch: newest anomaly intervals of the last {days} days, all groups")
     create_link_artifact(f"file://{os.path.abspath(path)}", link_text="HTML report", key="ops-anomaly-report-html")
     return path
 

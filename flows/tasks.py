@@ -1,6 +1,9 @@
 """Prefect tasks: one per stage and group, each a thin call into `pipeline`."""
 from __future__ import annotations
 
+import os
+import socket
+
 import pandas as pd
 from prefect import get_run_logger, task
 
@@ -22,7 +25,12 @@ def discover_task(settings: Settings) -> Catalog:
 
 @task(name="train-group", task_run_name="train-{group.name}")
 def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str) -> dict:
-    return train_group(settings, group, catalog, run_id, emit=get_run_logger().info)
+    """Train one group; the summary names the process that trained it (`host:pid`, e.g. a Dask worker)."""
+    logger = get_run_logger()
+    summary = train_group(settings, group, catalog, run_id, emit=logger.info)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    logger.info(f"{group.name}: trained on worker {worker}")
+    return {**summary, "worker": worker}
 
 
 @task(name="score-group", task_run_name="score-{group.name}", retries=1, retry_delay_seconds=5)
@@ -32,10 +40,37 @@ def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id:
                        pd.Timestamp(end) if end else None, emit=get_run_logger().info)
 
 
+ANOMALY_COLUMNS = ("start", "end", "severity", "peak_score", "threshold", "top_metric", "contributors",
+                   "model_version")
+
+
+def latest_anomaly_rows(sections: list[GroupSection], limit: int = 50) -> list[dict]:
+    """The newest anomaly intervals of the report (at most `limit`), as JSON-ready rows for a table artifact."""
+    frames = [s.anomalies.assign(group=s.group) for s in sections if not s.anomalies.empty]
+    if not frames:
+        return []
+    latest = pd.concat(frames, ignore_index=True).sort_values(["start", "group"], ascending=[False, True])
+    return [{"group": str(row["group"]), **{c: _cell(row.get(c)) for c in ANOMALY_COLUMNS}}
+            for _, row in latest.head(limit).iterrows()]
+
+
+def _cell(value):
+    """One table cell as JSON: times as UTC text, floats rounded, missing as null."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, float):
+        return round(value, 4)
+    return value.item() if hasattr(value, "item") else str(value)
+
+
 @task(name="write-report", retries=2, retry_delay_seconds=5)
 def report_task(settings: Settings, groups: list[str], failures: dict[str, str], file_errors: dict[str, str],
-                days: int, run_id: str) -> tuple[str, str]:
-    """Write the HTML report on each group's last `days` of published data; return (path, markdown)."""
+                days: int, run_id: str) -> tuple[str, str, list[dict]]:
+    """Write the HTML report on each group's last `days` of published data.
+
+    Returns the report's path, its markdown summary and the newest anomaly intervals as table rows."""
     root = settings.storage.data_root
     sections = []
     for group in sorted(set(groups) | set(failures)):
@@ -48,4 +83,4 @@ def report_task(settings: Settings, groups: list[str], failures: dict[str, str],
     title = f"Nightwatch anomaly report {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC"
     path = io.write_report(root, f"report-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}-{run_id[:8]}.html",
                            build_html(title, sections, file_errors))
-    return str(path), markdown_summary(title, sections, file_errors, str(path))
+    return str(path), markdown_summary(title, sections, file_errors, str(path)), latest_anomaly_rows(sections)
