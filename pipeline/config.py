@@ -157,7 +157,7 @@ def _validate_group(group: GroupConfig, where: str) -> None:
 
 def check_name(name: str, where: str = "group") -> str:
     """Group names become folder names: allow only safe characters, never path separators."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ConfigError(f"{where}: name {name!r} must match {NAME_PATTERN.pattern} (no '/', '..' or spaces)")
     return name
 

@@ -265,9 +265,10 @@ def current_version(models_root: str, group: str) -> str | None:
 
 
 def set_current_version(models_root: str, group: str, version: str) -> None:
-    group_dir = safe_child(models_root, group)
+    group_dir, pointer = safe_child(models_root, group), {"version": check_name(version, "model version")}
     with locked(group_dir / LOCK):
-        write_json_atomic(group_dir / CURRENT, {"version": check_name(version, "model version")})
+        _sweep(group_dir, ".tmp-*")
+        write_json_atomic(group_dir / CURRENT, pointer)
 
 
 # ---------------------------------------------------------------- watermarks and reports
@@ -277,8 +278,10 @@ def read_watermark(data_root: str, group: str) -> pd.Timestamp | None:
 
 
 def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp) -> None:
-    write_json_atomic(Path(data_root) / "state" / f"{check_name(group)}.json",
-                      {"scored_until": scored_until.isoformat()})
+    state = Path(data_root) / "state"
+    with locked(state / f".{check_name(group)}.lock"):
+        _sweep(state, f".tmp-{group}.json-*")
+        write_json_atomic(state / f"{group}.json", {"scored_until": scored_until.isoformat()})
 
 
 def write_report(data_root: str, name: str, html: str) -> Path:
