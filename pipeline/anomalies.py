@@ -20,6 +20,15 @@ def runs(flags: np.ndarray, merge_gap: int = 0) -> list[tuple[int, int]]:
     return list(zip(firsts.tolist(), lasts.tolist()))
 
 
+def confirm(scores: np.ndarray, flags: np.ndarray, threshold: float, merge_gap: int, min_peak: float) -> np.ndarray:
+    """Keep only the flagged runs (merged over `merge_gap`) that peak at `min_peak` x threshold."""
+    kept = np.zeros_like(flags)
+    for first, last in runs(flags, merge_gap):
+        if np.nanmax(scores[first:last + 1]) >= min_peak * threshold:
+            kept[first:last + 1] = flags[first:last + 1]
+    return kept
+
+
 def severity(ratio: float) -> str:
     """Peak score over threshold: below 2 is low, below 5 medium, else high."""
     return "low" if ratio < 2 else "medium" if ratio < 5 else "high"

@@ -14,6 +14,7 @@ import yaml
 
 AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
 THRESHOLD_METHODS = ("quantile", "mean_std")
+CALIBRATION_RANGES = ("training", "validation")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -27,9 +28,9 @@ class ModelConfig:
 
     units: int = 32
     bottleneck: int = 8
-    epochs: int = 20
-    batch_size: int = 128
-    patience: int = 3
+    epochs: int = 12
+    batch_size: int = 64
+    patience: int = 2
     validation_fraction: float = 0.2
     learning_rate: float = 0.002
     seed: int = 7
@@ -37,14 +38,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ThresholdConfig:
-    """How the anomaly threshold is calibrated on held-out training error."""
+    """How scores become anomalies: calibration of the stored threshold, then interval rules.
 
-    method: str = "quantile"
+    The defaults were chosen on the labelled NAB benchmark (benchmarks/RESULTS.md).
+    """
+
+    method: str = "mean_std"  # mean + k std, or quantile x factor
+    k: float = 6.0
     quantile: float = 0.995
-    k: float = 4.0
-    factor: float = 1.5
-    smoothing: int = 3
-    merge_gap: int = 2
+    factor: float = 1.0
+    calibrate_on: str = "training"  # the whole training range, or only its held-out validation end
+    smoothing: int = 6  # centred rolling mean of the combined score, in steps
+    merge_gap: int = 48  # flagged runs this many steps apart or closer form one interval
+    min_peak: float = 1.1  # an interval must peak at min_peak x threshold, or it is dropped
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class GroupConfig:
     max_gap: int = 3
     window: int = 48
     stride: int = 1
-    train_stride: int = 2
+    train_stride: int = 4
     lookback: str = "28D"
     model: ModelConfig = field(default_factory=ModelConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
@@ -142,6 +148,11 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.aggregation: {group.aggregation!r} is not one of {AGGREGATIONS}")
     if group.threshold.method not in THRESHOLD_METHODS:
         raise ConfigError(f"{where}.threshold.method: {group.threshold.method!r} is not one of {THRESHOLD_METHODS}")
+    if group.threshold.calibrate_on not in CALIBRATION_RANGES:
+        raise ConfigError(f"{where}.threshold.calibrate_on: {group.threshold.calibrate_on!r} is not one of "
+                          f"{CALIBRATION_RANGES}")
+    if group.threshold.min_peak < 1:
+        raise ConfigError(f"{where}.threshold.min_peak: must be at least 1 (a ratio to the threshold)")
     if not 0 < group.threshold.quantile < 1:
         raise ConfigError(f"{where}.threshold.quantile: must be between 0 and 1")
     if not 0 < group.model.validation_fraction < 1:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.anomalies import to_intervals
+from pipeline.anomalies import confirm, to_intervals
 from pipeline.catalog import Catalog, load_aligned
 from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.ingest import InputError
@@ -83,7 +83,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     excluded = aligned.imputed.to_numpy() | np.isnan(values)
     scores = combine(out.metric_errors, excluded, group.threshold.smoothing)
     threshold = float(meta["threshold"]["value"])
-    flags = flag(scores, threshold)
+    flags = confirm(scores, flag(scores, threshold), threshold, group.threshold.merge_gap, group.threshold.min_peak)
 
     idx = index[new]
     intervals = to_intervals(idx, scores[new], flags[new], out.metric_errors[new], metrics, threshold,

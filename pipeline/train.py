@@ -45,16 +45,16 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def held_out_errors(model, scaler: Scaler, values: np.ndarray, split: int, window: int, stride: int,
-                    reference: Scaler) -> np.ndarray:
-    """Per-timestamp errors of the steps from `split` on, in `reference`'s scaled units.
+def errors_from(model, scaler: Scaler, values: np.ndarray, start: int, window: int, stride: int,
+                reference: Scaler) -> np.ndarray:
+    """Per-timestamp errors of the steps from `start` on, in `reference`'s scaled units.
 
-    Only the tail the validation windows need is run through the model.
+    Only the part of the series those steps' windows need is run through the model.
     """
-    tail = values[max(split - window + 1, 0):]
+    tail = values[max(start - window + 1, 0):]
     errors = run_model(model, scaled_input(tail, scaler), window, stride).metric_errors
     comparable = errors * (np.asarray(scaler.scale) / np.asarray(reference.scale)) ** 2
-    return comparable[len(tail) - (len(values) - split):]
+    return comparable[len(tail) - (len(values) - start):]
 
 
 def mean_error(errors: np.ndarray, excluded: np.ndarray) -> float:
@@ -106,9 +106,10 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                          group=group.name)
     emit(f"{group.name}: training on {len(train_starts)} windows, validating on {len(val_starts)}")
     result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, group.model, emit)
-    errors = held_out_errors(result.model, scaler, values, split, window, group.stride, scaler)
-    val_error = mean_error(errors, excluded[split:])
-    threshold = calibrate(combine(errors, excluded[split:], group.threshold.smoothing), group.threshold)
+    first = 0 if group.threshold.calibrate_on == "training" else split
+    errors = errors_from(result.model, scaler, values, first, window, group.stride, scaler)
+    val_error = mean_error(errors[split - first:], excluded[split:])
+    threshold = calibrate(combine(errors, excluded[first:], group.threshold.smoothing), group.threshold)
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
         "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),
@@ -136,7 +137,7 @@ def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndar
         comparable = (cur_meta["metrics"] == meta["metrics"]
                       and cur_meta["config"]["window"] == meta["config"]["window"])
         if comparable:
-            cur_errors = held_out_errors(
+            cur_errors = errors_from(
                 load_autoencoder(io.model_path(root, group.name, current)), Scaler.from_dict(cur_meta["scaler"]),
                 values, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
             cur_error = mean_error(cur_errors, excluded[split:])

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.anomalies import contributors, runs, severity, to_intervals
+from pipeline.anomalies import confirm, contributors, runs, severity, to_intervals
 
 
 def test_runs_merge_small_gaps():
@@ -33,3 +33,12 @@ def test_to_intervals_hand_case():
     assert first["n_points"] == 2 and first["peak_score"] == 9.0 and first["severity"] == "medium"
     assert first["top_metric"] == "mem" and first["contributors"] == "mem 67%, cpu 33%"
     assert out.iloc[1]["severity"] == "low" and out.iloc[1]["contributors"] == "mem 100%"
+
+
+def test_confirm_drops_runs_that_barely_cross_the_threshold():
+    scores = np.array([0, 1.05, 0, 0, 3.0, 1.0, 0, 1.2, 0])
+    flags = scores > 1.0
+    # merge_gap 1: three separate runs; the one peaking at 1.05 < 1.1 x 1.0 is dropped
+    assert confirm(scores, flags, 1.0, 1, 1.1).tolist() == [0, 0, 0, 0, 1, 0, 0, 1, 0]
+    # merge_gap 2: one run from 1 to 7 peaking at 3.0, so every flag is kept
+    assert confirm(scores, flags, 1.0, 2, 1.1).tolist() == [0, 1, 0, 0, 1, 0, 0, 1, 0]

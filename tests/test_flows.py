@@ -18,7 +18,7 @@ def nightly(tmp_path_factory, prefect_harness):
                   "bad.x": ["oops"] * 500}).to_parquet(landing / "bad.parquet")
     (landing / "broken.parquet").write_text("this is not parquet")
     config = str(write_config(root, GROUPS + [{"name": "bad", "metrics": ["bad.*"]}]))
-    state = nightly_flow(config, return_state=True)
+    state = nightly_flow(config, days=30, return_state=True)  # the report covers the injections
     return root, config, injected, state
 
 

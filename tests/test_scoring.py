@@ -13,7 +13,7 @@ from pipeline.scale import fit_scaler
 from pipeline.scoring import run_model, scaled_input, score_group
 from pipeline.train import train_group
 from pipeline.window import window_starts, window_view
-from tests.helpers import land_sample, overlaps, tiny_settings
+from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +30,10 @@ def scored(tmp_path_factory):
 
 def test_scores_are_published_with_schema_and_injection_found(scored):
     root, settings, _, db, injected, summary = scored
-    assert summary["scored"] == 4 * 288 and summary["anomalies"] >= 1
+    assert summary["scored"] == STEPS and summary["anomalies"] >= 1
     scores = io.read_dataset(settings.storage.data_root, "scores", "db-01")
     assert {c: str(t) for c, t in scores.dtypes.items()} == SCORES_SCHEMA
-    assert len(scores) == 4 * 288 * 4 and set(scores["run_id"]) == {"score-run"}
+    assert len(scores) == STEPS * 4 and set(scores["run_id"]) == {"score-run"}
     anomalies = io.read_dataset(settings.storage.data_root, "anomalies", "db-01")
     (shift,) = injected
     assert overlaps(anomalies, shift.start, shift.end)
@@ -42,7 +42,7 @@ def test_scores_are_published_with_schema_and_injection_found(scored):
     flagged = scores.drop_duplicates("timestamp")
     assert flagged["is_anomaly"].mean() < 0.10  # quiet outside the incidents
     features = io.read_dataset(settings.storage.data_root, "features", "db-01")
-    assert len(features) == 4 * 288 - 16 + 1 and len(features["embedding"].iloc[0]) == 4
+    assert len(features) == STEPS - 16 + 1 and len(features["embedding"].iloc[0]) == 4
     assert io.read_watermark(settings.storage.data_root, "db-01") == scores["timestamp"].max()
 
 
@@ -75,7 +75,7 @@ def test_incremental_scoring_adds_only_new_steps(scored):
     summary = score_group(settings, db, discover(settings.storage.landing), "incr", emit=lambda _: None)
     assert summary["scored"] == 12
     scores = io.read_dataset(root, "scores", "db-01")
-    assert not scores.duplicated(["timestamp", "metric"]).any() and len(scores) == (4 * 288 + 12) * 4
+    assert not scores.duplicated(["timestamp", "metric"]).any() and len(scores) == (STEPS + 12) * 4
 
 
 def test_saved_version_scores_identically_to_the_trained_model(tmp_path):

@@ -7,7 +7,7 @@ from pipeline import io
 from pipeline.catalog import discover, groups
 from pipeline.ingest import InputError
 from pipeline.train import train_group
-from tests.helpers import land_sample, tiny_settings
+from tests.helpers import STEPS, land_sample, tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,14 @@ def trained(tmp_path_factory):
 
 def test_training_registers_a_complete_current_version(trained):
     root, settings, _, web, summary = trained
-    assert summary["promoted"] and summary["steps"] == 4 * 288 and summary["metrics"] == 5
+    assert summary["promoted"] and summary["steps"] == STEPS and summary["metrics"] == 5
     version = io.current_version(settings.storage.models_root, "web-01")
     assert version == summary["version"]
     folder = root / "models" / "web-01" / version
     assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras"]
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["metrics"] == list(web.metrics) and len(meta["scaler"]["center"]) == 5
-    assert meta["threshold"]["value"] > 0 and meta["threshold"]["method"] == "quantile"
+    assert meta["threshold"]["value"] > 0 and meta["threshold"]["method"] == "mean_std"
     assert meta["training"]["validation_start"] > meta["training"]["start"]
     assert {"tensorflow-cpu", "keras", "pandas"} <= set(meta["libraries"])
     assert len(meta["fingerprint"]) == 64 and meta["run_id"] == "run-1"
@@ -54,6 +54,6 @@ def test_a_clearly_worse_model_is_not_promoted(trained):
 
 def test_group_shorter_than_its_windows_is_rejected(trained):
     _, settings, catalog, web, _ = trained
-    huge = dataclasses.replace(web, window=400)
-    with pytest.raises(InputError, match="group 'web-01': 1152 aligned steps is too short for window 400"):
+    huge = dataclasses.replace(web, window=2000)
+    with pytest.raises(InputError, match=f"group 'web-01': {STEPS} aligned steps is too short for window 2000"):
         train_group(settings, huge, catalog, "run-4", emit=lambda _: None)

@@ -1,0 +1,180 @@
+"""Labelled benchmark: NAB-layout signals run through the pipeline's own train and score code.
+
+    python -m benchmarks.nab --data ../shared/datasets/nab/data \
+        --labels ../shared/datasets/nab/labels/combined_windows.json \
+        --orion ../shared/datasets/orion-benchmark/orion-0.7.1-nab-results.csv --json nab.json
+
+Each `<category>/<name>.csv` (`timestamp` plus one or more value columns, one group) is
+written as wide parquet into a fresh landing folder, trained and scored on its whole
+length with the default configuration (only the interval is taken from the data), and
+its anomaly intervals are compared with the labelled windows (see pipeline.evaluate).
+`--generated` also runs the multi-metric sample groups with their injected anomalies.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from pipeline import io  # noqa: E402
+from pipeline.catalog import discover, groups  # noqa: E402
+from pipeline.config import parse_settings  # noqa: E402
+from pipeline.evaluate import overlap_counts, point_counts, summarise  # noqa: E402
+from pipeline.sample_data import GROUPS, group_frame, inject  # noqa: E402
+from pipeline.scoring import score_group  # noqa: E402
+from pipeline.train import train_group  # noqa: E402
+
+ORION_CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchange")
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """`threshold.quantile=0.99` sets raw['defaults']['threshold']['quantile'] (YAML-typed)."""
+    key, value = assignment.split("=", 1)
+    node = raw.setdefault("defaults", {})
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = yaml.safe_load(value)
+
+
+def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) -> tuple[pd.DataFrame, pd.Series]:
+    """Train and score one signal (wide frame indexed by UTC timestamp) with the pipeline's code.
+
+    Returns the published anomaly intervals and the per-timestamp anomaly flags.
+    """
+    spacing = frame.index.to_series().diff().median()
+    raw = {"storage": {"data_root": str(workdir / "data"), "models_root": str(workdir / "models")},
+           "defaults": {"interval": f"{int(spacing.total_seconds())}s"},
+           "groups": [{"name": name, "metrics": ["*"]}]}
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    settings = parse_settings(raw, "benchmark", workdir)
+    io.write_parquet_atomic(frame.reset_index(), Path(settings.storage.landing) / f"{name}.parquet")
+    catalog = discover(settings.storage.landing)
+    (group,) = groups(settings, catalog)
+    train_group(settings, group, catalog, "benchmark", emit=lambda _: None)
+    score_group(settings, group, catalog, "benchmark", emit=lambda _: None)
+    scores = io.read_dataset(settings.storage.data_root, "scores", name).drop_duplicates("timestamp")
+    return io.read_dataset(settings.storage.data_root, "anomalies", name), scores.set_index("timestamp")["is_anomaly"]
+
+
+def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: list[str]) -> dict:
+    """One signal's tp/fp/fn, flagged points and seconds; a failure counts every window as missed."""
+    labelled = [(pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")) for a, b in windows]
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp:
+            intervals, flags = detect(frame, name, overrides, Path(tmp))
+        detected = list(zip(intervals["start"], intervals["end"])) if not intervals.empty else []
+        row = {**overlap_counts(detected, labelled),
+               **point_counts(pd.DatetimeIndex(flags.index), flags.to_numpy(bool), labelled), "error": None}
+    except Exception as exc:  # noqa: BLE001 - a failed signal is scored as all windows missed
+        detected, row = [], {"tp": 0, "fp": 0, "fn": len(labelled), "points": len(frame), "flagged": 0,
+                             "flagged_in_window": 0, "error": f"{type(exc).__name__}: {exc}"}
+    row["seconds"] = time.perf_counter() - started
+    row["detected"] = [[str(a), str(b)] for a, b in detected]
+    row["labelled"] = [[str(a), str(b)] for a, b in labelled]
+    return row
+
+
+def read_signal(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame.set_index("timestamp")
+
+
+def nab_signals(data: Path, labels: dict, categories: list[str] | None):
+    for path in sorted(data.glob("*/*.csv")):
+        category = path.parent.name
+        if categories and category not in categories:
+            continue
+        key = f"{category}/{path.name}"
+        if key in labels:
+            yield category, path.stem, read_signal(path), labels[key]
+
+
+def generated_signals():
+    """The sample groups (multi-metric) with their injected anomalies as labelled windows."""
+    index = pd.date_range(end=pd.Timestamp("2026-11-23", tz="UTC"), periods=21 * 288, freq="5min", name="timestamp")
+    frames = {name: group_frame(name, index, 11 + i) for i, name in enumerate(GROUPS)}
+    injected = inject(frames)
+    for name, frame in frames.items():
+        windows = [(i.start.tz_localize(None), i.end.tz_localize(None)) for i in injected if i.group == name]
+        yield "generatedMultivariate", name, frame, windows
+
+
+def orion_table(path: Path | None) -> dict[str, dict[str, float]]:
+    """Category F1 of Orion 0.7.1's lstm_autoencoder, aer, and its best pipeline."""
+    if path is None or not path.exists():
+        return {}
+    results = pd.read_csv(path)
+    sums = results.groupby(["dataset", "pipeline"])[["tp", "fp", "fn"]].sum()
+    f1 = 2 * sums["tp"] / (2 * sums["tp"] + sums["fp"] + sums["fn"])
+    out = {}
+    for category, per in f1.groupby(level=0):
+        per = per.droplevel(0)
+        out[category] = {"lstm_autoencoder": per.get("lstm_autoencoder"), "aer": per.get("aer"),
+                         "best": per.max(), "best_pipeline": per.idxmax()}
+    return out
+
+
+def print_table(summary: dict[str, dict], orion: dict[str, dict]) -> None:
+    head = (f"{'category':<24}{'F1':>6}{'prec':>6}{'rec':>6}{'flag%':>7}{'ptprec':>7}{'s/sig':>7}"
+            f"{'| orion lstm_ae':>16}{'aer':>6}{'best':>6}  best pipeline")
+    print(head)
+    print("-" * len(head))
+    for category, s in summary.items():
+        o = orion.get(category, {})
+
+        def fmt(v):
+            return f"{v:6.3f}" if isinstance(v, float) else f"{'-':>6}"
+
+        print(f"{category:<24}{s['f1']:6.3f}{s['precision']:6.3f}{s['recall']:6.3f}{100 * s['flagged_fraction']:6.1f}%"
+              f"{s['point_precision']:7.3f}{s['seconds_per_signal']:7.1f}{'|':>3}{fmt(o.get('lstm_autoencoder')):>13}"
+              f"{fmt(o.get('aer'))}{fmt(o.get('best'))}  {o.get('best_pipeline', '')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="NAB-layout folder: <category>/<name>.csv")
+    parser.add_argument("--labels", type=Path, help="combined_windows.json")
+    parser.add_argument("--categories", nargs="*")
+    parser.add_argument("--orion", type=Path, help="Orion's published results CSV, shown beside ours")
+    parser.add_argument("--generated", action="store_true", help="also run the multi-metric sample groups")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="override a default, e.g. --set threshold.quantile=0.99")
+    parser.add_argument("--json", type=Path, help="write per-signal results here")
+    args = parser.parse_args(argv)
+
+    signals = []
+    if args.data:
+        labels = json.loads(args.labels.read_text())
+        signals += list(nab_signals(args.data, labels, args.categories))
+    if args.generated:
+        signals += list(generated_signals())
+    results: dict[str, dict[str, dict]] = {}
+    for category, name, frame, windows in signals:
+        row = evaluate_signal(frame, windows, name, args.overrides)
+        results.setdefault(category, {})[name] = row
+        print(f"{category}/{name}: tp={row['tp']} fp={row['fp']} fn={row['fn']} "
+              f"flagged={row['flagged']}/{row['points']} {row['seconds']:.1f}s {row['error'] or ''}",
+              file=sys.stderr, flush=True)
+    summary = {category: summarise(rows.values()) for category, rows in results.items()}
+    print_table(summary, orion_table(args.orion))
+    if args.json:
+        args.json.write_text(json.dumps({"overrides": args.overrides, "summary": summary, "signals": results},
+                                        indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
