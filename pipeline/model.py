@@ -9,6 +9,7 @@ from dataclasses import dataclass
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.config import ModelConfig  # noqa: E402
@@ -83,6 +84,7 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
                       emit: Callable[[str], None] = log.info) -> TrainResult:
     """Fit on the training windows with early stopping on the (later-in-time) validation windows."""
     keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()  # same data, same model, even on a busy machine
     model = build_autoencoder(view.shape[1], view.shape[2], cfg)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
     history = model.fit(WindowBatches(view, train_starts, cfg.batch_size, seed=cfg.seed),
@@ -106,6 +108,13 @@ def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
         yield chunk, x[:n], recon[:n], code[:n]
 
 
+class ModelFileError(ValueError):
+    """A stored model file that cannot be loaded safely; the message names the file."""
+
+
 def load_autoencoder(path: str) -> keras.Model:
     """Load a saved model; safe_mode refuses files that carry code (e.g. Lambda layers)."""
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, TypeError, OSError) as exc:
+        raise ModelFileError(f"{path}: refused to load model ({type(exc).__name__}: {exc})") from exc

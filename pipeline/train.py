@@ -71,8 +71,10 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     values, n, window = frame.to_numpy(), int(keep.sum()), group.window
     split = int(n * (1 - group.model.validation_fraction))
     if split < 2 * window or n - split < window:
+        fraction = group.model.validation_fraction
+        needed = int(np.ceil(max(2 * window / (1 - fraction), window / fraction)))
         raise InputError("landing", f"{n} aligned steps is too short for window {window}: need at least "
-                         f"{int(np.ceil(3 * window / group.model.validation_fraction))}", group=group.name)
+                         f"{needed}", group=group.name)
     digest = fingerprint(frame, group)
     version = f"{end:%Y%m%dT%H%M%SZ}-{digest[:10]}"
     excluded = imputed | np.isnan(values)
