@@ -93,3 +93,15 @@ def test_watermark_round_trip(tmp_path):
     assert io.read_watermark(str(tmp_path), "g") is None
     io.write_watermark(str(tmp_path), "g", T0)
     assert io.read_watermark(str(tmp_path), "g") == T0
+
+
+def test_landing_reads_through_fsspec_urls():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    with fs.open("memory://landing-test/group=web/part.parquet", "wb") as handle:
+        pd.DataFrame({"timestamp": [T0], "metric": ["cpu"], "value": [1.5]}).to_parquet(handle)
+    (path,) = io.landing_files("memory://landing-test")
+    assert path.startswith("memory://") and path.endswith("/landing-test/group=web/part.parquet")
+    assert io.scan_file(path) == {"web/cpu": "web"}
+    assert io.read_series(path, {"web/cpu"})["value"].tolist() == [1.5]
