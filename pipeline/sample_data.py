@@ -50,7 +50,8 @@ def group_frame(name: str, index: pd.DatetimeIndex, seed: int) -> pd.DataFrame:
 
 
 def inject(frames: dict[str, pd.DataFrame]) -> list[Injected]:
-    """Add a spike, a level shift and a decoupling; return what was injected where."""
+    """Add a spike, a level shift and a decoupling in the last third (so the default 7-day
+    report of 21 days shows them); return what was injected where."""
     out = []
 
     def at(frame: pd.DataFrame, fraction: float, hours: float) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -59,17 +60,17 @@ def inject(frames: dict[str, pd.DataFrame]) -> list[Injected]:
         return start, start + pd.Timedelta(hours=hours)
 
     web = frames["web-01"]
-    start, end = at(web, 0.40, 0.5)
+    start, end = at(web, 0.72, 0.5)
     web.loc[start:end, "latency_p95"] += 600
     out.append(Injected("web-01", "spike", ("latency_p95",), start, end))
 
     db = frames["db-01"]
-    start, end = at(db, 0.54, 6)
+    start, end = at(db, 0.80, 6)
     db.loc[start:end, "replication_lag"] += 8
     out.append(Injected("db-01", "level_shift", ("replication_lag",), start, end))
 
     queue = frames["queue-01"]
-    start, end = at(queue, 0.65, 4)
+    start, end = at(queue, 0.88, 4)
     queue.loc[start:end, "depth"] = queue["depth"].max() * 1.6  # backlog while publishing stays normal
     out.append(Injected("queue-01", "decoupling", ("depth",), start, end))
     return out
