@@ -10,7 +10,10 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: setup run test clean-data
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_LOG := $(VENV)/chromium-install.log
+
+.PHONY: setup browser run test clean-data
 
 setup: $(STAMP)
 
@@ -24,7 +27,20 @@ run: setup
 	$(BIN)/nightwatch generate
 	$(BIN)/nightwatch run
 
-test: setup
+# The report's browser test (tests/e2e/test_report_browser.py) uses Debian chromium: install it when it
+# is missing and this runs as root (as CI does). A failed install does not stop the suite: the browser
+# test then fails and shows $(CHROMIUM_LOG); without root it is skipped.
+browser: setup
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" != 0 ]; then echo "$(CHROMIUM) missing and not root: the browser test will be skipped"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "no apt-get to install chromium" > $(CHROMIUM_LOG); \
+	  echo "$(CHROMIUM) missing and no apt-get: the browser test will fail"; \
+	else echo "installing Debian chromium for the report browser test (log: $(CHROMIUM_LOG))"; \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } > $(CHROMIUM_LOG) 2>&1 \
+	    || echo "chromium install failed (see $(CHROMIUM_LOG)): the browser test will fail"; \
+	fi
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 clean-data:

@@ -118,9 +118,16 @@ def test_nightly_deployment_completes_on_a_process_worker(deployed, tmp_path):
     assert {"ops-anomaly-report", "ops-anomaly-report-html", "ops-latest-anomalies", "training-progress",
             "scoring-progress"} <= set(by_key)
     assert by_key["training-progress"]["data"] == by_key["scoring-progress"]["data"] == 100.0
+    # the table holds the published intervals of the report's last 7 days, newest first
     table = by_key["ops-latest-anomalies"]["data"]
-    rows = pd.DataFrame(json.loads(table) if isinstance(table, str) else table)
-    assert {"web-01", "db-01"} <= set(rows["group"]) and {"start", "severity", "contributors"} <= set(rows)
+    rows = json.loads(table) if isinstance(table, str) else table
+    scores, anomalies = pd.read_parquet(data / "scores"), pd.read_parquet(data / "anomalies")
+    recent = anomalies[anomalies["end"] >= scores["timestamp"].max() - pd.Timedelta(days=7)]
+    assert len(rows) == min(len(recent), 50)
+    assert [r["start"] for r in rows] == sorted((r["start"] for r in rows), reverse=True)
+    for row in rows:
+        assert set(row) >= {"group", "start", "end", "severity", "peak_score", "contributors", "model_version"}
+        assert row["group"] in ("web-01", "db-01") and row["severity"] in ("low", "medium", "high")
 
 
 def test_cron_schedules_create_runs_and_a_redeploy_does_not_duplicate_them(deployed, tmp_path):
