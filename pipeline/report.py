@@ -40,7 +40,7 @@ def plot_svg(scores: pd.DataFrame, anomalies: pd.DataFrame) -> str:
     combined = scores.groupby("timestamp")["score"].first().reindex(wide.index)
     step = max(1, len(wide) // MAX_POINTS)
     wide, combined = wide.iloc[::step], combined.iloc[::step]
-    times = wide.index.asi8.astype(float)
+    times = wide.index.as_unit("ns").asi8.astype(float)  # same unit as Timestamp.value below
     t0, span = times[0], max(times[-1] - times[0], 1.0)
     rows = [(str(m), wide[m].to_numpy(dtype=float)) for m in wide.columns] + [("anomaly score",
                                                                                combined.to_numpy(dtype=float))]

@@ -4,7 +4,7 @@ import pandas as pd
 
 from pipeline.report import GroupSection, build_html, markdown_summary
 
-T = pd.date_range("2026-01-01", periods=4, freq="5min", tz="UTC")
+T = pd.date_range("2026-01-01", periods=4, freq="5min", tz="UTC").as_unit("us")  # as published
 
 
 def section():
@@ -28,3 +28,9 @@ def test_html_has_plot_shading_table_and_no_network_references():
 def test_markdown_summary_lists_groups():
     md = markdown_summary("Report", [section(), GroupSection("db-01", error="boom")], {}, "/r.html")
     assert "| web-01 | ok | 1 | 1 |" in md and "| db-01 | failed: boom | 0 | 0 |" in md and "/r.html" in md
+
+
+def test_anomaly_shading_is_placed_on_the_time_axis():
+    page = build_html("Report", [section()])
+    x = float(re.search(r'class="anomaly" x="([0-9.]+)"', page).group(1))
+    assert x == 960 / 3  # the anomaly starts at the second of four equally spaced timestamps

@@ -172,9 +172,6 @@ def test_report_renders_groups_plots_and_tables_and_fetches_nothing(report, tmp_
     assert any("Failed: training: InputError" in e and "bad.parquet" in e for e in dom.errors)
 
 
-@pytest.mark.xfail(reason="pipeline/report.py draws anomaly rects with Timestamp.value (ns) against the plot's "
-                          "times in the index's own unit (us in pandas 3), so the shading lies far off the plot",
-                   strict=False)
 def test_anomaly_shading_lies_inside_the_plot(report, tmp_path):
     out, _ = browse(report[0], tmp_path / "dom", "--dump-dom")
     plots = Dom(out).plots
