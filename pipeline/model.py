@@ -23,20 +23,40 @@ def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.M
 
     The encoder and decoder are named sub-models, so the bottleneck can be read directly.
     """
+    init = _Initializers(cfg.seed)
     windows = keras.Input((window, n_features), name="windows")
-    hidden = keras.layers.LSTM(cfg.units, name="encoder_lstm")(windows)
-    code = keras.layers.Dense(cfg.bottleneck, name="bottleneck")(hidden)
+    hidden = keras.layers.LSTM(cfg.units, name="encoder_lstm", **init.lstm())(windows)
+    code = keras.layers.Dense(cfg.bottleneck, name="bottleneck", **init.dense())(hidden)
     encoder = keras.Model(windows, code, name="encoder")
 
     code_in = keras.Input((cfg.bottleneck,), name="code")
     repeated = keras.layers.RepeatVector(window, name="repeat")(code_in)
-    decoded = keras.layers.LSTM(cfg.units, return_sequences=True, name="decoder_lstm")(repeated)
-    outputs = keras.layers.TimeDistributed(keras.layers.Dense(n_features), name="reconstruction")(decoded)
+    decoded = keras.layers.LSTM(cfg.units, return_sequences=True, name="decoder_lstm", **init.lstm())(repeated)
+    outputs = keras.layers.TimeDistributed(keras.layers.Dense(n_features, **init.dense()),
+                                           name="reconstruction")(decoded)
     decoder = keras.Model(code_in, outputs, name="decoder")
 
     model = keras.Model(windows, decoder(encoder(windows)), name="autoencoder")
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
     return model
+
+
+class _Initializers:
+    """Explicitly seeded initial weights, so a model never depends on what its process built before."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def _next(self) -> int:
+        self.seed += 1
+        return self.seed
+
+    def lstm(self) -> dict:
+        return {"kernel_initializer": keras.initializers.GlorotUniform(seed=self._next()),
+                "recurrent_initializer": keras.initializers.Orthogonal(seed=self._next())}
+
+    def dense(self) -> dict:
+        return {"kernel_initializer": keras.initializers.GlorotUniform(seed=self._next())}
 
 
 class WindowBatches(keras.utils.PyDataset):
