@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-WIDTH, PANEL, PAD = 960, 46, 4
+WIDTH, PANEL, PAD, AXIS = 960, 46, 4, 16
 COLORS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 MAX_POINTS = 1200
 
@@ -22,44 +22,73 @@ class GroupSection:
     error: str | None = None
 
 
-def _path(times: np.ndarray, values: np.ndarray, t0: float, span: float, top: float) -> str:
+def _path(times: np.ndarray, values: np.ndarray, t0: float, span: float, top: float,
+          limits: tuple[float, float] | None = None) -> str:
     """SVG polyline points for one metric scaled into its panel (NaN breaks are skipped)."""
     ok = ~np.isnan(values)
     if not ok.any():
         return ""
     v = values[ok]
-    lo, hi = float(v.min()), float(v.max())
-    ys = top + PANEL - PAD - (v - lo) / ((hi - lo) or 1.0) * (PANEL - 2 * PAD)
+    lo, hi = limits or (float(v.min()), float(v.max()))
     xs = (times[ok] - t0) / span * WIDTH
-    return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    return " ".join(f"{x:.1f},{_y(y, lo, hi, top):.1f}" for x, y in zip(xs, v))
+
+
+def _y(value: float, lo: float, hi: float, top: float) -> float:
+    return top + PANEL - PAD - (value - lo) / ((hi - lo) or 1.0) * (PANEL - 2 * PAD)
+
+
+def _label(x: float, y: float, text: str, anchor: str = "start") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="11" text-anchor="{anchor}" paint-order="stroke" '
+            f'stroke="#fff" stroke-width="3">{html.escape(text)}</text>')
 
 
 def plot_svg(scores: pd.DataFrame, anomalies: pd.DataFrame) -> str:
-    """Stacked panels, one per metric plus the combined score, with anomaly intervals shaded."""
+    """Stacked panels, one per metric plus the combined score with its threshold (dashed),
+    anomaly intervals shaded, and a time axis."""
     wide = scores.pivot_table(index="timestamp", columns="metric", values="value", aggfunc="first")
     combined = scores.groupby("timestamp")["score"].first().reindex(wide.index)
+    threshold = float(scores["threshold"].iloc[-1]) if "threshold" in scores else None
     step = max(1, len(wide) // MAX_POINTS)
     wide, combined = wide.iloc[::step], combined.iloc[::step]
     times = wide.index.as_unit("ns").asi8.astype(float)  # same unit as Timestamp.value below
     t0, span = times[0], max(times[-1] - times[0], 1.0)
-    rows = [(str(m), wide[m].to_numpy(dtype=float)) for m in wide.columns] + [("anomaly score",
-                                                                               combined.to_numpy(dtype=float))]
-    height = PANEL * len(rows)
+    rows = [(str(m), wide[m].to_numpy(dtype=float)) for m in wide.columns]
+    height = PANEL * (len(rows) + 1) + AXIS
     parts = [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
              f'viewBox="0 0 {WIDTH} {height}">']
     for _, row in anomalies.iterrows():
         x0 = (pd.Timestamp(row["start"]).value - t0) / span * WIDTH
         x1 = (pd.Timestamp(row["end"]).value - t0) / span * WIDTH
         parts.append(f'<rect class="anomaly" x="{x0:.1f}" y="0" width="{max(x1 - x0, 2):.1f}" '
-                     f'height="{height}" fill="#d62728" fill-opacity="0.25"/>')
+                     f'height="{height - AXIS}" fill="#d62728" fill-opacity="0.25"/>')
     for i, (name, values) in enumerate(rows):
         top = i * PANEL
-        color = "#d62728" if name == "anomaly score" else COLORS[i % len(COLORS)]
         parts.append(f'<line x1="0" y1="{top + PANEL}" x2="{WIDTH}" y2="{top + PANEL}" stroke="#ddd"/>')
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1" '
+        parts.append(f'<polyline fill="none" stroke="{COLORS[i % len(COLORS)]}" stroke-width="1" '
                      f'points="{_path(times, values, t0, span, top)}"/>')
-        parts.append(f'<text x="4" y="{top + 12}" font-size="11">{html.escape(name)}</text>')
+        parts.append(_label(4, top + 12, name))
+    parts.append(_score_panel(times, combined.to_numpy(dtype=float), threshold, t0, span, len(rows) * PANEL))
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        stamp = pd.Timestamp(int(t0 + fraction * span), tz="UTC")
+        anchor = "start" if fraction == 0 else "end" if fraction == 1 else "middle"
+        parts.append(_label(fraction * WIDTH, height - 3, f"{stamp:%m-%d %H:%M}", anchor))
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def _score_panel(times: np.ndarray, scores: np.ndarray, threshold: float | None, t0: float, span: float,
+                 top: float) -> str:
+    finite = scores[np.isfinite(scores)]
+    lo = float(finite.min()) if finite.size else 0.0
+    hi = max(float(finite.max()) if finite.size else 1.0, threshold or 0.0)
+    parts = [f'<polyline fill="none" stroke="#d62728" stroke-width="1" '
+             f'points="{_path(times, scores, t0, span, top, (lo, hi))}"/>']
+    if threshold is not None:
+        y = _y(threshold, lo, hi, top)
+        parts.append(f'<line class="threshold" x1="0" y1="{y:.1f}" x2="{WIDTH}" y2="{y:.1f}" stroke="#555" '
+                     f'stroke-dasharray="4 3"/>')
+    parts.append(_label(4, top + 12, "anomaly score (dashed: threshold)"))
     return "".join(parts)
 
 
@@ -100,7 +129,7 @@ def build_html(title: str, sections: list[GroupSection], file_errors: dict[str, 
         body.append("</section>")
     style = ("body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}"
              "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}.error{color:#b00}"
-             "svg{border:1px solid #eee;display:block}")
+             "svg{border:1px solid #eee;display:block;max-width:100%;height:auto}")
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
 
@@ -118,7 +147,13 @@ def summary_rows(sections: list[GroupSection]) -> list[dict]:
 def summary_table_html(sections: list[GroupSection]) -> str:
     rows = summary_rows(sections)
     head = "".join(f"<th>{k}</th>" for k in ("group", "status", "intervals", "high", "scored until"))
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
+    cells = []
+    for r in rows:  # a failure reads "failed" here, linking to its group's section with the whole message
+        status = (f'<a href="#group-{html.escape(r["group"])}">failed</a>' if r["status"] != "ok" else "ok")
+        values = [html.escape(r["group"]), status] + [html.escape(str(r[k])) for k in ("intervals", "high",
+                                                                                      "scored until")]
+        cells.append("<tr>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")
+    body = "".join(cells)
     return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 

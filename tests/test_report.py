@@ -34,3 +34,12 @@ def test_anomaly_shading_is_placed_on_the_time_axis():
     page = build_html("Report", [section()])
     x = float(re.search(r'class="anomaly" x="([0-9.]+)"', page).group(1))
     assert x == 960 / 3  # the anomaly starts at the second of four equally spaced timestamps
+
+
+def test_plot_has_threshold_line_time_axis_and_failed_link():
+    scores = section().scores.assign(threshold=2.0)
+    page = build_html("Report", [GroupSection("web-01", scores, section().anomalies),
+                                 GroupSection("db-01", error="InputError: long message")])
+    assert page.count('class="threshold"') == 1
+    assert "01-01 00:00" in page and "01-01 00:15" in page  # first and last tick of the time axis
+    assert '<a href="#group-db-01">failed</a>' in page and "Failed: InputError: long message" in page
