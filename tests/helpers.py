@@ -39,6 +39,19 @@ def land_sample(root: Path, days: int = DAYS, keep: tuple[str, ...] = ("web-01",
     return [i for i in injected if i.group in keep]
 
 
+BAD_GROUP = {"name": "bad", "metrics": ["bad.*"]}
+
+
+def land_sample_with_bad_inputs(root: Path) -> list:
+    """The sample groups, plus a group whose values are strings and a file that is not parquet."""
+    injected = land_sample(root)
+    landing = root / "data" / "landing"
+    pd.DataFrame({"timestamp": pd.date_range("2026-11-17", periods=500, freq="5min"),
+                  "bad.x": ["oops"] * 500}).to_parquet(landing / "bad.parquet")
+    (landing / "broken.parquet").write_text("this is not parquet")
+    return injected
+
+
 def tiny_settings(root: Path, groups: list[dict] | None = None) -> Settings:
     return parse_settings(tiny_config(root, groups), "test-config", root)
 

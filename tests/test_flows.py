@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import io
 from pipeline.publish import SCORES_SCHEMA
-from tests.helpers import GROUPS, land_sample, overlaps, write_config
+from tests.helpers import BAD_GROUP, GROUPS, land_sample_with_bad_inputs, overlaps, write_config
 
 
 @pytest.fixture(scope="module")
@@ -12,12 +12,8 @@ def nightly(tmp_path_factory, prefect_harness):
     from flows.nightly import nightly_flow
 
     root = tmp_path_factory.mktemp("flows")
-    injected = land_sample(root)
-    landing = root / "data" / "landing"
-    pd.DataFrame({"timestamp": pd.date_range("2026-11-17", periods=500, freq="5min"),
-                  "bad.x": ["oops"] * 500}).to_parquet(landing / "bad.parquet")
-    (landing / "broken.parquet").write_text("this is not parquet")
-    config = str(write_config(root, GROUPS + [{"name": "bad", "metrics": ["bad.*"]}]))
+    injected = land_sample_with_bad_inputs(root)
+    config = str(write_config(root, GROUPS + [BAD_GROUP]))
     state = nightly_flow(config, days=30, return_state=True)  # the report covers the injections
     return root, config, injected, state
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.e2e.conftest import REPO, check, run
-from tests.helpers import GROUPS, land_sample, tiny_settings
+from tests.helpers import BAD_GROUP, GROUPS, land_sample_with_bad_inputs, tiny_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -117,12 +117,8 @@ def report(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     from pipeline.train import train_group
 
     root = tmp_path_factory.mktemp("browser")
-    injected = land_sample(root)
-    landing = root / "data" / "landing"
-    pd.DataFrame({"timestamp": pd.date_range("2026-11-17", periods=500, freq="5min"),
-                  "bad.x": ["oops"] * 500}).to_parquet(landing / "bad.parquet")
-    (landing / "broken.parquet").write_text("this is not parquet")
-    settings = tiny_settings(root, GROUPS + [{"name": "bad", "metrics": ["bad.*"]}])
+    injected = land_sample_with_bad_inputs(root)
+    settings = tiny_settings(root, GROUPS + [BAD_GROUP])
     catalog = discover(settings.storage.landing)
     failures = {}
     for group in resolve(settings, catalog):
