@@ -21,6 +21,8 @@ def nightly(tmp_path_factory, prefect_harness):
 def test_nightly_publishes_every_good_group_and_finds_injections(nightly):
     root, _, injected, state = nightly
     data = str(root / "data")
+    whole = pd.read_parquet(root / "data" / "scores")  # a plain hive read of the dataset root works
+    assert set(whole["group"].astype(str)) == {"web-01", "db-01"}
     for group in ("web-01", "db-01"):
         scores = io.read_dataset(data, "scores", group)
         assert {c: str(t) for c, t in scores.dtypes.items()} == SCORES_SCHEMA
