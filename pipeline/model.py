@@ -60,13 +60,16 @@ class _Initializers:
 
 
 class WindowBatches(keras.utils.PyDataset):
-    """Batches `(x, x)` copied from a window view on demand; order reshuffled per epoch, seeded."""
+    """Batches `(x, x)` copied from a window view on demand, in one seeded shuffled order.
+
+    The order is drawn once: reshuffling in `on_epoch_end` raced with Keras's prefetching
+    and made training depend on timing.
+    """
 
     def __init__(self, view: np.ndarray, starts: np.ndarray, batch_size: int, seed: int | None = None):
         super().__init__()
         self.view, self.batch_size = view, batch_size
-        self.rng = np.random.default_rng(seed) if seed is not None else None
-        self.starts = self.rng.permutation(starts) if self.rng is not None else starts
+        self.starts = np.random.default_rng(seed).permutation(starts) if seed is not None else starts
 
     def __len__(self) -> int:
         return -(-len(self.starts) // self.batch_size)
@@ -74,10 +77,6 @@ class WindowBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         x = np.ascontiguousarray(self.view[self.starts[index * self.batch_size:(index + 1) * self.batch_size]])
         return x, x
-
-    def on_epoch_end(self) -> None:
-        if self.rng is not None:
-            self.starts = self.rng.permutation(self.starts)
 
 
 class EpochLogger(keras.callbacks.Callback):
