@@ -28,7 +28,6 @@ class ModelOutput:
     """What one pass of a model over a series gives, per timestamp and per window."""
 
     metric_errors: np.ndarray  # [time, metric] squared error averaged over covering windows
-    reconstruction: np.ndarray  # [time, metric] reconstruction averaged over covering windows
     starts: np.ndarray  # window start indices
     codes: np.ndarray  # [window, bottleneck]
 
@@ -46,12 +45,11 @@ def run_model(model, scaled: np.ndarray, window: int, stride: int, batch_size: i
     def batches():
         for chunk, x, recon, code in reconstruct(model, window_view(scaled, window), starts, batch_size):
             codes.append(code)
-            yield chunk, np.concatenate([np.square(recon - x), recon], axis=2)
+            yield chunk, np.square(recon - x)
 
-    means = timestamp_means(len(scaled), window, batches())
-    k = scaled.shape[1]
+    errors = timestamp_means(len(scaled), window, batches())
     code_array = np.concatenate(codes) if codes else np.empty((0, 0), np.float32)
-    return ModelOutput(metric_errors=means[:, :k], reconstruction=means[:, k:], starts=starts, codes=code_array)
+    return ModelOutput(metric_errors=errors, starts=starts, codes=code_array)
 
 
 def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
