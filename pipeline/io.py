@@ -285,6 +285,9 @@ def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp) -> N
 
 
 def write_report(data_root: str, name: str, html: str) -> Path:
-    path = Path(data_root) / "reports" / check_name(name, "report")
-    write_bytes_atomic(path, html.encode())
+    reports = Path(data_root) / "reports"
+    path = reports / check_name(name, "report")
+    with locked(reports / LOCK):
+        _sweep(reports, ".tmp-report-*")
+        write_bytes_atomic(path, html.encode())
     return path
