@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,98 +15,16 @@ import pytest
 
 from pipeline import io
 from pipeline.catalog import discover, groups
-from pipeline.model import load_autoencoder
 from pipeline.scoring import score_group
-from tests.reliability.common import land, settings_for, wide
+from tests.reliability.common import settings_for
 from tests.reliability.fault_driver import GROUPS
+from tests.reliability.recovery import (NAMES, assert_consistent, assert_same, driver, finish, make_root,
+                                        snapshot)
 
-REPO = Path(__file__).resolve().parents[2]
-NAMES = [g["name"] for g in GROUPS]
-DATASETS = ("scores", "anomalies", "features")
 # (pattern in the os.replace target, which occurrence, kill before or after it): one run each,
 # every run resuming from what the killed one before it left
 KILLS = [("CURRENT.json", 1, "before"), ("scores", 1, "after"),
          ("state", 1, "before"), ("features", 2, "before")]
-
-
-def make_root(root: Path) -> Path:
-    landing = root / "data" / "landing"
-    alpha = wide("alpha", steps=288)
-    alpha.loc[100:104, "alpha.m1"] += 30.0  # a spike, so anomalies get published too
-    land(landing, "alpha.parquet", alpha)
-    beta = wide("b", steps=288, seed=5).melt(id_vars="timestamp", var_name="metric").assign(group="beta")
-    land(landing, "beta/part.parquet", beta)
-    return root
-
-
-def driver(root: Path, *kill: object) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-m", "tests.reliability.fault_driver", str(root), *map(str, kill)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    out, err = proc.communicate(timeout=300)
-    return proc.returncode, out + err[-3000:]
-
-
-def snapshot(root: Path) -> dict:
-    """Everything a run publishes, without run ids and timestamps of the run itself."""
-    settings = settings_for(root, GROUPS)
-    data, models = settings.storage.data_root, settings.storage.models_root
-    out: dict = {}
-    for name in NAMES:
-        for dataset in DATASETS:
-            frame = io.read_dataset(data, dataset, name).drop(columns="run_id", errors="ignore")
-            if "embedding" in frame:
-                frame["embedding"] = frame["embedding"].map(tuple)
-            out[dataset, name] = frame
-        version = io.current_version(models, name)
-        meta = io.read_metadata(models, name, version) if version else {}
-        out["model", name] = (version, {k: v for k, v in meta.items() if k not in ("run_id", "trained_at")})
-        out["watermark", name] = io.read_watermark(data, name)
-    return out
-
-
-def assert_same(expected: dict, actual: dict) -> int:
-    """Compare two snapshots; return the number of published rows compared."""
-    rows = 0
-    for key, value in expected.items():
-        if isinstance(value, pd.DataFrame):
-            pd.testing.assert_frame_equal(value, actual[key], obj=str(key))
-            rows += len(value)
-        else:
-            assert value == actual[key], key
-    return rows
-
-
-def assert_consistent(root: Path) -> list[Path]:
-    """What a reader sees mid-crash: readable datasets without temp files, complete current models."""
-    data, models = root / "data", root / "models"
-    for dataset in DATASETS:
-        if (data / dataset).exists():
-            whole = pd.read_parquet(data / dataset)
-            parts = sum(len(io.read_dataset(str(data), dataset, n)) for n in NAMES)
-            assert len(whole) == parts and set(whole["group"].astype(str)) <= set(NAMES)
-    for name in NAMES:
-        version = io.current_version(str(models), name)
-        if version:
-            folder = models / name / version
-            assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras"]
-            assert json.loads((folder / "metadata.json").read_text())["version"] == version
-            load_autoencoder(str(folder / "model.keras"))
-    return [p for p in root.rglob(".tmp-*")]
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """Two runs at once on the same fresh roots: both succeed, and their result is the reference."""
-    root = make_root(tmp_path_factory.mktemp("concurrent"))
-    procs = [driver(root), driver(root)]
-    results = [finish(p) for p in procs]
-    for code, log in results:
-        assert code == 0, log
-    return root, snapshot(root)
 
 
 def test_concurrent_runs_on_the_same_roots_publish_each_row_once(reference):
@@ -120,6 +36,7 @@ def test_concurrent_runs_on_the_same_roots_publish_each_row_once(reference):
         assert len([p for p in (root / "models" / name).iterdir() if p.is_dir()]) == 1
     assert not list(root.rglob(".tmp-*"))
     assert len(expected["anomalies", "alpha"]) >= 1
+    assert expected["report", "html"].count("<svg") == 2  # both runs' reports: complete, both groups
 
 
 def test_sigkill_at_every_stage_then_rerun_gives_identical_outputs(reference, tmp_path, capsys):
