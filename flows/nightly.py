@@ -102,5 +102,6 @@ def nightly_flow(config: str | None = None, days: int = 7):
     report = report_flow(config, days, failures, file_errors)
     get_run_logger().info(f"report written to {report}")
     if failures or file_errors:
-        return Failed(message=f"failed groups: {sorted(failures)}; unreadable files: {sorted(file_errors)}")
+        why = "".join(f"\n{name}: {msg}" for name, msg in failures.items())  # which group failed, and why
+        return Failed(message=f"failed groups: {sorted(failures)}; unreadable files: {sorted(file_errors)}{why}")
     return Completed(message=f"all groups trained and scored; report at {report}")

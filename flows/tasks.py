@@ -23,7 +23,21 @@ def discover_task(settings: Settings) -> Catalog:
     return catalog
 
 
-@task(name="train-group", task_run_name="train-{group.name}")
+def io_error(task, task_run, state) -> bool:
+    """Retry condition: only I/O failures (a storage hiccup, a lock held too long) are worth a retry.
+
+    Bad landed data or a bad configuration fails the same way again, after a whole new training."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:  # noqa: BLE001 - any other failure is final
+        return False
+    return False
+
+
+@task(name="train-group", task_run_name="train-{group.name}", retries=1, retry_delay_seconds=10,
+      retry_condition_fn=io_error)
 def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str) -> dict:
     """Train one group; the summary names the process that trained it (`host:pid`, e.g. a Dask worker)."""
     logger = get_run_logger()
