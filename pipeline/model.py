@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -113,18 +114,44 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     return TrainResult(model=model, val_loss=val_loss, epochs=len(history.history["val_loss"]))
 
 
+BATCH, SMALL = 2048, 256  # windows per model call: full batches, and the padded size of short ones
+_COMPILED: dict[tuple[str, bool], Callable] = {}
+_COMPILED_LOCK = threading.Lock()
+
+
 def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
-                batch_size: int = 1024) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield `(starts, windows [b, T, F], reconstructions [b, T, F], codes [b, k])` batch by batch."""
-    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
-    padded = len(starts) > batch_size  # one input shape for every batch: no retracing
+                batch_size: int = BATCH) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield `(starts, windows [b, T, F], reconstructions [b, T, F], codes [b, k])` batch by batch.
+
+    Full batches run XLA-compiled; a batch of at most `SMALL` windows runs in a plain graph.
+    Batches are zero-padded to one of those two sizes, so nothing is traced twice.
+    """
+    architecture = model.to_json()
+    weights = [[v.value for v in variables] for part in (model.get_layer("encoder"), model.get_layer("decoder"))
+               for variables in (part.trainable_variables, part.non_trainable_variables)]
     for chunk, x in iter_batches(view, starts, batch_size):
         n = len(x)
-        if padded and n < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - n, *x.shape[1:]), x.dtype)])
-        code = np.asarray(encoder.predict_on_batch(x))
-        recon = np.asarray(decoder.predict_on_batch(code))
-        yield chunk, x[:n], recon[:n], code[:n]
+        size = SMALL if n <= SMALL else batch_size
+        padded = np.concatenate([x, np.zeros((size - n, *x.shape[1:]), x.dtype)]) if n < size else x
+        recon, code = _inference(model, architecture, jit=size > SMALL)(weights, padded)
+        yield chunk, x, recon.numpy()[:n], code.numpy()[:n]
+
+
+def _inference(model: keras.Model, architecture: str, jit: bool) -> Callable:
+    """The traced encoder -> decoder pass of an architecture; it runs whatever weights it is given
+    (`stateless_call`), so all models of one architecture share one trace (XLA takes seconds)."""
+    with _COMPILED_LOCK:
+        if (architecture, jit) not in _COMPILED:
+            encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+
+            @tf.function(jit_compile=jit)
+            def run(weights, x):
+                code, _ = encoder.stateless_call(weights[0], weights[1], x, training=False)
+                recon, _ = decoder.stateless_call(weights[2], weights[3], code, training=False)
+                return recon, code
+
+            _COMPILED[architecture, jit] = run
+        return _COMPILED[architecture, jit]
 
 
 class ModelFileError(ValueError):

@@ -14,13 +14,19 @@ def window_view(values: np.ndarray, window: int) -> np.ndarray:
     return sliding_window_view(values, window, axis=0).transpose(0, 2, 1)
 
 
-def window_starts(n_steps: int, window: int, stride: int) -> np.ndarray:
-    """Start indices every `stride` steps, plus a last window that reaches the final step."""
-    if n_steps < window:
+def window_starts(n_steps: int, window: int, stride: int, first: int = 0, stop: int | None = None) -> np.ndarray:
+    """Start indices every `stride` steps, plus a last window that reaches the final step.
+
+    With `first`/`stop`, only those of the windows that lie inside steps [first, stop): a part
+    of a long series gets exactly the windows the whole series has there.
+    """
+    last = n_steps - window
+    stop = n_steps if stop is None else min(stop, n_steps)
+    if last < 0 or stop - window < first:
         return np.empty(0, dtype=np.int64)
-    starts = np.arange(0, n_steps - window + 1, stride, dtype=np.int64)
-    if starts[-1] != n_steps - window:
-        starts = np.append(starts, n_steps - window)
+    starts = np.arange(-(-first // stride) * stride, stop - window + 1, stride, dtype=np.int64)
+    if last + window <= stop and last >= first and (starts.size == 0 or starts[-1] != last):
+        starts = np.append(starts, last)
     return starts
 
 

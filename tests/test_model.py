@@ -73,3 +73,18 @@ def test_model_file_with_code_is_refused(tmp_path):
     keras.Model(inputs, outputs).save(tmp_path / "evil.keras")
     with pytest.raises(ValueError, match="(?i)lambda|safe_mode"):
         load_autoencoder(str(tmp_path / "evil.keras"))
+
+
+def test_compiled_reconstruction_matches_keras_predict_for_every_model_of_an_architecture():
+    """Full batches (XLA) and short ones, for two models sharing one traced function."""
+    view, starts = sine_windows(n=2400)
+    first, second = build_autoencoder(12, 2, CFG), build_autoencoder(12, 2, CFG)
+    second.set_weights([w * 1.5 for w in first.get_weights()])
+    for model in (first, second):
+        for subset in (starts[:100], starts):  # one batch of SMALL, then full batches and a padded tail
+            got = list(reconstruct(model, view, subset, batch_size=1024))
+            recon, codes = np.concatenate([r for *_, r, _ in got]), np.concatenate([c for *_, c in got])
+            windows = np.ascontiguousarray(view[subset])
+            np.testing.assert_allclose(recon, model.predict(windows, verbose=0), atol=1e-4)
+            np.testing.assert_allclose(codes, model.get_layer("encoder").predict(windows, verbose=0), atol=1e-4)
+            assert [len(c) for c, *_ in got] == [len(b) for b in np.array_split(subset, range(1024, len(subset), 1024))]
