@@ -19,16 +19,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import check_name
-from pipeline.ingest import InputError, detect_layout, long_series, to_long
+from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series, parse_timestamps, to_long
 
 CURRENT = "CURRENT.json"
 LOCK = ".lock"
 LOCK_TIMEOUT = 600.0  # seconds a writer waits for another run holding the same group
+SPAN_BATCH = 1 << 20  # rows per batch when scanning a file's timestamps
 log = logging.getLogger(__name__)
 
 
@@ -53,20 +55,44 @@ def hive_group(path: str) -> str | None:
     return parts[-1] if parts else None
 
 
-def _read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+def _read_table(path: str, columns: list[str] | None = None, filters: list | None = None) -> pd.DataFrame:
     try:
         with fsspec.open(path, "rb") as handle:
-            return pq.read_table(handle, columns=columns).to_pandas()
+            return pq.read_table(handle, columns=columns, filters=filters).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def _time_filters(kind: pa.DataType, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list | None:
+    """A parquet filter keeping at least the rows in [start, end] of a timestamp-typed column.
+
+    Bounds are widened to whole seconds, so any time unit compares exactly; the exact range
+    is cut after parsing. Other timestamp columns (ISO strings) are read whole.
+    """
+    if not pa.types.is_timestamp(kind) or (start is None and end is None):
+        return None
+
+    def bound(t: pd.Timestamp) -> pd.Timestamp:
+        return t.tz_convert(kind.tz) if kind.tz else t.tz_convert("UTC").tz_localize(None)
+
+    filters = []
+    if start is not None:
+        filters.append((TIMESTAMP, ">=", bound(pd.Timestamp(start).floor("s") - pd.Timedelta("1s"))))
+    if end is not None:
+        filters.append((TIMESTAMP, "<=", bound(pd.Timestamp(end).ceil("s") + pd.Timedelta("1s"))))
+    return filters
+
+
+def _schema(path: str) -> pa.Schema:
+    try:
+        with fsspec.open(path, "rb") as handle:
+            return pq.read_schema(handle)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
 
 
 def _schema_names(path: str) -> list[str]:
-    try:
-        with fsspec.open(path, "rb") as handle:
-            return pq.read_schema(handle).names
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    return _schema(path).names
 
 
 def scan_file(path: str) -> dict[str, str | None]:
@@ -84,14 +110,68 @@ def scan_file(path: str) -> dict[str, str | None]:
     return {s: (g if isinstance(g, str) and g else None) for s, g in zip(pairs["series"], pairs["group"])}
 
 
-def read_series(path: str, wanted: set[str]) -> pd.DataFrame:
-    """Read only the columns holding `wanted` series from one file, validated, in long layout."""
-    names = _schema_names(path)
-    if detect_layout(names, path) == "wide":
-        columns = ["timestamp"] + [c for c in names if c in wanted]
+def _columns(path: str, wanted: set[str], values: bool = True) -> tuple[str, list[str], pa.DataType]:
+    """The file's layout, the columns holding `wanted` series (values only if asked), the time type."""
+    schema = _schema(path)
+    layout = detect_layout(schema.names, path)
+    if layout == "wide":
+        columns = [TIMESTAMP] + [c for c in schema.names if c in wanted]
     else:
-        columns = [c for c in ("timestamp", "metric", "value", "group") if c in names]
-    return to_long(_read_table(path, columns), path, wanted, hive_group(path))
+        keep = ("timestamp", "metric", "value", "group") if values else ("timestamp", "metric", "group")
+        columns = [c for c in keep if c in schema.names]
+    return layout, columns, schema.field(TIMESTAMP).type
+
+
+def read_series(path: str, wanted: set[str], start: pd.Timestamp | None = None,
+                end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Read only the columns holding `wanted` series from one file, validated, in long layout.
+
+    With `start`/`end`, only the rows timed in [start, end] (parquet filters skip most others).
+    """
+    _, columns, kind = _columns(path, wanted)
+    rows = to_long(_read_table(path, columns, _time_filters(kind, start, end)), path, wanted, hive_group(path))
+    if start is None and end is None:
+        return rows
+    return rows[_within(rows[TIMESTAMP], start, end)].reset_index(drop=True)
+
+
+def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
+              end: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
+    """First and last time of the file's rows of `wanted` series in [start, end], and their count.
+
+    Reads only the time (and series name) columns, in batches, validating every timestamp.
+    """
+    layout, columns, _ = _columns(path, wanted, values=False)
+    source_group = hive_group(path)
+    first, last, count = None, None, 0
+    try:
+        with fsspec.open(path, "rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(SPAN_BATCH, columns=columns):
+                frame = batch.to_pandas()
+                if layout == "long":
+                    if source_group is not None and "group" not in frame.columns:
+                        frame = frame.assign(group=source_group)
+                    frame = frame[long_series(frame, path).isin(wanted).to_numpy()]
+                times = parse_timestamps(frame[TIMESTAMP].reset_index(drop=True), path)
+                times = times[_within(times, start, end)]
+                if len(times):
+                    first = times.min() if first is None else min(first, times.min())
+                    last = times.max() if last is None else max(last, times.max())
+                    count += len(times)
+    except InputError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    return None if first is None else (first, last, count)
+
+
+def _within(times: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None) -> np.ndarray:
+    keep = np.ones(len(times), bool)
+    if start is not None:
+        keep &= (times >= start).to_numpy()
+    if end is not None:
+        keep &= (times <= end).to_numpy()
+    return keep
 
 
 # ---------------------------------------------------------------- atomic local writes

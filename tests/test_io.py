@@ -105,3 +105,29 @@ def test_landing_reads_through_fsspec_urls():
     assert path.startswith("memory://") and path.endswith("/landing-test/group=web/part.parquet")
     assert io.scan_file(path) == {"web/cpu": "web"}
     assert io.read_series(path, {"web/cpu"})["value"].tolist() == [1.5]
+
+
+@pytest.mark.parametrize("stamps", [
+    pd.date_range(T0, periods=48, freq="30min", tz="UTC"),  # timestamp[us, UTC]: parquet filters
+    pd.date_range(T0, periods=48, freq="30min").tz_convert("Europe/Paris").as_unit("ms"),  # another zone and unit
+    pd.date_range(T0, periods=48, freq="30min").tz_localize(None),  # naive, taken as UTC
+    pd.date_range(T0, periods=48, freq="30min", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),  # ISO strings
+])
+def test_time_range_reads_and_spans(tmp_path, stamps):
+    path = str(tmp_path / "w.parquet")
+    pd.DataFrame({"timestamp": stamps, "a": range(48), "b": 1.0}).to_parquet(path)
+    start, end = T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("5h") - pd.Timedelta("1us")
+    rows = io.read_series(path, {"a"}, start, end)
+    assert rows["value"].tolist() == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert io.time_span(path, {"a"}, start, end) == (T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("4h30min"), 6)
+    assert io.time_span(path, {"a"}, end=T0 - pd.Timedelta("1s")) is None
+
+
+def test_time_span_of_a_long_file_counts_only_the_wanted_series(tmp_path):
+    (tmp_path / "group=web").mkdir()
+    times = [T0, T0 + pd.Timedelta("1h"), T0 + pd.Timedelta("2h")]
+    pd.DataFrame({"timestamp": times, "metric": ["cpu", "mem", "cpu"], "value": 1.0}).to_parquet(
+        tmp_path / "group=web" / "l.parquet")
+    path = str(tmp_path / "group=web" / "l.parquet")
+    assert io.time_span(path, {"web/mem"}) == (times[1], times[1], 1)
+    assert io.time_span(path, {"web/cpu"}, start=T0 + pd.Timedelta("1min")) == (times[2], times[2], 1)

@@ -1,0 +1,59 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import io
+from pipeline.catalog import discover, load_aligned, read_group, scatter_grid, time_span
+from pipeline.config import AGGREGATIONS, GroupConfig
+from pipeline.resample import to_grid
+
+T0 = pd.Timestamp("2026-03-01", tz="UTC")
+STEP = pd.Timedelta("5min")
+
+
+def long_rows(rng, n=80, duplicates=False):
+    """Rows at jittered times (at most one per bucket and series, unless `duplicates`), some NaN."""
+    buckets = rng.choice(200, n, replace=duplicates)
+    times = T0 + pd.to_timedelta(buckets * 300 + rng.integers(0, 300, n), unit="s")
+    return pd.DataFrame({"timestamp": pd.Series(times).dt.as_unit("us"),
+                         "series": np.where(np.arange(n) % 2, "a", "b").astype(object),
+                         "value": np.where(rng.random(n) < 0.2, np.nan, rng.random(n))}).astype({"series": "str"})
+
+
+@pytest.mark.parametrize("aggregation", AGGREGATIONS)
+def test_scatter_grid_is_to_grid_for_data_already_on_its_grid(aggregation):
+    rng = np.random.default_rng(4)
+    for bounds in ((None, None), (T0 + 20 * STEP, T0 + 90 * STEP)):
+        rows = long_rows(rng)
+        pd.testing.assert_frame_equal(scatter_grid(rows, ("a", "b", "c"), STEP, aggregation, *bounds),
+                                      to_grid(rows, ("a", "b", "c"), STEP, aggregation, *bounds))
+    assert scatter_grid(long_rows(rng, 300, duplicates=True), ("a", "b"), STEP, aggregation) is None
+
+
+def test_parts_of_a_range_align_as_the_whole_range_does(tmp_path):
+    """A part read on its own grid range, with gaps and duplicates, equals that range of the whole."""
+    rng = np.random.default_rng(2)
+    times = pd.date_range(T0, periods=600, freq="5min") + pd.to_timedelta(rng.integers(0, 300, 600), unit="s")
+    frame = pd.DataFrame({"timestamp": times, "g.a": rng.random(600), "g.b": rng.random(600)})
+    frame = frame.drop(index=[*range(100, 102), *range(300, 310)])  # a short gap (filled) and a long one
+    io.write_parquet_atomic(frame, tmp_path / "landing" / "w.parquet")
+    io.write_parquet_atomic(frame.iloc[260:330:7], tmp_path / "landing" / "again.parquet")  # duplicates there
+    catalog = discover(str(tmp_path / "landing"))
+    group = GroupConfig(name="g", metrics=("g.a", "g.b"), max_gap=3)
+    whole = load_aligned(catalog, group)
+    assert time_span(catalog, group) == (frame["timestamp"].min(), frame["timestamp"].max(),
+                                         len(frame) + len(frame.iloc[260:330:7]))
+    for first, last in ((90, 200), (250, 320), (0, 50)):
+        lo, hi = whole.values.index[first], whole.values.index[last]
+        part = load_aligned(catalog, group, lo, hi + STEP - pd.Timedelta("1us"), grid=(lo, hi))
+        pd.testing.assert_frame_equal(part.values.iloc[4:-4], whole.values.iloc[first + 4:last - 3])
+        pd.testing.assert_frame_equal(part.imputed.iloc[4:-4], whole.imputed.iloc[first + 4:last - 3])
+
+
+def test_a_range_read_skips_the_whole_read_check_of_empty_metrics(tmp_path):
+    frame = pd.DataFrame({"timestamp": pd.date_range(T0, periods=10, freq="5min"), "g.a": 1.0, "g.b": np.nan})
+    frame.loc[8:, "g.b"] = 2.0
+    io.write_parquet_atomic(frame, tmp_path / "w.parquet")
+    catalog, group = discover(str(tmp_path)), GroupConfig(name="g", metrics=("g.a", "g.b"))
+    assert len(read_group(catalog, group)) == 20
+    assert len(read_group(catalog, group, T0, T0 + 3 * STEP)) == 8  # g.b has no value there: not an error
