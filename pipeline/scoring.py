@@ -1,4 +1,11 @@
-"""Score a group's new data with its current model and publish scores, anomalies and features."""
+"""Score a group's new data with its current model and publish scores, anomalies and features.
+
+A long range is scored in parts of `CHUNK` steps, each read with the context its scores need
+(the windows covering its steps, the smoothing and gap-filling neighbours), so memory stays
+flat and every score equals the one scoring the range at once gives. A part is published
+up to the start of an anomaly run that later steps could still extend; that run is kept
+and joined to the next part, so intervals are never split.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,18 +16,21 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.anomalies import confirm, to_intervals
-from pipeline.catalog import Catalog, load_aligned
+from pipeline.anomalies import confirm, runs, to_intervals
+from pipeline.catalog import Catalog, load_aligned, time_span
 from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.ingest import InputError
-from pipeline.model import load_autoencoder, reconstruct
+from pipeline.model import BATCH, load_autoencoder, reconstruct
 from pipeline.publish import anomalies_frame, features_frame, scores_frame
+from pipeline.resample import MAX_STEPS
 from pipeline.scale import Scaler
 from pipeline.score import combine, timestamp_means
 from pipeline.threshold import flag
 from pipeline.window import window_starts, window_view
 
 log = logging.getLogger(__name__)
+CHUNK = 1 << 16  # steps scored per part of a long range
+MICROSECOND = pd.Timedelta(1, "us")  # published times are microseconds
 
 
 @dataclass(frozen=True)
@@ -37,9 +47,13 @@ def scaled_input(values: np.ndarray, scaler: Scaler) -> np.ndarray:
     return np.nan_to_num(scaler.transform(values), nan=0.0)
 
 
-def run_model(model, scaled: np.ndarray, window: int, stride: int, batch_size: int = 1024) -> ModelOutput:
+def run_model(model, scaled: np.ndarray, window: int, stride: int, batch_size: int = BATCH) -> ModelOutput:
     """Stream windows every `stride` steps through the model; aggregate per timestamp."""
-    starts = window_starts(len(scaled), window, stride)
+    return run_windows(model, scaled, window, window_starts(len(scaled), window, stride), batch_size)
+
+
+def run_windows(model, scaled: np.ndarray, window: int, starts: np.ndarray, batch_size: int = BATCH) -> ModelOutput:
+    """Stream the windows at `starts` through the model; aggregate per timestamp."""
     codes: list[np.ndarray] = []
 
     def batches():
@@ -52,52 +66,166 @@ def run_model(model, scaled: np.ndarray, window: int, stride: int, batch_size: i
     return ModelOutput(metric_errors=errors, starts=starts, codes=code_array)
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The steps of the range being scored: `n` buckets from `first`, new data from step `new`."""
+
+    first: pd.Timestamp
+    n: int
+    new: int
+    interval: pd.Timedelta
+
+    def time(self, step: int) -> pd.Timestamp:
+        return self.first + step * self.interval
+
+
+@dataclass(frozen=True)
+class Part:
+    """Per-step results for steps [start, start + len(index)) of the grid, and the windows ending there."""
+
+    start: int
+    index: pd.DatetimeIndex
+    values: np.ndarray
+    imputed: np.ndarray
+    metric_errors: np.ndarray
+    scores: np.ndarray
+    window_ends: np.ndarray  # grid steps
+    codes: np.ndarray
+
+    def tail(self, first: int) -> Part:
+        """The steps from `first` (relative) on, with their windows."""
+        keep = self.window_ends >= self.start + first
+        return Part(self.start + first, self.index[first:], self.values[first:], self.imputed[first:],
+                    self.metric_errors[first:], self.scores[first:], self.window_ends[keep], self.codes[keep])
+
+    def join(self, later: Part) -> Part:
+        """This part followed by the `later` one that starts where it stops."""
+        arrays = {name: np.concatenate([getattr(self, name), getattr(later, name)])
+                  for name in ("values", "imputed", "metric_errors", "scores", "window_ends")}
+        codes = [c for c in (self.codes, later.codes) if len(c)]
+        return Part(self.start, self.index.append(later.index), codes=np.concatenate(codes) if codes else self.codes,
+                    **arrays)
+
+
 def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
                 start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-                emit: Callable[[str], None] = log.info) -> dict:
-    """Score data after the group's watermark (or in [start, end] for a backfill) and publish it."""
+                emit: Callable[[str], None] = log.info, chunk: int = CHUNK) -> dict:
+    """Score data after the group's watermark (or in [start, end] for a backfill) and publish it.
+
+    The watermark moves after each published part, so a killed run resumes where it stopped.
+    """
     models_root, data_root = settings.storage.models_root, settings.storage.data_root
     version = io.current_version(models_root, group.name)
     if version is None:
         raise InputError("models", "no current model; run training first", group=group.name)
     meta = io.read_metadata(models_root, group.name, version)
     group = group_from_dict(meta["config"])  # score as the model was trained: metrics, grid, window
-    metrics, window = group.metrics, group.window
     watermark = io.read_watermark(data_root, group.name)
-    first_new = pd.Timestamp(start) if start is not None else (
-        watermark + group.interval_td if watermark is not None else None)
-    context = first_new - (window - 1) * group.interval_td if first_new is not None else None
-    aligned = load_aligned(catalog, group, context, end)
-    index = aligned.values.index
-    new = index >= first_new if first_new is not None else np.ones(len(index), bool)
-    if not new.any() or len(index) < window:
+    start, end = (None if t is None else _utc(t) for t in (start, end))
+    first_new = start if start is not None else (watermark + group.interval_td if watermark is not None else None)
+    context = first_new - (group.window - 1) * group.interval_td if first_new is not None else None
+    grid = _grid(catalog, group, context, end, first_new)
+    if grid is None:
         emit(f"{group.name}: nothing new to score after {watermark}")
         return {"group": group.name, "scored": 0, "anomalies": 0, "model_version": version}
 
-    scaler = Scaler.from_dict(meta["scaler"])
-    values = aligned.values.to_numpy()
-    out = run_model(load_autoencoder(io.model_path(models_root, group.name, version)),
-                    scaled_input(values, scaler), window, group.stride)
-    excluded = aligned.imputed.to_numpy() | np.isnan(values)
-    scores = combine(out.metric_errors, excluded, group.threshold.smoothing)
-    threshold = float(meta["threshold"]["value"])
-    flags = confirm(scores, flag(scores, threshold), threshold, group.threshold.merge_gap, group.threshold.min_peak)
+    model = load_autoencoder(io.model_path(models_root, group.name, version))
+    scaler, threshold = Scaler.from_dict(meta["scaler"]), float(meta["threshold"]["value"])
+    merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
+    done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
+    while done < grid.n:
+        stop = min(grid.n, scored_to + chunk)
+        part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler)
+        part, scored_to = (part if open_run is None else open_run.join(part)), stop
+        flags = flag(part.scores, threshold)
+        split = len(flags) if stop == grid.n else _closed_until(flags, merge_gap)
+        open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
+        if split == 0:
+            continue
+        kept = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
+        intervals += _publish(data_root, group, grid, part, kept, split, threshold, version, run_id)
+        done += split
+        if incremental and done > grid.new:
+            io.write_watermark(data_root, group.name, grid.time(done - 1))
+        if grid.n - grid.new > chunk:
+            emit(f"{group.name}: published {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
+    lo, hi = grid.time(grid.new), grid.time(grid.n - 1)
+    emit(f"{group.name}: scored {grid.n - grid.new} steps {lo} .. {hi}, {intervals} anomaly intervals")
+    return {"group": group.name, "scored": grid.n - grid.new, "anomalies": intervals,
+            "model_version": version, "start": str(lo), "end": str(hi)}
 
-    idx = index[new]
-    intervals = to_intervals(idx, scores[new], flags[new], out.metric_errors[new], metrics, threshold,
-                             group.threshold.merge_gap)
-    window_ends = index[out.starts + window - 1]
-    keep = window_ends >= idx[0]
-    lo, hi = idx[0], idx[-1]
+
+def _utc(time) -> pd.Timestamp:
+    """A backfill bound as a UTC time (naive ones are taken as UTC, as landed timestamps are)."""
+    time = pd.Timestamp(time)
+    return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+
+
+def _grid(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, end: pd.Timestamp | None,
+          first_new: pd.Timestamp | None) -> Grid | None:
+    """The buckets from the first to the last row in [context, end]; None if nothing new to score."""
+    span = time_span(catalog, group, context, end)
+    if span is None:
+        return None
+    interval = group.interval_td
+    first, last = span[0].floor(interval), span[1].floor(interval)
+    n = (last - first) // interval + 1
+    new = 0 if first_new is None else min(n, max(0, -((first - first_new) // interval)))
+    if n >= MAX_STEPS and span[2] < n:
+        raise InputError("landing", f"timestamps span {first} .. {last}, over {MAX_STEPS} intervals of {interval} "
+                         f"with only {span[2]} rows; look for stray timestamps", group=group.name)
+    return Grid(first, n, new, interval) if new < n and n >= group.window else None
+
+
+def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, stop: int,
+                context: pd.Timestamp | None, end: pd.Timestamp | None, model, scaler: Scaler) -> Part:
+    """Scores of steps [start, stop), from a read of the steps around them that those scores use."""
+    window, smoothing, fill = group.window, max(group.threshold.smoothing, 1), group.max_gap + 1
+    lo = max(0, start - (window - 1) - smoothing // 2 - fill)
+    hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
+    rows_from, rows_to = grid.time(lo), grid.time(hi) - MICROSECOND
+    aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context),
+                           rows_to if end is None else min(rows_to, end),
+                           grid=(grid.time(lo), grid.time(hi - 1)))
+    values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
+    starts = window_starts(grid.n, window, group.stride, lo, hi) - lo
+    out = run_windows(model, scaled_input(values, scaler), window, starts)
+    scores = combine(out.metric_errors, imputed | np.isnan(values), group.threshold.smoothing)
+    ends = out.starts + lo + window - 1
+    mine = (ends >= start) & (ends < stop)
+    core = slice(start - lo, stop - lo)
+    return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
+                metric_errors=out.metric_errors[core], scores=scores[core], window_ends=ends[mine],
+                codes=out.codes[mine])
+
+
+def _closed_until(flags: np.ndarray, merge_gap: int) -> int:
+    """How many leading steps no later flagged step can merge with: up to the last run's start,
+    or all of them when the last flag is over `merge_gap` steps before the end."""
+    found = runs(flags, merge_gap)
+    if not found or len(flags) - found[-1][1] > merge_gap + 1:
+        return len(flags)
+    return found[-1][0]
+
+
+def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
+             threshold: float, version: str, run_id: str) -> int:
+    """Publish the part's new steps before `split`; returns the number of anomaly intervals."""
+    first = max(grid.new - part.start, 0)
+    if first >= split:
+        return 0
+    new = slice(first, split)
+    idx, metrics, merge_gap = part.index[new], group.metrics, group.threshold.merge_gap
+    stop = part.start + split
+    lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
+    intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_errors[new], metrics, threshold, merge_gap)
+    windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_frame(
-        group.name, idx, metrics, values[new], aligned.imputed.to_numpy()[new], out.metric_errors[new],
-        scores[new], threshold, flags[new], version, run_id), "timestamp", lo, hi)
+        group.name, idx, metrics, part.values[new], part.imputed[new], part.metric_errors[new],
+        part.scores[new], threshold, kept[new], version, run_id), "timestamp", lo, hi)
     io.upsert_partitions(data_root, "anomalies", group.name,
                          anomalies_frame(group.name, intervals, version, run_id), "start", lo, hi)
     io.upsert_partitions(data_root, "features", group.name, features_frame(
-        group.name, window_ends[keep], out.codes[keep], version, run_id), "window_end", lo, hi)
-    if start is None and end is None:
-        io.write_watermark(data_root, group.name, hi)
-    emit(f"{group.name}: scored {len(idx)} steps {lo} .. {hi}, {len(intervals)} anomaly intervals")
-    return {"group": group.name, "scored": int(len(idx)), "anomalies": int(len(intervals)),
-            "model_version": version, "start": str(lo), "end": str(hi)}
+        group.name, part.index[part.window_ends[windows] - part.start], part.codes[windows], version, run_id),
+        "window_end", lo, hi)
+    return len(intervals)
