@@ -115,7 +115,7 @@ def _columns(path: str, wanted: set[str], values: bool = True) -> tuple[str, lis
     schema = _schema(path)
     layout = detect_layout(schema.names, path)
     if layout == "wide":
-        columns = [TIMESTAMP] + [c for c in schema.names if c in wanted]
+        columns = [TIMESTAMP] + ([c for c in schema.names if c in wanted] if values else [])
     else:
         keep = ("timestamp", "metric", "value", "group") if values else ("timestamp", "metric", "group")
         columns = [c for c in keep if c in schema.names]

@@ -4,7 +4,8 @@ A long range is scored in parts of `CHUNK` steps, each read with the context its
 (the windows covering its steps, the smoothing and gap-filling neighbours), so memory stays
 flat and every score equals the one scoring the range at once gives. A part is published
 up to the start of an anomaly run that later steps could still extend; that run is kept
-and joined to the next part, so intervals are never split.
+and joined to the next part, so intervals are never split (memory grows only with the
+longest such run, not with the range).
 """
 from __future__ import annotations
 
@@ -200,8 +201,8 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
 
 
 def _closed_until(flags: np.ndarray, merge_gap: int) -> int:
-    """How many leading steps no later flagged step can merge with: up to the last run's start,
-    or all of them when the last flag is over `merge_gap` steps before the end."""
+    """How many leading steps no later flagged step can merge with: all of them when the last
+    `merge_gap` + 1 steps hold no flag, else those before the last run."""
     found = runs(flags, merge_gap)
     if not found or len(flags) - found[-1][1] > merge_gap + 1:
         return len(flags)
