@@ -131,7 +131,8 @@ def scatter_grid(rows: pd.DataFrame, metrics: tuple[str, ...], interval: pd.Time
         return None  # to_grid refuses it, naming the range
     n, k = (hi - lo) // interval + 1, len(metrics)
     position = (times - lo.tz_convert(None).to_datetime64()) // step
-    column = pd.Index(metrics).get_indexer(rows["series"])
+    codes, names = pd.factorize(rows["series"])  # few names: look each up once
+    column = pd.Index(metrics).get_indexer(names)[codes]
     keep = (column >= 0) & (position >= 0) & (position < n)
     cells = position[keep] * k + column[keep]
     if np.bincount(cells, minlength=n * k).max(initial=0) > 1:
