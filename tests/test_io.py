@@ -65,6 +65,19 @@ def test_upsert_replaces_the_range_and_splits_by_date(tmp_path):
     assert io.published_groups(root, "scores") == ["g"]
 
 
+def test_upsert_over_several_days_keeps_only_rows_outside_the_range(tmp_path):
+    root, day0 = str(tmp_path), pd.Timestamp("2026-03-01", tz="UTC")
+    io.upsert_partitions(root, "scores", "g", frame(day0, 72, 1.0), "timestamp", day0, day0 + pd.Timedelta("71h"))
+    start, end = day0 + pd.Timedelta("12h"), day0 + pd.Timedelta("54h")
+    rewritten = frame(start, 43, 2.0)
+    rewritten = rewritten[rewritten["timestamp"] != day0 + pd.Timedelta("30h")]  # a step no longer scored
+    io.upsert_partitions(root, "scores", "g", rewritten, "timestamp", start, end)
+    out = io.read_dataset(root, "scores", "g").set_index("timestamp")["v"]
+    hours = ((out.index - day0) / pd.Timedelta("1h")).astype(int).tolist()
+    assert hours == [h for h in range(72) if h != 30]
+    assert out.tolist() == [2.0 if 12 <= h <= 54 else 1.0 for h in hours]
+
+
 class FakeModel:
     def save(self, path):
         path.write_bytes(b"weights")

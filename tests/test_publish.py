@@ -17,6 +17,9 @@ def test_scores_frame_is_long_per_metric_with_schema():
     assert out["score"].tolist() == [0.15, 0.15, 0.35, 0.35]
     assert out["is_anomaly"].tolist() == [False, False, True, True]
     assert out["imputed"].tolist() == [False, True, False, False]
+    assert out["timestamp"].tolist() == [INDEX[0], INDEX[0], INDEX[1], INDEX[1]]
+    assert out[["group", "threshold", "model_version", "run_id"]].drop_duplicates().values.tolist() == [
+        ["g", 0.3, "v1", "run"]]
 
 
 def test_anomalies_and_features_carry_version_and_run():
