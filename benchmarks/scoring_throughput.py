@@ -43,7 +43,7 @@ from pipeline.anomalies import confirm, to_intervals  # noqa: E402
 from pipeline.catalog import Catalog, discover, groups, read_group  # noqa: E402
 from pipeline.config import Settings, group_from_dict, parse_settings  # noqa: E402
 from pipeline.publish import anomalies_frame, features_frame, scores_frame  # noqa: E402
-from pipeline.resample import align  # noqa: E402
+from pipeline.resample import aggregate_to_grid, fill_short_gaps, grid_index  # noqa: E402
 from pipeline.scale import Scaler  # noqa: E402
 from pipeline.score import combine, timestamp_means  # noqa: E402
 from pipeline.threshold import flag  # noqa: E402
@@ -198,7 +198,9 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
             rows = read_group(catalog, group)
             set(rows.loc[rows["value"].notna(), "series"])  # read_group's check of empty metrics, as it was
         with stages.timed("align"):
-            aligned = align(rows, group.metrics, group.interval_td, group.aggregation, group.max_gap)
+            grid = aggregate_to_grid(rows, group.metrics, grid_index(rows["timestamp"], group.interval_td),
+                                     group.interval_td, group.aggregation)  # the groupby path, as it was
+            aligned = fill_short_gaps(grid, group.max_gap)
         del rows
         index, values, imputed = aligned.values.index, aligned.values.to_numpy(), aligned.imputed.to_numpy()
         autoencoder = scoring.load_autoencoder(io.model_path(models_root, name, version))

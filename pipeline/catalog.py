@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from pipeline import io
 from pipeline.config import ConfigError, GroupConfig, Settings, check_name, resolve_groups
 from pipeline.ingest import InputError
-from pipeline.resample import MAX_STEPS, Aligned, GridError, align, fill_short_gaps
+from pipeline.resample import Aligned, GridError, align
 
 
 @dataclass(frozen=True)
@@ -106,39 +105,6 @@ def load_aligned(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | Non
     rows = read_group(catalog, group, start, end)
     first, last = grid if grid is not None else (None, None)
     try:
-        values = scatter_grid(rows, group.metrics, group.interval_td, group.aggregation, first, last)
-        if values is None:
-            return align(rows, group.metrics, group.interval_td, group.aggregation, group.max_gap, first, last)
-        return fill_short_gaps(values, group.max_gap)
+        return align(rows, group.metrics, group.interval_td, group.aggregation, group.max_gap, first, last)
     except GridError as exc:
         raise InputError("landing", str(exc), group=group.name) from exc
-
-
-def scatter_grid(rows: pd.DataFrame, metrics: tuple[str, ...], interval: pd.Timedelta, aggregation: str,
-                 first: pd.Timestamp | None = None, last: pd.Timestamp | None = None) -> pd.DataFrame | None:
-    """`resample.to_grid` for rows with at most one value per bucket and series, without its groupby
-    (landed data already on its grid); None when some bucket holds more, for `to_grid` to aggregate."""
-    times = rows["timestamp"].dt.tz_convert(None).to_numpy()
-    step = np.timedelta64(interval.value, "ns")
-    if first is None and len(times):
-        first = pd.Timestamp(times.min()).tz_localize("UTC")
-    if last is None and len(times):
-        last = pd.Timestamp(times.max()).tz_localize("UTC")
-    if first is None or last is None or pd.Timestamp(first).floor(interval) > pd.Timestamp(last).floor(interval):
-        return None  # nothing to place: to_grid builds the empty frame
-    lo, hi = pd.Timestamp(first).floor(interval), pd.Timestamp(last).floor(interval)
-    if (hi - lo) // interval >= MAX_STEPS:
-        return None  # to_grid refuses it, naming the range
-    n, k = (hi - lo) // interval + 1, len(metrics)
-    position = (times - lo.tz_convert(None).to_datetime64()) // step
-    codes, names = pd.factorize(rows["series"])  # few names: look each up once
-    column = pd.Index(metrics).get_indexer(names)[codes]
-    keep = (column >= 0) & (position >= 0) & (position < n)
-    cells = position[keep] * k + column[keep]
-    if np.bincount(cells, minlength=n * k).max(initial=0) > 1:
-        return None
-    values = rows["value"].to_numpy()[keep]
-    grid = np.full(n * k, np.nan)
-    grid[cells] = np.nan_to_num(values, nan=0.0) if aggregation == "sum" else values  # as groupby sums [NaN]
-    index = pd.date_range(lo, hi, freq=interval, name="timestamp").as_unit("us")
-    return pd.DataFrame(grid.reshape(n, k), index=index, columns=pd.Index(list(metrics), name="series"))

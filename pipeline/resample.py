@@ -30,22 +30,54 @@ def to_grid(long: pd.DataFrame, metrics: tuple[str, ...], interval: pd.Timedelta
     """Aggregate values into interval buckets (duplicates and unsorted rows included).
 
     Every bucket from the first to the last observation (or `start`..`end`) is a row; every
-    metric is a column, NaN where nothing was observed.
+    metric is a column, NaN where nothing was observed. Rows already on their grid (at most
+    one per bucket and metric, as landed data usually is) are placed without a groupby.
     """
-    bucket = long["timestamp"].dt.floor(interval)
-    grid = (long.assign(timestamp=bucket)
-            .groupby(["timestamp", "series"])["value"].agg(aggregation)
-            .unstack("series"))
-    lo = pd.Timestamp(start).floor(interval) if start is not None else grid.index.min()
-    hi = pd.Timestamp(end).floor(interval) if end is not None else grid.index.max()
+    index = grid_index(long["timestamp"], interval, start, end)
+    placed = _scatter(long, metrics, index, interval, aggregation)
+    return placed if placed is not None else aggregate_to_grid(long, metrics, index, interval, aggregation)
+
+
+def grid_index(times: pd.Series, interval: pd.Timedelta, start: pd.Timestamp | None = None,
+               end: pd.Timestamp | None = None) -> pd.DatetimeIndex:
+    """Buckets from `start` (or the first time) to `end` (or the last), refusing absurd spans."""
+    lo = pd.Timestamp(start if start is not None else times.min()).floor(interval)
+    hi = pd.Timestamp(end if end is not None else times.max()).floor(interval)
     if pd.isna(lo) or pd.isna(hi) or lo > hi:
-        index = pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us")
-    elif (hi - lo) // interval >= MAX_STEPS:
+        return pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us")
+    if (hi - lo) // interval >= MAX_STEPS:
         raise GridError(f"timestamps span {lo} .. {hi}, over {MAX_STEPS} intervals of {interval}; "
                         "look for stray timestamps")
-    else:
-        index = pd.date_range(lo, hi, freq=interval, name="timestamp").as_unit("us")
-    return grid.reindex(index=index, columns=list(metrics)).astype("float64")
+    return pd.date_range(lo, hi, freq=interval, name="timestamp").as_unit("us")
+
+
+def aggregate_to_grid(long: pd.DataFrame, metrics: tuple[str, ...], index: pd.DatetimeIndex,
+                      interval: pd.Timedelta, aggregation: str) -> pd.DataFrame:
+    """The general path: group rows by bucket and series, aggregate, reindex onto `index`."""
+    grid = (long.assign(timestamp=long["timestamp"].dt.floor(interval))
+            .groupby(["timestamp", "series"])["value"].agg(aggregation)
+            .unstack("series"))
+    return grid.reindex(index=index, columns=pd.Index(list(metrics), name="series")).astype("float64")
+
+
+def _scatter(long: pd.DataFrame, metrics: tuple[str, ...], index: pd.DatetimeIndex, interval: pd.Timedelta,
+             aggregation: str) -> pd.DataFrame | None:
+    """Place each value in its cell; None when some cell gets more than one (they need aggregating)."""
+    if index.empty:
+        return None
+    n, k = len(index), len(metrics)
+    offset = long["timestamp"].dt.tz_convert(None).to_numpy() - index[0].tz_convert(None).to_datetime64()
+    position = offset // np.timedelta64(interval.value, "ns")
+    codes, names = pd.factorize(long["series"])  # few names: look each up once
+    column = pd.Index(metrics).get_indexer(names)[codes]
+    keep = (column >= 0) & (position >= 0) & (position < n)
+    cells = position[keep] * k + column[keep]
+    if np.bincount(cells, minlength=n * k).max(initial=0) > 1:
+        return None
+    values = long["value"].to_numpy()[keep]
+    grid = np.full(n * k, np.nan)
+    grid[cells] = np.nan_to_num(values, nan=0.0) if aggregation == "sum" else values  # as groupby sums [NaN]
+    return pd.DataFrame(grid.reshape(n, k), index=index, columns=pd.Index(list(metrics), name="series"))
 
 
 def gap_lengths(missing: np.ndarray) -> np.ndarray:

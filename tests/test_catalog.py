@@ -3,31 +3,11 @@ import pandas as pd
 import pytest
 
 from pipeline import io
-from pipeline.catalog import discover, load_aligned, read_group, scatter_grid, time_span
-from pipeline.config import AGGREGATIONS, GroupConfig
-from pipeline.resample import to_grid
+from pipeline.catalog import discover, load_aligned, read_group, time_span
+from pipeline.config import GroupConfig
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
 STEP = pd.Timedelta("5min")
-
-
-def long_rows(rng, n=80, duplicates=False):
-    """Rows at jittered times (at most one per bucket and series, unless `duplicates`), some NaN."""
-    buckets = rng.choice(200, n, replace=duplicates)
-    times = T0 + pd.to_timedelta(buckets * 300 + rng.integers(0, 300, n), unit="s")
-    return pd.DataFrame({"timestamp": pd.Series(times).dt.as_unit("us"),
-                         "series": np.where(np.arange(n) % 2, "a", "b").astype(object),
-                         "value": np.where(rng.random(n) < 0.2, np.nan, rng.random(n))}).astype({"series": "str"})
-
-
-@pytest.mark.parametrize("aggregation", AGGREGATIONS)
-def test_scatter_grid_is_to_grid_for_data_already_on_its_grid(aggregation):
-    rng = np.random.default_rng(4)
-    for bounds in ((None, None), (T0 + 20 * STEP, T0 + 90 * STEP)):
-        rows = long_rows(rng)
-        pd.testing.assert_frame_equal(scatter_grid(rows, ("a", "b", "c"), STEP, aggregation, *bounds),
-                                      to_grid(rows, ("a", "b", "c"), STEP, aggregation, *bounds))
-    assert scatter_grid(long_rows(rng, 300, duplicates=True), ("a", "b"), STEP, aggregation) is None
 
 
 def test_parts_of_a_range_align_as_the_whole_range_does(tmp_path):

@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
+import pytest
 
-from pipeline.resample import align, fill_short_gaps, gap_lengths, to_grid
+from pipeline.config import AGGREGATIONS
+from pipeline.resample import aggregate_to_grid, align, fill_short_gaps, gap_lengths, grid_index, to_grid
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 
@@ -22,6 +24,27 @@ def test_duplicates_are_aggregated_and_unsorted_rows_sorted():
 def test_sub_interval_points_are_bucketed_with_the_aggregation():
     long = rows([0, 1, 2, 5], ["a"] * 4, [1.0, 5.0, 3.0, 7.0])
     assert to_grid(long, ("a",), pd.Timedelta("5min"), "max")["a"].tolist() == [5.0, 7.0]
+
+
+def jittered_rows(rng, n=80, duplicates=False):
+    """Rows at jittered times (at most one per bucket and series, unless `duplicates`), some NaN."""
+    buckets = rng.choice(200, n, replace=duplicates)
+    times = T0 + pd.to_timedelta(buckets * 300 + rng.integers(0, 300, n), unit="s")
+    return pd.DataFrame({"timestamp": pd.Series(times).dt.as_unit("us"),
+                         "series": np.where(np.arange(n) % 2, "a", "b").astype(object),
+                         "value": np.where(rng.random(n) < 0.2, np.nan, rng.random(n))}).astype({"series": "str"})
+
+
+@pytest.mark.parametrize("aggregation", AGGREGATIONS)
+def test_rows_on_their_grid_are_placed_as_the_groupby_would_aggregate_them(aggregation):
+    """to_grid skips the groupby for rows already on their grid; both paths give the same frame."""
+    rng, step = np.random.default_rng(4), pd.Timedelta("5min")
+    for bounds, duplicates in (((None, None), False), ((T0 + 20 * step, T0 + 90 * step), False),
+                               ((None, None), True)):
+        long = jittered_rows(rng, 300 if duplicates else 80, duplicates)
+        index = grid_index(long["timestamp"], step, *bounds)
+        pd.testing.assert_frame_equal(to_grid(long, ("a", "b", "c"), step, aggregation, *bounds),
+                                      aggregate_to_grid(long, ("a", "b", "c"), index, step, aggregation))
 
 
 def test_gap_lengths():
