@@ -27,13 +27,7 @@ def io_error(task, task_run, state) -> bool:
     """Retry condition: only I/O failures (a storage hiccup, a lock held too long) are worth a retry.
 
     Bad landed data or a bad configuration fails the same way again, after a whole new training."""
-    try:
-        state.result()
-    except OSError:
-        return True
-    except Exception:  # noqa: BLE001 - any other failure is final
-        return False
-    return False
+    return isinstance(state.result(raise_on_failure=False), OSError)
 
 
 @task(name="train-group", task_run_name="train-{group.name}", retries=1, retry_delay_seconds=10,

@@ -91,13 +91,9 @@ def _schema(path: str) -> pa.Schema:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
 
 
-def _schema_names(path: str) -> list[str]:
-    return _schema(path).names
-
-
 def scan_file(path: str) -> dict[str, str | None]:
     """The series a file holds, each with its source group (None for wide files)."""
-    names = _schema_names(path)
+    names = _schema(path).names
     if detect_layout(names, path) == "wide":
         return {c: None for c in names if c != "timestamp"}
     columns = ["metric"] + (["group"] if "group" in names else [])
@@ -245,8 +241,9 @@ def write_json_atomic(path: Path, obj: dict) -> None:
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # a thread pool per file costs more
     with _staged(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
 
 
 def safe_child(root: str | Path, name: str) -> Path:
