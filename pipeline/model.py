@@ -129,10 +129,10 @@ _TRAINERS_LOCK = threading.Lock()
 def _trainer(model: keras.Model, cfg: ModelConfig) -> Iterator[keras.Model]:
     """An idle compiled model of `model`'s architecture (built if none is idle), holding
     `model`'s weights and a zeroed optimizer; it goes back to the pool afterwards."""
-    key = (*model.input_shape[1:], cfg.units, cfg.bottleneck)
+    key = _architecture(model)
     with _TRAINERS_LOCK:
         idle = _TRAINERS.setdefault(key, [])
-        trainer = idle.pop() if idle else build_autoencoder(key[0], key[1], cfg)
+        trainer = idle.pop() if idle else build_autoencoder(*model.input_shape[1:], cfg)
     try:
         trainer.set_weights(model.get_weights())
         for variable in trainer.optimizer.variables:
@@ -145,7 +145,7 @@ def _trainer(model: keras.Model, cfg: ModelConfig) -> Iterator[keras.Model]:
 
 
 BATCH, SMALL = 2048, 256  # windows per model call: full batches, and the padded size of short ones
-_COMPILED: dict[tuple[str, bool], Callable] = {}
+_COMPILED: dict[tuple[tuple, bool], Callable] = {}
 _COMPILED_LOCK = threading.Lock()
 
 
@@ -156,7 +156,7 @@ def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
     Full batches run XLA-compiled; a batch of at most `SMALL` windows runs in a plain graph.
     Batches are zero-padded to one of those two sizes, so nothing is traced twice.
     """
-    architecture = model.to_json()
+    architecture = _architecture(model)
     weights = [[v.value for v in variables] for part in (model.get_layer("encoder"), model.get_layer("decoder"))
                for variables in (part.trainable_variables, part.non_trainable_variables)]
     for chunk, x in iter_batches(view, starts, batch_size):
@@ -167,7 +167,13 @@ def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
         yield chunk, x, recon.numpy()[:n], code.numpy()[:n]
 
 
-def _inference(model: keras.Model, architecture: str, jit: bool) -> Callable:
+def _architecture(model: keras.Model) -> tuple:
+    """What a trace depends on: the input and every weight's shape (one builder makes every model;
+    names would not do: models of one shape differ by generated names, e.g. `dense_3`)."""
+    return tuple(model.input_shape), tuple(tuple(w.shape) for w in model.weights)
+
+
+def _inference(model: keras.Model, architecture: tuple, jit: bool) -> Callable:
     """The traced encoder -> decoder pass of an architecture; it runs whatever weights it is given
     (`stateless_call`), so all models of one architecture share one trace (XLA takes seconds)."""
     with _COMPILED_LOCK:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import ModelConfig
-from pipeline.model import build_autoencoder, load_autoencoder, reconstruct, train_autoencoder
+from pipeline.model import _COMPILED, build_autoencoder, load_autoencoder, reconstruct, train_autoencoder
 from pipeline.window import window_starts, window_view
 
 CFG = ModelConfig(units=8, bottleneck=3, epochs=3, batch_size=32, patience=2)
@@ -94,6 +94,7 @@ def test_compiled_reconstruction_matches_keras_predict_for_every_model_of_an_arc
     view, starts = sine_windows(n=2400)
     first, second = build_autoencoder(12, 2, CFG), build_autoencoder(12, 2, CFG)
     second.set_weights([w * 1.5 for w in first.get_weights()])
+    traces = []
     for model in (first, second):
         for subset in (starts[:100], starts):  # one batch of SMALL, then full batches and a padded tail
             got = list(reconstruct(model, view, subset, batch_size=1024))
@@ -102,3 +103,5 @@ def test_compiled_reconstruction_matches_keras_predict_for_every_model_of_an_arc
             np.testing.assert_allclose(recon, model.predict(windows, verbose=0), atol=1e-4)
             np.testing.assert_allclose(codes, model.get_layer("encoder").predict(windows, verbose=0), atol=1e-4)
             assert [len(c) for c, *_ in got] == [len(b) for b in np.array_split(subset, range(1024, len(subset), 1024))]
+        traces.append(sorted(f.experimental_get_tracing_count() for f in _COMPILED.values()))
+    assert traces[0] == traces[1]  # the second model ran on the first one's traces
