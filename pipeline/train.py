@@ -101,8 +101,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     window, scaled = group.window, scaled_input(values, scaler)
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
-    val_starts = window_starts(len(values), window, 1)
-    val_starts = clean_starts(val_starts[val_starts >= split], missing_rows, window)
+    val_starts = window_starts(len(values), window, group.train_stride, first=split)
+    val_starts = clean_starts(val_starts, missing_rows, window)
     if len(train_starts) == 0 or len(val_starts) == 0:
         raise InputError("landing", "no complete windows to train or validate on (gaps too long)",
                          group=group.name)
