@@ -39,3 +39,11 @@ def test_benchmark_runs_the_pipeline_and_scores_by_overlap(tmp_path, capsys):
     assert spiky["tp"] + spiky["fp"] == len(spiky["detected"])
     summary = result["summary"]["demo"]
     assert summary["tp"] == 1 and summary["signals"] == 2 and summary["flagged_fraction"] < 0.10
+
+    parallel = tmp_path / "parallel.json"
+    args[-1] = str(parallel)
+    assert main(args + ["--workers", "2"] + [arg for a in TINY for arg in ("--set", a)]) == 0
+    again = json.loads(parallel.read_text())["signals"]["demo"]
+    for name in ("spiky", "quiet"):  # each signal in its own process gives what the serial run gave
+        assert {k: again[name][k] for k in ("tp", "fp", "fn", "detected", "flagged")} == \
+               {k: result["signals"]["demo"][name][k] for k in ("tp", "fp", "fn", "detected", "flagged")}
