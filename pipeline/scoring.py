@@ -135,7 +135,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
     while done < grid.n:
-        stop = min(grid.n, scored_to + chunk)
+        stop = _part_stop(grid, scored_to, chunk)
         part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler)
         part, scored_to = (part if open_run is None else open_run.join(part)), stop
         flags = flag(part.scores, threshold)
@@ -154,6 +154,16 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     emit(f"{group.name}: scored {grid.n - grid.new} steps {lo} .. {hi}, {intervals} anomaly intervals")
     return {"group": group.name, "scored": grid.n - grid.new, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi)}
+
+
+def _part_stop(grid: Grid, begin: int, chunk: int) -> int:
+    """Where a part from `begin` stops: `chunk` steps on, moved back to the first step of that
+    day when the part then still spans a day, so each date partition is written once."""
+    stop = begin + chunk
+    if stop >= grid.n:
+        return grid.n
+    midnight = stop - (grid.time(stop) - grid.time(stop).floor("D")) // grid.interval
+    return midnight if midnight > begin else stop
 
 
 def _utc(time) -> pd.Timestamp:

@@ -139,6 +139,30 @@ def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_
     assert len(intervals) >= 5 and (part["start"] != part["end"]).any()
 
 
+def test_parts_longer_than_a_day_stop_at_midnight_so_each_date_is_written_once(scored, tmp_path, monkeypatch):
+    _, settings, _, db, _, _ = scored
+    real, ranges = io.upsert_partitions, []
+
+    def recording(data_root, dataset, group, frame, column, start, end):
+        if dataset == "scores":
+            ranges.append((start, end))
+        return real(data_root, dataset, group, frame, column, start, end)
+
+    reference = scoring_copy(settings, tmp_path / "reference")
+    score_group(reference, db, discover(reference.storage.landing), "run", emit=lambda _: None)
+    copy = scoring_copy(settings, tmp_path / "days")
+    monkeypatch.setattr(io, "upsert_partitions", recording)
+    score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None, chunk=400)  # 1.4 days
+    monkeypatch.setattr(io, "upsert_partitions", real)
+    assert len(ranges) > 3
+    carried = set(published(copy)["anomalies"]["start"])  # an anomaly run open at a part's end moves on whole
+    for (_, end), (start, _) in zip(ranges, ranges[1:]):
+        assert start == end + pd.Timedelta(1, "us")
+        assert start == start.floor("D") or start in carried
+    assert sum(start != start.floor("D") for start, _ in ranges[1:]) <= len(carried) < len(ranges) - 1
+    assert_same_outputs(published(reference), published(copy))
+
+
 def test_a_run_killed_between_parts_resumes_after_the_last_published_one(scored, tmp_path, monkeypatch):
     """The watermark moves only after a part's three datasets are written, so the rerun scores
     every step once: nothing skipped, nothing twice."""
