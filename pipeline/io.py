@@ -277,7 +277,7 @@ def upsert_partitions(data_root: str, dataset: str, group: str, frame: pd.DataFr
         for day in pd.date_range(start.floor("D"), end.floor("D"), freq="D"):
             path = base / f"date={day:%Y-%m-%d}" / "part-0.parquet"
             new = by_day.get(day, frame.iloc[:0])
-            replaced = start <= day and day + pd.Timedelta(days=1) <= end  # the whole day is rewritten
+            replaced = start <= day and day + pd.Timedelta(days=1) - pd.Timedelta(1, "us") <= end  # the whole day
             old = pd.read_parquet(path) if path.exists() and not replaced else new.iloc[:0]
             keep = old[(old[time_column] < start) | (old[time_column] > end)]
             merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new

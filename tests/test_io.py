@@ -78,6 +78,18 @@ def test_upsert_over_several_days_keeps_only_rows_outside_the_range(tmp_path):
     assert out.tolist() == [2.0 if 12 <= h <= 54 else 1.0 for h in hours]
 
 
+def test_upsert_does_not_read_back_days_it_rewrites_whole(tmp_path, monkeypatch):
+    root, day0 = str(tmp_path), pd.Timestamp("2026-03-01", tz="UTC")
+    last = day0 + pd.Timedelta("3D") - pd.Timedelta(1, "us")  # as scoring publishes: up to a day's last µs
+    io.upsert_partitions(root, "scores", "g", frame(day0, 72, 1.0), "timestamp", day0, last)
+    reads = []
+    monkeypatch.setattr(io.pd, "read_parquet", lambda path, *a, **k: reads.append(path))
+    io.upsert_partitions(root, "scores", "g", frame(day0, 72, 2.0), "timestamp", day0, last)
+    monkeypatch.undo()
+    assert reads == []
+    assert io.read_dataset(root, "scores", "g")["v"].tolist() == [2.0] * 72
+
+
 class FakeModel:
     def save(self, path):
         path.write_bytes(b"weights")
