@@ -18,13 +18,23 @@ def timestamp_means(n_steps: int, window: int,
     for starts, errors in batches:
         if total is None:
             total = np.zeros((n_steps, errors.shape[2]), dtype=np.float64)
+        step = _common_step(starts)
         for t in range(window):  # starts within a batch are distinct, so fancy += is safe
-            total[starts + t] += errors[:, t, :]
-            count[starts + t] += 1
+            rows = slice(starts[0] + t, starts[-1] + t + 1, step) if step else starts + t
+            total[rows] += errors[:, t, :]
+            count[rows] += 1
     if total is None:
         return np.full((n_steps, 0), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / count[:, None]
+
+
+def _common_step(starts: np.ndarray) -> int | None:
+    """The stride of evenly spaced increasing starts (then a slice replaces fancy indexing), else None."""
+    if len(starts) == 1:
+        return 1
+    steps = np.diff(starts)
+    return int(steps[0]) if len(steps) and steps[0] > 0 and (steps == steps[0]).all() else None
 
 
 def combine(metric_errors: np.ndarray, excluded: np.ndarray, smoothing: int = 1) -> np.ndarray:
