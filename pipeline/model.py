@@ -5,7 +5,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -105,43 +104,18 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
                       emit: Callable[[str], None] = log.info) -> TrainResult:
     """Fit on the training windows with early stopping on the (later-in-time) validation windows.
 
-    The returned model is freshly built from `cfg.seed`; the fitting itself runs on a pooled
-    twin of the same architecture, so its traced train step (seconds per group) is reused.
+    Each call builds and traces a fresh model (a few seconds): a compiled model reused across
+    groups made a group's weights depend on what the process had trained before it.
     """
+    keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()  # same data, same model, even on a busy machine
     model = build_autoencoder(view.shape[1], view.shape[2], cfg)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
-    with _trainer(model, cfg) as trainer:
-        keras.utils.set_random_seed(cfg.seed)  # fit draws from the global generators: seed them last
-        history = trainer.fit(WindowBatches(view, train_starts, cfg.batch_size, seed=cfg.seed),
-                              validation_data=WindowBatches(view, val_starts, cfg.batch_size),
-                              epochs=cfg.epochs, callbacks=[stop, EpochLogger(emit)], verbose=0)
-        model.set_weights(trainer.get_weights())
+    history = model.fit(WindowBatches(view, train_starts, cfg.batch_size, seed=cfg.seed),
+                        validation_data=WindowBatches(view, val_starts, cfg.batch_size),
+                        epochs=cfg.epochs, callbacks=[stop, EpochLogger(emit)], verbose=0)
     val_loss = float(min(history.history["val_loss"]))
     return TrainResult(model=model, val_loss=val_loss, epochs=len(history.history["val_loss"]))
-
-
-_TRAINERS: dict[tuple, list[keras.Model]] = {}  # idle compiled models, by architecture
-_TRAINERS_LOCK = threading.Lock()
-
-
-@contextmanager
-def _trainer(model: keras.Model, cfg: ModelConfig) -> Iterator[keras.Model]:
-    """An idle compiled model of `model`'s architecture (built if none is idle), holding
-    `model`'s weights and a zeroed optimizer; it goes back to the pool afterwards."""
-    key = _architecture(model)
-    with _TRAINERS_LOCK:
-        idle = _TRAINERS.setdefault(key, [])
-        trainer = idle.pop() if idle else build_autoencoder(*model.input_shape[1:], cfg)
-    try:
-        trainer.set_weights(model.get_weights())
-        for variable in trainer.optimizer.variables:
-            variable.assign(tf.zeros(variable.shape, variable.dtype))
-        trainer.optimizer.learning_rate = cfg.learning_rate
-        yield trainer
-    finally:
-        with _TRAINERS_LOCK:
-            _TRAINERS[key].append(trainer)
 
 
 BATCH, SMALL = 2048, 256  # windows per model call: full batches, and the padded size of short ones
