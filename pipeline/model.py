@@ -104,8 +104,7 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
                       emit: Callable[[str], None] = log.info) -> TrainResult:
     """Fit on the training windows with early stopping on the (later-in-time) validation windows.
 
-    Each call builds and traces a fresh model (a few seconds): a compiled model reused across
-    groups made a group's weights depend on what the process had trained before it.
+    Each call builds and traces a fresh model (a few seconds per group).
     """
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()  # same data, same model, even on a busy machine
