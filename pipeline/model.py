@@ -37,9 +37,7 @@ def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.M
                                            name="reconstruction")(decoded)
     decoder = keras.Model(code_in, outputs, name="decoder")
 
-    model = keras.Model(windows, decoder(encoder(windows)), name="autoencoder")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
-    return model
+    return keras.Model(windows, decoder(encoder(windows)), name="autoencoder")
 
 
 class _Initializers:
@@ -60,39 +58,6 @@ class _Initializers:
         return {"kernel_initializer": keras.initializers.GlorotUniform(seed=self._next())}
 
 
-class WindowBatches(keras.utils.PyDataset):
-    """Batches `(x, x)` copied from a window view on demand, in one seeded shuffled order.
-
-    The order is drawn once: reshuffling in `on_epoch_end` raced with Keras's prefetching
-    and made training depend on timing.
-    """
-
-    def __init__(self, view: np.ndarray, starts: np.ndarray, batch_size: int, seed: int | None = None):
-        super().__init__()
-        self.view, self.batch_size = view, batch_size
-        self.starts = np.random.default_rng(seed).permutation(starts) if seed is not None else starts
-
-    def __len__(self) -> int:
-        return -(-len(self.starts) // self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        x = np.ascontiguousarray(self.view[self.starts[index * self.batch_size:(index + 1) * self.batch_size]])
-        return x, x
-
-
-class EpochLogger(keras.callbacks.Callback):
-    """Logs each epoch's losses (Keras progress bars bypass logging)."""
-
-    def __init__(self, emit: Callable[[str], None]):
-        super().__init__()
-        self.emit = emit
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        self.emit(f"epoch {epoch + 1}: loss={logs.get('loss', float('nan')):.5f} "
-                  f"val_loss={logs.get('val_loss', float('nan')):.5f}")
-
-
 @dataclass(frozen=True)
 class TrainResult:
     model: keras.Model
@@ -100,26 +65,94 @@ class TrainResult:
     epochs: int
 
 
+ADAM = (0.9, 0.999, 1e-7)  # Keras's Adam defaults: beta_1, beta_2, epsilon
+_TRAIN_STEPS: dict[tuple[tuple, int], tuple[Callable, Callable]] = {}
+_COMPILED_LOCK = threading.Lock()  # guards both caches of compiled functions
+
+
 def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray, cfg: ModelConfig,
                       emit: Callable[[str], None] = log.info) -> TrainResult:
-    """Fit on the training windows with early stopping on the (later-in-time) validation windows.
+    """Adam on the training windows, reshuffled each epoch (seeded); early stopping on the
+    (later-in-time) validation windows, keeping the best epoch's weights.
 
-    Each call builds and traces a fresh model (a few seconds per group).
+    Weights and optimiser state are plain inputs and outputs of one XLA-compiled step per
+    architecture and batch size, so every group of that shape in a process shares one compile
+    and no group's training depends on what the process trained before.
     """
     keras.utils.set_random_seed(cfg.seed)
-    tf.config.experimental.enable_op_determinism()  # same data, same model, even on a busy machine
+    tf.config.experimental.enable_op_determinism()
     model = build_autoencoder(view.shape[1], view.shape[2], cfg)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
-    history = model.fit(WindowBatches(view, train_starts, cfg.batch_size, seed=cfg.seed),
-                        validation_data=WindowBatches(view, val_starts, cfg.batch_size),
-                        epochs=cfg.epochs, callbacks=[stop, EpochLogger(emit)], verbose=0)
-    val_loss = float(min(history.history["val_loss"]))
-    return TrainResult(model=model, val_loss=val_loss, epochs=len(history.history["val_loss"]))
+    train_step, val_step = _train_steps(model, cfg.batch_size)
+    weights = [v.value for v in model.trainable_variables]
+    state = [v.value for v in model.non_trainable_variables]
+    adam = (tf.constant(0.0), [tf.zeros_like(w) for w in weights], [tf.zeros_like(w) for w in weights])
+    rate, rng = tf.constant(cfg.learning_rate, tf.float32), np.random.default_rng(cfg.seed)
+    best, best_weights, history = np.inf, weights, []
+    for epoch in range(cfg.epochs):
+        losses = []
+        for x, mask in _padded_batches(view, rng.permutation(train_starts), cfg.batch_size):
+            weights, state, adam, loss = train_step(weights, state, adam, rate, x, mask)
+            losses.append(float(loss) * float(mask.sum()))
+        val = sum(float(val_step(weights, state, x, mask)) * float(mask.sum())
+                  for x, mask in _padded_batches(view, val_starts, cfg.batch_size)) / len(val_starts)
+        history.append(val)
+        emit(f"epoch {epoch + 1}: loss={sum(losses) / len(train_starts):.5f} val_loss={val:.5f}")
+        if val < best:
+            best, best_weights = val, weights
+        elif epoch - int(np.argmin(history)) >= cfg.patience:
+            break
+    for variable, value in zip(model.trainable_variables, best_weights):
+        variable.assign(value)
+    return TrainResult(model=model, val_loss=float(best), epochs=len(history))
+
+
+def _padded_batches(view: np.ndarray, starts: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """`(windows, mask)` of exactly `batch_size` rows; the last batch is zero-padded, mask 0 there."""
+    for _, x in iter_batches(view, starts, batch_size):
+        mask = np.zeros(batch_size, np.float32)
+        mask[:len(x)] = 1.0
+        if len(x) < batch_size:
+            x = np.concatenate([x, np.zeros((batch_size - len(x), *x.shape[1:]), x.dtype)])
+        yield x, mask
+
+
+def _train_steps(model: keras.Model, batch_size: int) -> tuple[Callable, Callable]:
+    """The compiled Adam step and validation loss of an architecture (`stateless_call`: they run
+    whatever weights they are given). The loss is the masked mean squared reconstruction error."""
+    with _COMPILED_LOCK:
+        key = (_architecture(model), batch_size)
+        if key not in _TRAIN_STEPS:
+            beta_1, beta_2, epsilon = ADAM
+
+            def masked_loss(weights, state, x, mask, training):
+                recon, state = model.stateless_call(weights, state, x, training=training)
+                per_window = tf.reduce_mean(tf.square(recon - x), axis=[1, 2])
+                return tf.reduce_sum(per_window * mask) / tf.reduce_sum(mask), state
+
+            @tf.function(jit_compile=True)
+            def train_step(weights, state, adam, rate, x, mask):
+                with tf.GradientTape() as tape:
+                    tape.watch(weights)
+                    loss, state = masked_loss(weights, state, x, mask, True)
+                grads = tape.gradient(loss, weights)
+                step, m, v = adam
+                step = step + 1.0
+                alpha = rate * tf.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
+                m = [a + (g - a) * (1.0 - beta_1) for a, g in zip(m, grads)]
+                v = [b + (tf.square(g) - b) * (1.0 - beta_2) for b, g in zip(v, grads)]
+                weights = [w - alpha * a / (tf.sqrt(b) + epsilon) for w, a, b in zip(weights, m, v)]
+                return weights, state, (step, m, v), loss
+
+            @tf.function
+            def val_step(weights, state, x, mask):
+                return masked_loss(weights, state, x, mask, False)[0]
+
+            _TRAIN_STEPS[key] = train_step, val_step
+        return _TRAIN_STEPS[key]
 
 
 BATCH, SMALL = 2048, 256  # windows per model call: full batches, and the padded size of short ones
 _COMPILED: dict[tuple[tuple, bool], Callable] = {}
-_COMPILED_LOCK = threading.Lock()
 
 
 def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,

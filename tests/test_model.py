@@ -2,15 +2,16 @@ import numpy as np
 import pytest
 
 from pipeline.config import ModelConfig
-from pipeline.model import _COMPILED, build_autoencoder, load_autoencoder, reconstruct, train_autoencoder
+from pipeline.model import (_COMPILED, _TRAIN_STEPS, _train_steps, build_autoencoder, load_autoencoder, reconstruct,
+                            train_autoencoder)
 from pipeline.window import window_starts, window_view
 
 CFG = ModelConfig(units=8, bottleneck=3, epochs=3, batch_size=32, patience=2)
 
 
-def sine_windows(n=400, features=2, window=12):
+def sine_windows(n=400, features=2, window=12, phase=0.0):
     t = np.arange(n)
-    values = np.stack([np.sin(2 * np.pi * t / 24 + k) for k in range(features)], axis=1).astype(np.float32)
+    values = np.stack([np.sin(2 * np.pi * t / 24 + k + phase) for k in range(features)], axis=1).astype(np.float32)
     return window_view(values, window), window_starts(n, window, 1)
 
 
@@ -25,33 +26,68 @@ def test_architecture_has_named_encoder_and_decoder():
 SEEDED_RUN = """
 import sys
 sys.path.insert(0, {root!r})
+import numpy as np
 from tests.test_model import CFG, sine_windows
-from pipeline.model import build_autoencoder, train_autoencoder
-build_autoencoder(12, 5, CFG)  # state a busy process would have: another model built first
+from pipeline.model import train_autoencoder
 view, starts = sine_windows()
-print(train_autoencoder(view, starts[:300], starts[300:], CFG, emit=lambda _: None).val_loss)
+if {other_first}:  # a busy process: another group of the same architecture trained first
+    other_view, other_starts = sine_windows(n=300, phase=1.0)
+    train_autoencoder(other_view, other_starts[:200], other_starts[200:], CFG, emit=lambda _: None)
+result = train_autoencoder(view, starts[:300], starts[300:], CFG, emit=lambda _: None)
+print(result.val_loss, float(np.sum([np.sum(w) for w in result.model.get_weights()])))
 """
 
 
-def test_training_is_seeded_across_runs():
-    """Each nightly run is a new process: the same data and config give the same model."""
+def test_training_is_seeded_and_independent_of_what_the_process_trained_before():
+    """Each nightly run is a new process, and groups share compiled steps: the same data and
+    config give the same model, whether or not another group was trained first."""
     import subprocess
     import sys
     from pathlib import Path
 
-    code = SEEDED_RUN.format(root=str(Path(__file__).resolve().parents[1]))
-    losses = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                   check=True).stdout.split()[-1]) for _ in range(2)]
-    assert losses[0] == losses[1]
+    root = str(Path(__file__).resolve().parents[1])
+    outputs = [subprocess.run([sys.executable, "-c", SEEDED_RUN.format(root=root, other_first=first)],
+                              capture_output=True, text=True, check=True).stdout.split()[-2:]
+               for first in (False, True)]
+    assert outputs[0] == outputs[1]
 
 
-def test_training_learns():
+def test_train_step_is_keras_adam_on_mean_squared_error():
+    """The compiled step is the update Keras's own `fit` makes (Adam defaults, mse loss)."""
+    import keras
+
     view, starts = sine_windows()
-    first = train_autoencoder(view, starts[:300], starts[300:], CFG, emit=lambda _: None)
+    ours, reference = build_autoencoder(12, 2, CFG), build_autoencoder(12, 2, CFG)
+    reference.compile(optimizer=keras.optimizers.Adam(CFG.learning_rate), loss="mse")
+    batches = [np.ascontiguousarray(view[starts[i:i + 32]]) for i in (0, 32, 64)]
+    train_step, _ = _train_steps(ours, 32)
+    weights = [v.value for v in ours.trainable_variables]
+    state = [v.value for v in ours.non_trainable_variables]
+    adam = (np.float32(0), [np.zeros(w.shape, np.float32) for w in weights],
+            [np.zeros(w.shape, np.float32) for w in weights])
+    for x in batches:
+        weights, state, adam, loss = train_step(weights, state, adam, np.float32(CFG.learning_rate), x,
+                                                np.ones(32, np.float32))
+        expected = reference.train_on_batch(x, x)
+        assert float(loss) == pytest.approx(expected, rel=1e-5)
+    for got, want in zip(weights, reference.trainable_weights):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+
+
+def test_training_learns_keeps_the_best_epoch_and_shares_its_compiled_step():
+    view, starts = sine_windows()
+    lines = []
+    first = train_autoencoder(view, starts[:300], starts[300:], CFG, emit=lines.append)
     untrained = build_autoencoder(12, 2, CFG)
     _, x, recon, _ = next(reconstruct(untrained, view, starts[300:]))
-    base = np.mean(np.square(recon - x))
-    assert first.val_loss < base
+    assert first.val_loss < np.mean(np.square(recon - x))
+    _, x, recon, _ = next(reconstruct(first.model, view, starts[300:]))
+    assert np.mean(np.square(recon - x)) == pytest.approx(first.val_loss, rel=1e-5)  # the kept weights
+    val_losses = [float(line.rsplit("=", 1)[1]) for line in lines]
+    assert len(val_losses) == first.epochs and min(val_losses) == pytest.approx(first.val_loss, abs=1e-5)
+    traces = sorted(f.experimental_get_tracing_count() for pair in _TRAIN_STEPS.values() for f in pair)
+    train_autoencoder(view, starts[50:350], starts[350:], CFG, emit=lambda _: None)
+    assert sorted(f.experimental_get_tracing_count() for pair in _TRAIN_STEPS.values() for f in pair) == traces
 
 
 def test_save_and_safe_load_give_identical_reconstructions(tmp_path):

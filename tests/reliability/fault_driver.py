@@ -7,8 +7,8 @@ deterministic crash point, chosen by POINT:
 - `call:<module>:<name>`: just before (or after) the N-th call of that function or method, e.g.
   `call:pipeline.io:read_series` (reading a landing file) or `call:keras:Model.save`; callers must
   look the name up at call time (`io.read_series(...)`), as the pipeline does;
-- `batch` / `epoch`: at the end of the N-th training batch / epoch of the process (a Keras
-  callback added to every `fit`; WHEN is ignored).
+- `epoch`: at the end of the N-th training epoch of the process, counted from the trainer's
+  epoch log lines (WHEN is ignored).
 
 STAGES is a comma-separated subset of `train,score,report` (default: all three, as the nightly
 flow runs them; the report is written by `flows.tasks.report_task`'s own code).
@@ -21,9 +21,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 from pipeline import io
@@ -79,35 +79,16 @@ def arm_call(target: str, nth: int, when: str) -> None:
     setattr(owner, attr, wrapper)
 
 
-class KillAt(keras.callbacks.Callback):
-    """Kill the process at the end of the N-th training batch or epoch (counted over every fit)."""
+def epoch_killer(nth: int) -> Callable[[str], None]:
+    """An `emit` for training that kills the process after the N-th epoch's log line."""
+    count = [0]
 
-    count = 0
+    def emit(line: str) -> None:
+        count[0] += line.startswith("epoch ")
+        if count[0] == nth:
+            die()
 
-    def __init__(self, unit: str, nth: int):
-        super().__init__()
-        self.unit, self.nth = unit, nth
-
-    def _tick(self, unit: str) -> None:
-        if unit == self.unit:
-            KillAt.count += 1
-            if KillAt.count == self.nth:
-                die()
-
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        self._tick("batch")
-
-    def on_epoch_end(self, epoch, logs=None) -> None:
-        self._tick("epoch")
-
-
-def arm_fit(unit: str, nth: int) -> None:
-    real = keras.Model.fit
-
-    def fit(self, *args, callbacks=None, **kwargs):
-        return real(self, *args, callbacks=[*(callbacks or []), KillAt(unit, nth)], **kwargs)
-
-    keras.Model.fit = fit
+    return emit
 
 
 def report(settings) -> str:
@@ -122,15 +103,14 @@ def main(root: str, point: str = "", nth: str = "0", when: str = "before", stage
     tf.config.experimental.enable_op_determinism()  # a retrained model must equal the first one
     if point.startswith("call:"):
         arm_call(point[5:], int(nth), when)
-    elif point in ("batch", "epoch"):
-        arm_fit(point, int(nth))
-    seen = arm("" if point.startswith("call:") or point in ("batch", "epoch") else point, int(nth), when)
+    emit = epoch_killer(int(nth)) if point == "epoch" else (lambda _: None)
+    seen = arm("" if point.startswith("call:") or point == "epoch" else point, int(nth), when)
     settings = settings_for(Path(root), GROUPS)
     catalog = discover(settings.storage.landing)
     resolved = groups(settings, catalog)
     summary: list = []
     if "train" in stages:
-        summary += [train_group(settings, g, catalog, "fault", emit=lambda _: None) for g in resolved]
+        summary += [train_group(settings, g, catalog, "fault", emit=emit) for g in resolved]
     if "score" in stages:
         summary += [score_group(settings, g, catalog, "fault", emit=lambda _: None) for g in resolved]
     if "report" in stages:

@@ -1,4 +1,4 @@
-"""SIGKILL inside ingest, training (model.fit, the model version's files) and the report write, then a
+"""SIGKILL inside ingest, training (an epoch, the model version's files) and the report write, then a
 normal rerun: the outputs equal an uninterrupted run's, readers never see a partial file, and the
 scoring watermark of an incremental (next day) run neither skips nor double-counts."""
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_sigkill_in_ingest_training_and_report_then_rerun_gives_identical_output
     assert code == 0, log
     rows = assert_recovered(root, expected, 288)
     with capsys.disabled():
-        print(f"\n  stage faults: {len(STAGE_KILLS)} SIGKILLs in ingest, model save, model.fit and report "
+        print(f"\n  stage faults: {len(STAGE_KILLS)} SIGKILLs in ingest, model save, a training epoch and report "
               f"survived ({leftovers} hidden temp names seen mid-crash); {rows} published rows identical "
               f"after recovery")
 
