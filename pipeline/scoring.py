@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,22 +135,26 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     scaler, threshold = Scaler.from_dict(meta["scaler"]), float(meta["threshold"]["value"])
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
-    while done < grid.n:
-        stop = _part_stop(grid, scored_to, chunk)
-        part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler)
-        part, scored_to = (part if open_run is None else open_run.join(part)), stop
-        flags = flag(part.scores, threshold)
-        split = len(flags) if stop == grid.n else _closed_until(flags, merge_gap)
-        open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
-        if split == 0:
-            continue
-        kept = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
-        intervals += _publish(data_root, group, grid, part, kept, split, threshold, version, run_id)
-        done += split
-        if incremental and done > grid.new:
-            io.write_watermark(data_root, group.name, grid.time(done - 1))
-        if grid.n - grid.new > chunk:
-            emit(f"{group.name}: published {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
+    with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
+        pending = None
+        while done < grid.n:
+            stop = _part_stop(grid, scored_to, chunk)
+            part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler)
+            part, scored_to = (part if open_run is None else open_run.join(part)), stop
+            flags = flag(part.scores, threshold)
+            split = len(flags) if stop == grid.n else _closed_until(flags, merge_gap)
+            open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
+            if split == 0:
+                continue
+            kept = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
+            intervals += pending.result() if pending is not None else 0  # parts are published in order
+            done += split
+            mark = grid.time(done - 1) if incremental and done > grid.new else None
+            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split, threshold, version,
+                                       run_id, mark)
+            if grid.n - grid.new > chunk:
+                emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
+        intervals += pending.result() if pending is not None else 0
     lo, hi = grid.time(grid.new), grid.time(grid.n - 1)
     emit(f"{group.name}: scored {grid.n - grid.new} steps {lo} .. {hi}, {intervals} anomaly intervals")
     return {"group": group.name, "scored": grid.n - grid.new, "anomalies": intervals,
@@ -217,6 +222,15 @@ def _closed_until(flags: np.ndarray, merge_gap: int) -> int:
     if not found or len(flags) - found[-1][1] > merge_gap + 1:
         return len(flags)
     return found[-1][0]
+
+
+def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
+                      threshold: float, version: str, run_id: str, mark: pd.Timestamp | None) -> int:
+    """Publish the part, then move the watermark to `mark` (if any) so a killed run resumes after it."""
+    found = _publish(data_root, group, grid, part, kept, split, threshold, version, run_id)
+    if mark is not None:
+        io.write_watermark(data_root, group.name, mark)
+    return found
 
 
 def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
