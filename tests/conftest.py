@@ -12,8 +12,6 @@ for var in ("NIGHTWATCH_CONFIG", "NIGHTWATCH_DATA_ROOT", "NIGHTWATCH_MODELS_ROOT
 
 import pytest  # noqa: E402
 
-from tests.helpers import TINY  # noqa: E402,F401  (fixtures below build on it)
-
 
 @pytest.fixture(scope="session")
 def prefect_harness():

@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 
 from pipeline import io
 from pipeline.catalog import discover, load_aligned, read_group, time_span
