@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -169,13 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, dict]] = {}
     started = time.perf_counter()
     jobs = [(frame, windows, name, args.overrides) for _, name, frame, windows in signals]
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        rows = pool.map(evaluate_signal, *zip(*jobs)) if args.workers > 1 else map(evaluate_signal, *zip(*jobs))
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(args.workers, mp_context=spawn) if args.workers > 1 else None
+    with pool or nullcontext():
+        rows = (pool.map if pool else map)(evaluate_signal, *zip(*jobs))
         for (category, name, _, _), row in zip(signals, rows):
             results.setdefault(category, {})[name] = row
-        print(f"{category}/{name}: tp={row['tp']} fp={row['fp']} fn={row['fn']} "
-              f"flagged={row['flagged']}/{row['points']} {row['seconds']:.1f}s {row['error'] or ''}",
-              file=sys.stderr, flush=True)
+            print(f"{category}/{name}: tp={row['tp']} fp={row['fp']} fn={row['fn']} "
+                  f"flagged={row['flagged']}/{row['points']} {row['seconds']:.1f}s {row['error'] or ''}",
+                  file=sys.stderr, flush=True)
     wall = time.perf_counter() - started
     summary = {category: summarise(rows.values()) for category, rows in results.items()}
     print_table(summary, orion_table(args.orion))
