@@ -87,23 +87,23 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     state = [v.value for v in model.non_trainable_variables]
     adam = (tf.constant(0.0), [tf.zeros_like(w) for w in weights], [tf.zeros_like(w) for w in weights])
     rate, rng = tf.constant(cfg.learning_rate, tf.float32), np.random.default_rng(cfg.seed)
-    best, best_weights, history = np.inf, weights, []
+    best, best_epoch, best_weights, epochs = np.inf, 0, weights, 0
     for epoch in range(cfg.epochs):
-        losses = []
+        total = 0.0
         for x, mask in _padded_batches(view, rng.permutation(train_starts), cfg.batch_size):
             weights, state, adam, loss = train_step(weights, state, adam, rate, x, mask)
-            losses.append(float(loss) * float(mask.sum()))
+            total += float(loss) * float(mask.sum())
         val = sum(float(val_step(weights, state, x, mask)) * float(mask.sum())
                   for x, mask in _padded_batches(view, val_starts, cfg.batch_size)) / len(val_starts)
-        history.append(val)
-        emit(f"epoch {epoch + 1}: loss={sum(losses) / len(train_starts):.5f} val_loss={val:.5f}")
+        epochs = epoch + 1
+        emit(f"epoch {epochs}: loss={total / len(train_starts):.5f} val_loss={val:.5f}")
         if val < best:
-            best, best_weights = val, weights
-        elif epoch - int(np.argmin(history)) >= cfg.patience:
+            best, best_epoch, best_weights = val, epoch, weights
+        elif epoch - best_epoch >= cfg.patience:
             break
     for variable, value in zip(model.trainable_variables, best_weights):
         variable.assign(value)
-    return TrainResult(model=model, val_loss=float(best), epochs=len(history))
+    return TrainResult(model=model, val_loss=float(best), epochs=epochs)
 
 
 def _padded_batches(view: np.ndarray, starts: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
