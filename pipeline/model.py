@@ -111,9 +111,12 @@ def _padded_batches(view: np.ndarray, starts: np.ndarray, batch_size: int) -> It
     for _, x in iter_batches(view, starts, batch_size):
         mask = np.zeros(batch_size, np.float32)
         mask[:len(x)] = 1.0
-        if len(x) < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - len(x), *x.shape[1:]), x.dtype)])
-        yield x, mask
+        yield _zero_pad(x, batch_size), mask
+
+
+def _zero_pad(x: np.ndarray, size: int) -> np.ndarray:
+    """`x` with zero rows appended up to `size` rows (a compiled function sees one batch shape)."""
+    return np.concatenate([x, np.zeros((size - len(x), *x.shape[1:]), x.dtype)]) if len(x) < size else x
 
 
 def _train_steps(model: keras.Model, batch_size: int) -> tuple[Callable, Callable]:
@@ -168,8 +171,7 @@ def reconstruct(model: keras.Model, view: np.ndarray, starts: np.ndarray,
     for chunk, x in iter_batches(view, starts, batch_size):
         n = len(x)
         size = SMALL if n <= SMALL else batch_size
-        padded = np.concatenate([x, np.zeros((size - n, *x.shape[1:]), x.dtype)]) if n < size else x
-        recon, code = _inference(model, architecture, jit=size > SMALL)(weights, padded)
+        recon, code = _inference(model, architecture, jit=size > SMALL)(weights, _zero_pad(x, size))
         yield chunk, x, recon.numpy()[:n], code.numpy()[:n]
 
 
