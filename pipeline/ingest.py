@@ -1,7 +1,7 @@
 """Ingest and validate landed metric frames (long or wide layout) into one long frame.
 
-Output of `to_long`: columns `timestamp` (UTC), `series` (str), `value` (float64, NaN for
-missing, inf treated as missing). A series is `metric`, or `group/metric` when a long
+Output of `to_long`: columns `timestamp` (UTC), `series` (str; categorical for wide files),
+`value` (float64, NaN for missing, inf treated as missing). A series is `metric`, or `group/metric` when a long
 file carries a `group` column (so one metric name can live in many hosts' groups).
 """
 from __future__ import annotations
@@ -114,8 +114,9 @@ def to_long(frame: pd.DataFrame, source: str, wanted: set[str] | None = None,
     else:
         metrics = [c for c in frame.columns if c != TIMESTAMP and (wanted is None or c in wanted)]
         stamps = parse_timestamps(frame[TIMESTAMP].reset_index(drop=True), source)
-        parts = [pd.DataFrame({"timestamp": stamps, "series": m, "value": numeric_values(frame[m], source, m)})
-                 for m in metrics]
-        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            {"timestamp": stamps[:0], "series": pd.Series([], dtype=str), "value": np.array([], float)})
+        values = [numeric_values(frame[m], source, m) for m in metrics]
+        out = pd.DataFrame({  # metric after metric; series as codes into the column names (no string per row)
+            "timestamp": pd.concat([stamps] * len(metrics), ignore_index=True) if metrics else stamps[:0],
+            "series": pd.Categorical.from_codes(np.repeat(np.arange(len(metrics)), len(stamps)), metrics),
+            "value": np.concatenate(values) if values else np.array([], float)})
     return out

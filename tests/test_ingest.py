@@ -34,6 +34,10 @@ def test_wide_layout_keeps_only_wanted_metrics_and_inf_is_missing():
     out = to_long(frame, "f", wanted={"cpu"})
     assert out["series"].tolist() == ["cpu", "cpu"]
     assert out["value"].iloc[0] == 1.0 and np.isnan(out["value"].iloc[1])
+    both = to_long(frame, "f")
+    assert both["series"].tolist() == ["cpu", "cpu", "mem", "mem"]
+    assert both["value"].tolist()[2:] == [3.0, 4.0]
+    assert both["timestamp"].tolist() == [pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-01-02", tz="UTC")] * 2
 
 
 def test_naive_timestamps_are_utc_and_aware_ones_converted():
