@@ -12,9 +12,11 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline.config import check_name
@@ -31,6 +34,7 @@ CURRENT = "CURRENT.json"
 LOCK = ".lock"
 LOCK_TIMEOUT = 600.0  # seconds a writer waits for another run holding the same group
 SPAN_BATCH = 1 << 20  # rows per batch when scanning a file's timestamps
+DECODED_BUDGET = 256 << 20  # bytes of decoded landing row groups kept for the next read of them
 log = logging.getLogger(__name__)
 
 
@@ -57,10 +61,53 @@ def hive_group(path: str) -> str | None:
 
 def _read_table(path: str, columns: list[str] | None = None, filters: list | None = None) -> pd.DataFrame:
     try:
+        if filters is not None:
+            return _read_rows(path, columns, filters)
         with fsspec.open(path, "rb") as handle:
-            return pq.read_table(handle, columns=columns, filters=filters).to_pandas()
+            return pq.read_table(handle, columns=columns).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+class _RowGroupCache:
+    """The most recently decoded row groups, up to `budget` bytes: the parts of a long range
+    scored one after another mostly fall in one large row group, decoded once instead of per part."""
+
+    def __init__(self, budget: int):
+        self.budget, self.tables, self.lock = budget, OrderedDict(), threading.Lock()
+
+    def get(self, key: tuple, decode: Callable[[], pa.Table]) -> pa.Table:
+        with self.lock:
+            if key in self.tables:
+                self.tables.move_to_end(key)
+                return self.tables[key]
+        table = decode()
+        with self.lock:
+            self.tables[key] = table
+            while sum(t.nbytes for t in self.tables.values()) > self.budget:
+                self.tables.popitem(last=False)
+        return table
+
+
+_DECODED = _RowGroupCache(DECODED_BUDGET)
+
+
+def _read_rows(path: str, columns: list[str], filters: list) -> pd.DataFrame:
+    """The rows matching `filters`, from the row groups whose statistics may hold them; a row
+    group is decoded again when the file changed (size, times, inode or ETag; a file system that
+    reports none of those is never cached)."""
+    fs, local = fsspec.core.url_to_fs(path)
+    info = fs.info(local)
+    version = tuple(info.get(k) for k in ("mtime", "created", "ino", "LastModified", "ETag"))
+    (fragment,) = ds.dataset(local, filesystem=fs, format="parquet").get_fragments()
+    wanted = pq.filters_to_expression(filters)
+    tables = []
+    for part in fragment.split_by_row_group(wanted):
+        decode = lambda part=part: part.to_table(columns=columns)  # noqa: E731
+        key = (path, info.get("size"), version, tuple(columns), part.row_groups[0].id)
+        tables.append(_DECODED.get(key, decode) if any(v is not None for v in version) else decode())
+    table = pa.concat_tables(tables) if tables else fragment.physical_schema.empty_table().select(columns)
+    return table.filter(wanted).to_pandas()
 
 
 def _time_filters(kind: pa.DataType, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list | None:

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -143,6 +144,7 @@ def test_landing_reads_through_fsspec_urls():
     assert path.startswith("memory://") and path.endswith("/landing-test/group=web/part.parquet")
     assert io.scan_file(path) == {"web/cpu": "web"}
     assert io.read_series(path, {"web/cpu"})["value"].tolist() == [1.5]
+    assert io.read_series(path, {"web/cpu"}, T0, T0)["value"].tolist() == [1.5]  # a time range: row groups
 
 
 @pytest.mark.parametrize("stamps", [
@@ -169,3 +171,33 @@ def test_time_span_of_a_long_file_counts_only_the_wanted_series(tmp_path):
     path = str(tmp_path / "group=web" / "l.parquet")
     assert io.time_span(path, {"web/mem"}) == (times[1], times[1], 1)
     assert io.time_span(path, {"web/cpu"}, start=T0 + pd.Timedelta("1min")) == (times[2], times[2], 1)
+
+
+def test_time_range_reads_reuse_decoded_row_groups_until_the_file_changes(tmp_path):
+    path = str(tmp_path / "w.parquet")
+    stamps = pd.date_range(T0, periods=48, freq="30min", tz="UTC")
+    pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0)}).to_parquet(path, row_group_size=24)
+    hour = pd.Timedelta("1h")
+    assert io.read_series(path, {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [4.0, 5.0, 6.0]
+    assert io.read_series(path, {"a"}, T0 + 11 * hour, T0 + 13 * hour)["value"].tolist() == [22.0, 23.0, 24.0,
+                                                                                          25.0, 26.0]
+    cached = [key[-1] for key in io._DECODED.tables if key[0] == path]
+    assert cached == [0, 1]  # each row group decoded once; the second read took group 0 from the cache
+    pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0) + 100}).to_parquet(path, row_group_size=24)
+    assert io.read_series(path, {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [104.0, 105.0, 106.0]
+
+
+def test_row_group_cache_keeps_the_latest_tables_within_its_budget():
+    import pyarrow as pa
+
+    decoded = []
+
+    def decode(name):
+        decoded.append(name)
+        return pa.table({"x": np.zeros(100)})  # 800 bytes
+
+    cache = io._RowGroupCache(budget=2000)
+    for name in ("a", "b", "a", "c", "a", "b"):
+        cache.get(name, lambda name=name: decode(name))
+    assert decoded == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came in
+    assert io._RowGroupCache(budget=500).get("big", lambda: decode("big")).num_rows == 100
