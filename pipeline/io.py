@@ -12,15 +12,19 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 
 import fsspec
+import h5py
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -397,6 +401,31 @@ def read_metadata(models_root: str, group: str, version: str) -> dict:
 
 def model_path(models_root: str, group: str, version: str) -> str:
     return str(version_dir(models_root, group, version) / "model.keras")
+
+
+def read_model_file(path: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """A saved Keras model's architecture (`config.json`) and its weight arrays by their path in
+    `model.weights.h5`, read as plain data: nothing is built or deserialised."""
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+        weights = archive.read("model.weights.h5")
+    return config, _h5_arrays(BytesIO(weights))
+
+
+def saved_weight_arrays(model) -> dict[str, np.ndarray]:
+    """The arrays Keras writes for `model`'s weights, by their path in a weights file."""
+    with tempfile.TemporaryDirectory(prefix="nightwatch-weights-") as tmp:
+        path = Path(tmp) / "model.weights.h5"
+        model.save_weights(path)
+        return _h5_arrays(path)
+
+
+def _h5_arrays(source) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    with h5py.File(source, "r") as store:
+        store.visititems(lambda name, node: arrays.__setitem__(name, node[()]) if isinstance(node, h5py.Dataset)
+                         else None)
+    return arrays
 
 
 def current_version(models_root: str, group: str) -> str | None:
