@@ -1,11 +1,9 @@
 """The LSTM reconstruction autoencoder: build, train on streamed windows, reconstruct, encode."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -15,7 +13,6 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline import io  # noqa: E402
 from pipeline.config import ModelConfig  # noqa: E402
 from pipeline.window import iter_batches  # noqa: E402
 
@@ -161,6 +158,14 @@ BATCH, SMALL = 2048, 256  # windows per model call: full batches, and the padded
 _COMPILED: dict[tuple[tuple, bool], Callable] = {}
 
 
+@dataclass(frozen=True)
+class StoredModel:
+    """A saved autoencoder's weights and the loaded model of its architecture that runs them."""
+
+    template: keras.Model
+    weights: list[list[tf.Tensor]]  # as `variable_groups(template)`
+
+
 def reconstruct(model, view: np.ndarray, starts: np.ndarray,
                 batch_size: int = BATCH) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield `(starts, windows [b, T, F], reconstructions [b, T, F], codes [b, k])` batch by batch.
@@ -170,7 +175,7 @@ def reconstruct(model, view: np.ndarray, starts: np.ndarray,
     sizes, so nothing is traced twice.
     """
     model, weights = (model.template, model.weights) if isinstance(model, StoredModel) else (
-        model, [[v.value for v in variables] for variables in _variable_groups(model)])
+        model, [[v.value for v in variables] for variables in variable_groups(model)])
     architecture = _architecture(model)
     for chunk, x in iter_batches(view, starts, batch_size):
         n = len(x)
@@ -179,7 +184,7 @@ def reconstruct(model, view: np.ndarray, starts: np.ndarray,
         yield chunk, x, recon.numpy()[:n], code.numpy()[:n]
 
 
-def _variable_groups(model: keras.Model) -> list[list]:
+def variable_groups(model: keras.Model) -> list[list]:
     """The encoder's trainable and other variables, then the decoder's: what inference runs on."""
     return [variables for part in (model.get_layer("encoder"), model.get_layer("decoder"))
             for variables in (part.trainable_variables, part.non_trainable_variables)]
@@ -206,91 +211,3 @@ def _inference(model: keras.Model, architecture: tuple, jit: bool) -> Callable:
 
             _COMPILED[architecture, jit] = run
         return _COMPILED[architecture, jit]
-
-
-class ModelFileError(ValueError):
-    """A stored model file that cannot be loaded safely; the message names the file."""
-
-
-@dataclass(frozen=True)
-class StoredModel:
-    """A saved autoencoder's weights and the loaded model of its architecture that runs them."""
-
-    template: keras.Model
-    weights: list[list[tf.Tensor]]  # as `_variable_groups(template)`
-
-
-_TEMPLATES: dict[str, tuple[keras.Model, list[list[str]]]] = {}  # architecture -> model, weight paths
-_TEMPLATES_LOCK = threading.Lock()
-
-
-def load_autoencoder(path: str) -> StoredModel:
-    """Load a saved model. The first file of an architecture is loaded by Keras with safe_mode,
-    which refuses files that carry code (e.g. Lambda layers); a later file with the same
-    architecture (`config.json` up to layer names) only has its weight arrays read (9 ms instead of 90)."""
-    try:
-        config, arrays = io.read_model_file(path)
-        key = _canonical(config)
-        with _TEMPLATES_LOCK:
-            if key not in _TEMPLATES:
-                template = keras.saving.load_model(path, compile=False, safe_mode=True)
-                _TEMPLATES[key] = template, _weight_paths(template)
-            template, paths = _TEMPLATES[key]
-        return StoredModel(template, [[_weight(arrays, name, variable) for name, variable in zip(names, variables)]
-                                      for names, variables in zip(paths, _variable_groups(template))])
-    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"{path}: refused to load model ({type(exc).__name__}: {exc})") from exc
-
-
-def _weight(arrays: dict[str, np.ndarray], name: str | None, variable) -> tf.Tensor:
-    if name is None:
-        return variable.value
-    array = arrays[name]
-    if array.shape != tuple(variable.shape):
-        raise ValueError(f"weight {name} has shape {array.shape}, the architecture needs {tuple(variable.shape)}")
-    return tf.constant(array, dtype=variable.dtype)
-
-
-def _canonical(config: dict) -> str:
-    """The architecture as JSON, with layer names numbered by first appearance and object ids
-    dropped: models of one shape built in different orders (`dense` vs `dense_3`) compare equal."""
-    names: dict[str, str] = {}
-
-    def collect(node) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("name"), str):
-                names.setdefault(node["name"], f"#{len(names)}")
-            for value in node.values():
-                collect(value)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value)
-
-    def rename(node):
-        if isinstance(node, dict):
-            return {k: rename(v) for k, v in node.items() if k != "shared_object_id"}
-        if isinstance(node, list):
-            return [rename(v) for v in node]
-        return names.get(node, node) if isinstance(node, str) else node
-
-    collect(config)
-    return json.dumps(rename(config), sort_keys=True)
-
-
-def _weight_paths(model: keras.Model) -> list[list[str | None]]:
-    """Where each of `_variable_groups(model)`'s variables sits in a saved weights file, learnt from
-    Keras itself: the model is saved once with every variable filled with its own number. None
-    for state Keras does not save (the layers' dropout seeds), which inference never reads."""
-    groups = _variable_groups(model)
-    variables = [v for group in groups for v in group]
-    kept = [v.value for v in variables]
-    try:
-        for number, variable in enumerate(variables, 1):
-            variable.assign(tf.fill(variable.shape, tf.cast(number, variable.dtype)))
-        arrays = io.saved_weight_arrays(model)
-    finally:
-        for variable, value in zip(variables, kept):
-            variable.assign(value)
-    path_of = {int(array.flat[0]): name for name, array in arrays.items() if array.size}
-    numbers = iter(range(1, len(variables) + 1))
-    return [[path_of.get(next(numbers)) for _ in group] for group in groups]

@@ -22,9 +22,10 @@ from pipeline.anomalies import confirm, runs, to_intervals
 from pipeline.catalog import Catalog, load_aligned, time_span
 from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.ingest import InputError
-from pipeline.model import BATCH, load_autoencoder, reconstruct
+from pipeline.model import BATCH, reconstruct
 from pipeline.publish import anomalies_frame, features_frame, scores_frame
 from pipeline.resample import MAX_STEPS
+from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
 from pipeline.score import combine, timestamp_means
 from pipeline.threshold import flag

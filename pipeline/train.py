@@ -16,7 +16,8 @@ from pipeline import io
 from pipeline.catalog import Catalog, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.ingest import InputError
-from pipeline.model import load_autoencoder, train_autoencoder
+from pipeline.model import train_autoencoder
+from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
 from pipeline.score import combine
 from pipeline.scoring import run_model, scaled_input

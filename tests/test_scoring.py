@@ -9,8 +9,9 @@ import pytest
 from pipeline import io
 from pipeline.catalog import discover, groups, load_aligned
 from pipeline.config import ModelConfig, Settings
-from pipeline.model import load_autoencoder, train_autoencoder
+from pipeline.model import train_autoencoder
 from pipeline.publish import SCORES_SCHEMA
+from pipeline.saved import load_autoencoder
 from pipeline.scale import fit_scaler
 from pipeline.scoring import run_model, scaled_input, score_group
 from pipeline.train import train_group

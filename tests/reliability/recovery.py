@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import io
-from pipeline.model import load_autoencoder
+from pipeline.saved import load_autoencoder
 from tests.reliability.common import land, settings_for, wide
 from tests.reliability.fault_driver import GROUPS
 
