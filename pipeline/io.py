@@ -301,8 +301,8 @@ def _write_table_atomic(table: pa.Table, path: Path) -> None:
     fields = table.schema
     strings = [f.name for f in fields if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     filtered = [f.name for f in fields if pa.types.is_timestamp(f.type) or pa.types.is_boolean(f.type)]
-    with _staged(path) as tmp:
-        pq.write_table(table, tmp, use_dictionary=strings, write_statistics=filtered)
+    with _staged(path) as tmp, pa.OSFile(str(tmp), "wb") as sink:  # closed at once even when a write fails
+        pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered)
 
 
 def safe_child(root: str | Path, name: str) -> Path:
@@ -403,13 +403,16 @@ def model_path(models_root: str, group: str, version: str) -> str:
     return str(version_dir(models_root, group, version) / "model.keras")
 
 
-def read_model_file(path: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """A saved Keras model's architecture (`config.json`) and its weight arrays by their path in
-    `model.weights.h5`, read as plain data: nothing is built or deserialised."""
+def read_model_config(path: str) -> dict:
+    """A saved Keras model's architecture (`config.json`), read as plain JSON: nothing is built."""
     with zipfile.ZipFile(path) as archive:
-        config = json.loads(archive.read("config.json"))
-        weights = archive.read("model.weights.h5")
-    return config, _h5_arrays(BytesIO(weights))
+        return json.loads(archive.read("config.json"))
+
+
+def read_model_weights(path: str) -> dict[str, np.ndarray]:
+    """A saved Keras model's weight arrays by their path in its `model.weights.h5`, as plain data."""
+    with zipfile.ZipFile(path) as archive:
+        return _h5_arrays(BytesIO(archive.read("model.weights.h5")))
 
 
 def saved_weight_arrays(model) -> dict[str, np.ndarray]:

@@ -34,13 +34,13 @@ def load_autoencoder(path: str) -> StoredModel:
     """A saved model, ready for `reconstruct`; a file that cannot be loaded safely raises
     `ModelFileError` naming it."""
     try:
-        config, arrays = io.read_model_file(path)
-        key = _canonical(config)
+        key = _canonical(io.read_model_config(path))
         with _TEMPLATES_LOCK:
             if key not in _TEMPLATES:
                 template = keras.saving.load_model(path, compile=False, safe_mode=True)
                 _TEMPLATES[key] = template, _weight_paths(template)
             template, paths = _TEMPLATES[key]
+        arrays = io.read_model_weights(path)
         return StoredModel(template, [[_weight(arrays, name, variable) for name, variable in zip(names, variables)]
                                       for names, variables in zip(paths, variable_groups(template))])
     except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as exc:
