@@ -98,4 +98,8 @@ def _weight_paths(model: keras.Model) -> list[list[str | None]]:
             variable.assign(value)
     path_of = {int(array.flat[0]): name for name, array in arrays.items() if array.size}
     numbers = iter(range(1, len(variables) + 1))
-    return [[path_of.get(next(numbers)) for _ in group] for group in groups]
+    paths = [[path_of.get(next(numbers)) for _ in group] for group in groups]
+    lost = [v.path for group, names in zip(groups[::2], paths[::2]) for v, name in zip(group, names) if name is None]
+    if lost:  # a trained weight must never silently come from another file
+        raise ValueError(f"trainable weights {lost} not found in Keras's weights file")
+    return paths

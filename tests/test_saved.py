@@ -71,3 +71,14 @@ def test_model_file_with_code_is_refused(tmp_path):
     keras.Model(inputs, outputs).save(tmp_path / "evil.keras")
     with pytest.raises(ValueError, match="(?i)lambda|safe_mode"):
         load_autoencoder(str(tmp_path / "evil.keras"))
+
+
+def test_an_architecture_whose_trained_weights_cannot_be_located_is_refused(tmp_path, monkeypatch):
+    from pipeline import io
+
+    model = build_autoencoder(12, 2, dataclasses.replace(CFG, units=CFG.units + 4))  # an architecture not loaded yet
+    model.save(tmp_path / "model.keras")
+    real = io.saved_weight_arrays
+    monkeypatch.setattr(io, "saved_weight_arrays", lambda m: dict(list(real(m).items())[1:]))
+    with pytest.raises(ModelFileError, match=r"model.keras: refused to load model .*trainable weights .* not found"):
+        load_autoencoder(str(tmp_path / "model.keras"))
