@@ -1,8 +1,9 @@
 """Ingest and validate landed metric frames (long or wide layout) into one long frame.
 
 Output of `to_long`: columns `timestamp` (UTC), `series` (str; categorical for wide files),
-`value` (float64, NaN for missing, inf treated as missing). A series is `metric`, or `group/metric` when a long
-file carries a `group` column (so one metric name can live in many hosts' groups).
+`value` (float64, NaN for missing, inf treated as missing). A series is `metric`, or
+`group/metric` when a long file carries a `group` column (so one metric name can live in
+many hosts' groups).
 """
 from __future__ import annotations
 
