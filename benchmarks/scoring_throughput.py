@@ -43,7 +43,7 @@ from pipeline import io, model, scoring  # noqa: E402
 from pipeline.anomalies import confirm, to_intervals  # noqa: E402
 from pipeline.catalog import Catalog, discover, groups, read_group  # noqa: E402
 from pipeline.config import Settings, group_from_dict, parse_settings  # noqa: E402
-from pipeline.publish import anomalies_frame, features_frame, scores_frame  # noqa: E402
+from pipeline.publish import anomalies_frame, features_frame, scores_table  # noqa: E402
 from pipeline.resample import aggregate_to_grid, fill_short_gaps, grid_index  # noqa: E402
 from pipeline.scale import Scaler  # noqa: E402
 from pipeline.score import combine, timestamp_means  # noqa: E402
@@ -172,7 +172,7 @@ def new_path(settings: Settings, catalog: Catalog, names: list[str], stages: Sta
         stages.wrap(scoring, "timestamp_means", "errors")  # model included: subtracted below
         for name in ("combine", "flag", "confirm", "to_intervals", "runs"):
             stages.wrap(scoring, name, "scores+anomalies")
-        for name in ("scores_frame", "anomalies_frame", "features_frame"):
+        for name in ("scores_table", "anomalies_frame", "features_frame"):
             stages.wrap(scoring, name, "frames")
         stages.wrap(io, "upsert_partitions", "write")
         stages.wrap(io, "write_watermark", "write")
@@ -233,11 +233,11 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
             flags = confirm(scores, flag(scores, threshold), threshold, cfg.merge_gap, cfg.min_peak)
             intervals = to_intervals(index, scores, flags, errors, group.metrics, threshold, cfg.merge_gap)
         with stages.timed("frames"):
-            frames = {"scores": scores_frame(name, index, group.metrics, values, imputed, errors, scores,
-                                             threshold, flags, version, "bench"),
-                      "anomalies": anomalies_frame(name, intervals, version, "bench"),
-                      "features": features_frame(name, index[starts + group.window - 1], np.concatenate(codes),
-                                                 version, "bench")}
+            frames = {"scores": scores_table(index, group.metrics, values, imputed, errors, scores, threshold, flags,
+                                             version, "bench"),
+                      "anomalies": anomalies_frame(intervals, version, "bench"),
+                      "features": features_frame(index[starts + group.window - 1], np.concatenate(codes), version,
+                                                 "bench")}
         with stages.timed("write"):
             for dataset, column in (("scores", "timestamp"), ("anomalies", "start"), ("features", "window_end")):
                 io.upsert_partitions(data_root, dataset, name, frames[dataset], column, index[0], index[-1])

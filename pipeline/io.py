@@ -320,21 +320,23 @@ def dataset_dir(data_root: str, dataset: str, group: str) -> Path:
     return Path(data_root) / dataset / f"group={check_name(group)}"
 
 
-def upsert_partitions(data_root: str, dataset: str, group: str, frame: pd.DataFrame, time_column: str,
+def upsert_partitions(data_root: str, dataset: str, group: str, rows: pd.DataFrame | pa.Table, time_column: str,
                       start: pd.Timestamp, end: pd.Timestamp) -> list[Path]:
-    """Replace rows with `time_column` in [start, end] by `frame`, one file per date partition.
+    """Replace rows with `time_column` in [start, end] by `rows`, one file per date partition.
 
     Rerunning for the same range rewrites the same rows, so publishing is idempotent. As in
-    any hive layout, the `group` column lives in the folder name, not in the files. The frame
+    any hive layout, the `group` column lives in the folder name, not in the files. A frame
     goes to Arrow once; a day replaced whole is written as a slice of it, without reading back.
     """
     base = dataset_dir(data_root, dataset, group)
-    frame = frame.drop(columns="group", errors="ignore")
-    if not frame[time_column].is_monotonic_increasing:
-        frame = frame.sort_values(time_column, kind="stable")
-    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False, nthreads=1)
+    table = table.drop_columns([c for c in ("group",) if c in table.column_names])
+    times = pd.DatetimeIndex(table.column(time_column).to_pandas())
+    if not times.is_monotonic_increasing:
+        table = table.sort_by(time_column)  # a stable sort
+        times = pd.DatetimeIndex(table.column(time_column).to_pandas())
     edges = pd.date_range(start.floor("D"), end.floor("D") + pd.Timedelta(days=1), freq="D")
-    days, bounds = edges[:-1], pd.DatetimeIndex(frame[time_column]).searchsorted(edges)
+    days, bounds = edges[:-1], times.searchsorted(edges)
     written = []
     with locked(base / LOCK):
         _sweep(base, "date=*/.tmp-*")

@@ -23,7 +23,7 @@ from pipeline.catalog import Catalog, load_aligned, time_span
 from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.ingest import InputError
 from pipeline.model import BATCH, reconstruct
-from pipeline.publish import anomalies_frame, features_frame, scores_frame
+from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
@@ -246,12 +246,12 @@ def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: n
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
     intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_errors[new], metrics, threshold, merge_gap)
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
-    io.upsert_partitions(data_root, "scores", group.name, scores_frame(
-        group.name, idx, metrics, part.values[new], part.imputed[new], part.metric_errors[new],
+    io.upsert_partitions(data_root, "scores", group.name, scores_table(
+        idx, metrics, part.values[new], part.imputed[new], part.metric_errors[new],
         part.scores[new], threshold, kept[new], version, run_id), "timestamp", lo, hi)
     io.upsert_partitions(data_root, "anomalies", group.name,
-                         anomalies_frame(group.name, intervals, version, run_id), "start", lo, hi)
+                         anomalies_frame(intervals, version, run_id), "start", lo, hi)
     io.upsert_partitions(data_root, "features", group.name, features_frame(
-        group.name, part.index[part.window_ends[windows] - part.start], part.codes[windows], version, run_id),
+        part.index[part.window_ends[windows] - part.start], part.codes[windows], version, run_id),
         "window_end", lo, hi)
     return len(intervals)

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pipeline import io
@@ -77,6 +78,16 @@ def test_upsert_replaces_the_range_and_splits_by_date(tmp_path):
     assert out["group"].unique().tolist() == ["g"]
     assert "group" not in pd.read_parquet(next((tmp_path / "scores").rglob("part-0.parquet"))).columns
     assert io.published_groups(root, "scores") == ["g"]
+
+
+def test_upsert_sorts_rows_by_time_within_each_day(tmp_path):
+    root, rows = str(tmp_path), frame(T0, 4, 1.0).drop(columns="group")
+    rows["v"] = [0.0, 1.0, 2.0, 3.0]
+    shuffled = pa.Table.from_pandas(rows.iloc[[3, 1, 0, 2]], preserve_index=False)  # Arrow rows, as scores are
+    io.upsert_partitions(root, "scores", "g", shuffled, "timestamp", T0, T0 + pd.Timedelta("3h"))
+    out = io.read_dataset(root, "scores", "g")
+    assert out["v"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert out["timestamp"].is_monotonic_increasing
 
 
 def test_upsert_over_several_days_keeps_only_rows_outside_the_range(tmp_path):

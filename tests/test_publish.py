@@ -1,31 +1,30 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.publish import SCORES_SCHEMA, anomalies_frame, features_frame, scores_frame
+from pipeline.publish import SCORES_SCHEMA, anomalies_frame, features_frame, scores_table
 from pipeline.anomalies import INTERVAL_COLUMNS, to_intervals
 
-INDEX = pd.date_range("2026-01-01", periods=2, freq="5min", tz="UTC").as_unit("us")
+INDEX = pd.date_range("2026-01-01", periods=2, freq="5min", tz="UTC").as_unit("ns")  # published as µs
 
 
-def test_scores_frame_is_long_per_metric_with_schema():
-    out = scores_frame("g", INDEX, ("a", "b"), np.array([[1.0, 2.0], [3.0, 4.0]]),
+def test_scores_table_is_long_per_metric_and_reads_back_with_schema():
+    out = scores_table(INDEX, ("cpu", "p99_ms_é"), np.array([[1.0, 2.0], [3.0, 4.0]]),
                        np.array([[False, True], [False, False]]), np.array([[0.1, 0.2], [0.3, 0.4]]),
-                       np.array([0.15, 0.35]), 0.3, np.array([False, True]), "v1", "run")
-    assert {c: str(t) for c, t in out.dtypes.items()} == SCORES_SCHEMA
-    assert out["metric"].tolist() == ["a", "b", "a", "b"]
+                       np.array([0.15, 0.35]), 0.3, np.array([False, True]), "v1", "run").to_pandas()
+    assert {c: str(t) for c, t in out.dtypes.items()} == {c: t for c, t in SCORES_SCHEMA.items() if c != "group"}
+    assert out["metric"].tolist() == ["cpu", "p99_ms_é", "cpu", "p99_ms_é"]  # names of other lengths, not ASCII
     assert out["value"].tolist() == [1.0, 2.0, 3.0, 4.0]
     assert out["score"].tolist() == [0.15, 0.15, 0.35, 0.35]
     assert out["is_anomaly"].tolist() == [False, False, True, True]
     assert out["imputed"].tolist() == [False, True, False, False]
     assert out["timestamp"].tolist() == [INDEX[0], INDEX[0], INDEX[1], INDEX[1]]
-    assert out[["group", "threshold", "model_version", "run_id"]].drop_duplicates().values.tolist() == [
-        ["g", 0.3, "v1", "run"]]
+    assert out[["threshold", "model_version", "run_id"]].drop_duplicates().values.tolist() == [[0.3, "v1", "run"]]
 
 
 def test_anomalies_and_features_carry_version_and_run():
     intervals = to_intervals(INDEX, np.array([5.0, 0.0]), np.array([True, False]), np.ones((2, 1)), ("a",), 1.0, 0)
-    out = anomalies_frame("g", intervals, "v1", "run")
-    assert list(out.columns) == ["group", *INTERVAL_COLUMNS, "model_version", "run_id"]
-    feats = features_frame("g", INDEX, np.ones((2, 3)), "v1", "run")
+    out = anomalies_frame(intervals, "v1", "run")
+    assert list(out.columns) == [*INTERVAL_COLUMNS, "model_version", "run_id"]
+    feats = features_frame(INDEX, np.ones((2, 3)), "v1", "run")
     assert feats["embedding"].map(len).tolist() == [3, 3]
-    assert feats[["group", "model_version", "run_id"]].iloc[0].tolist() == ["g", "v1", "run"]
+    assert feats[["model_version", "run_id"]].iloc[0].tolist() == ["v1", "run"]
