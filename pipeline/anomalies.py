@@ -34,9 +34,9 @@ def severity(ratio: float) -> str:
     return "low" if ratio < 2 else "medium" if ratio < 5 else "high"
 
 
-def contributors(metric_errors: np.ndarray, metrics: tuple[str, ...], top: int = 3) -> list[tuple[str, float]]:
+def contributors(metric_scores: np.ndarray, metrics: tuple[str, ...], top: int = 3) -> list[tuple[str, float]]:
     """Metrics ranked by their share of the interval's error (shares of at least 10%)."""
-    totals = np.nansum(metric_errors, axis=0)
+    totals = np.nansum(metric_scores, axis=0)
     if totals.sum() <= 0:
         return []
     shares = totals / totals.sum()
@@ -44,14 +44,14 @@ def contributors(metric_errors: np.ndarray, metrics: tuple[str, ...], top: int =
     return [(metrics[i], float(shares[i])) for i in order if shares[i] >= 0.10]
 
 
-def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray, metric_errors: np.ndarray,
+def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray, metric_scores: np.ndarray,
                  metrics: tuple[str, ...], threshold: float, merge_gap: int) -> pd.DataFrame:
     """One row per merged anomalous interval (see INTERVAL_COLUMNS)."""
     rows = []
     for first, last in runs(flags, merge_gap):
         segment = np.where(np.isnan(scores[first:last + 1]), -np.inf, scores[first:last + 1])
         peak = first + int(np.argmax(segment))
-        ranked = contributors(metric_errors[first:last + 1][flags[first:last + 1]], metrics)
+        ranked = contributors(metric_scores[first:last + 1][flags[first:last + 1]], metrics)
         rows.append({
             "start": index[first], "end": index[last], "n_points": int(flags[first:last + 1].sum()),
             "peak_time": index[peak], "peak_score": float(scores[peak]), "threshold": float(threshold),

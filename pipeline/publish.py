@@ -1,7 +1,8 @@
 """Output rows for the published datasets; every row carries model version and run id.
 
-- scores: one row per (timestamp, metric): value, imputed, metric_score, and the group's
-  combined score, threshold and is_anomaly at that timestamp (points = rows with is_anomaly).
+- scores: one row per (timestamp, metric): value, imputed, metric_score (the metric's error
+  over its usual error), and the group's combined score, threshold and is_anomaly at that
+  timestamp (points = rows with is_anomaly).
 - anomalies: one row per merged interval (see pipeline.anomalies.INTERVAL_COLUMNS).
 - features: one row per scored window: window_end and the encoder's bottleneck vector.
 

@@ -37,8 +37,27 @@ def _common_step(starts: np.ndarray) -> int | None:
     return int(steps[0]) if len(steps) and steps[0] > 0 and (steps == steps[0]).all() else None
 
 
+SCALE_FLOOR = 0.1  # a metric's usual error counts as at least 10% of the group's average
+
+
+def metric_scales(metric_errors: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """Each metric's usual error: its mean over the observed calibration steps, [metric].
+
+    Dividing by it makes metric scores comparable (1 = usual), so a metric that is always
+    hard to reconstruct neither hides another's anomaly nor tops every interval's
+    contributors. Floored at `SCALE_FLOOR` x the metrics' average, so a metric the model
+    reconstructs almost exactly cannot turn tiny errors into alarms.
+    """
+    observed = np.where(excluded, np.nan, metric_errors)
+    counts = np.sum(~np.isnan(observed), axis=0)
+    usual = np.nansum(observed, axis=0) / np.maximum(counts, 1)
+    floor = SCALE_FLOOR * usual[counts > 0].mean() if (counts > 0).any() else 0.0
+    scales = np.where(counts > 0, np.maximum(usual, floor), floor)  # a metric never observed takes the floor
+    return np.where(scales > 0, scales, 1.0)
+
+
 def combine(metric_errors: np.ndarray, excluded: np.ndarray, smoothing: int = 1) -> np.ndarray:
-    """One score per timestamp: the mean error of the metrics that were really observed there.
+    """One score per timestamp: the mean error (or metric score) of the metrics that were really observed there.
 
     `excluded` [time, metric] marks imputed or missing values; a timestamp where every
     metric is excluded gets NaN, so filled data never raises an anomaly by itself.

@@ -90,7 +90,7 @@ class Part:
     index: pd.DatetimeIndex
     values: np.ndarray
     imputed: np.ndarray
-    metric_errors: np.ndarray
+    metric_scores: np.ndarray  # [time, metric] error over the metric's usual error
     scores: np.ndarray
     window_ends: np.ndarray  # grid steps
     codes: np.ndarray
@@ -99,12 +99,12 @@ class Part:
         """The steps from `first` (relative) on, with their windows."""
         keep = self.window_ends >= self.start + first
         return Part(self.start + first, self.index[first:], self.values[first:], self.imputed[first:],
-                    self.metric_errors[first:], self.scores[first:], self.window_ends[keep], self.codes[keep])
+                    self.metric_scores[first:], self.scores[first:], self.window_ends[keep], self.codes[keep])
 
     def join(self, later: Part) -> Part:
         """This part followed by the `later` one that starts where it stops."""
         arrays = {name: np.concatenate([getattr(self, name), getattr(later, name)])
-                  for name in ("values", "imputed", "metric_errors", "scores", "window_ends")}
+                  for name in ("values", "imputed", "metric_scores", "scores", "window_ends")}
         codes = [c for c in (self.codes, later.codes) if len(c)]
         return Part(self.start, self.index.append(later.index), codes=np.concatenate(codes) if codes else self.codes,
                     **arrays)
@@ -134,13 +134,15 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
 
     model = load_autoencoder(io.model_path(models_root, group.name, version))
     scaler, threshold = Scaler.from_dict(meta["scaler"]), float(meta["threshold"]["value"])
+    usual = meta.get("metric_scales", {})  # models from before per-metric scales: raw errors
+    scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.n:
             stop = _part_stop(grid, scored_to, chunk)
-            part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler)
+            part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales)
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
             flags = flag(part.scores, threshold)
             split = len(flags) if stop == grid.n else _closed_until(flags, merge_gap)
@@ -195,8 +197,10 @@ def _grid(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, en
 
 
 def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, stop: int,
-                context: pd.Timestamp | None, end: pd.Timestamp | None, model, scaler: Scaler) -> Part:
-    """Scores of steps [start, stop), from a read of the steps around them that those scores use."""
+                context: pd.Timestamp | None, end: pd.Timestamp | None, model, scaler: Scaler,
+                scales: np.ndarray) -> Part:
+    """Scores of steps [start, stop), from a read of the steps around them that those scores use;
+    metric scores are errors over each metric's usual error (`scales`)."""
     window, smoothing, fill = group.window, max(group.threshold.smoothing, 1), group.max_gap + 1
     lo = max(0, start - (window - 1) - smoothing // 2 - fill)
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
@@ -207,12 +211,13 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
     starts = window_starts(grid.n, window, group.stride, lo, hi) - lo
     out = run_windows(model, scaled_input(values, scaler), window, starts)
-    scores = combine(out.metric_errors, imputed | np.isnan(values), group.threshold.smoothing)
+    metric_scores = out.metric_errors / scales
+    scores = combine(metric_scores, imputed | np.isnan(values), group.threshold.smoothing)
     ends = out.starts + lo + window - 1
     mine = (ends >= start) & (ends < stop)
     core = slice(start - lo, stop - lo)
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
-                metric_errors=out.metric_errors[core], scores=scores[core], window_ends=ends[mine],
+                metric_scores=metric_scores[core], scores=scores[core], window_ends=ends[mine],
                 codes=out.codes[mine])
 
 
@@ -244,10 +249,10 @@ def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: n
     idx, metrics, merge_gap = part.index[new], group.metrics, group.threshold.merge_gap
     stop = part.start + split
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
-    intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_errors[new], metrics, threshold, merge_gap)
+    intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_scores[new], metrics, threshold, merge_gap)
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
-        idx, metrics, part.values[new], part.imputed[new], part.metric_errors[new],
+        idx, metrics, part.values[new], part.imputed[new], part.metric_scores[new],
         part.scores[new], threshold, kept[new], version, run_id), "timestamp", lo, hi)
     io.upsert_partitions(data_root, "anomalies", group.name,
                          anomalies_frame(intervals, version, run_id), "start", lo, hi)

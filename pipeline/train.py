@@ -19,7 +19,7 @@ from pipeline.ingest import InputError
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
-from pipeline.score import combine
+from pipeline.score import combine, metric_scales
 from pipeline.scoring import run_model, scaled_input
 from pipeline.threshold import calibrate
 from pipeline.window import clean_starts, window_starts, window_view
@@ -112,10 +112,12 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     first = 0 if group.threshold.calibrate_on == "training" else split
     errors = errors_from(result.model, scaler, values, first, window, group.stride, scaler)
     val_error = mean_error(errors[split - first:], excluded[split:])
-    threshold = calibrate(combine(errors, excluded[first:], group.threshold.smoothing), group.threshold)
+    scales = metric_scales(errors, excluded[first:])
+    threshold = calibrate(combine(errors / scales, excluded[first:], group.threshold.smoothing), group.threshold)
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
         "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),
+        "metric_scales": dict(zip(group.metrics, scales.tolist())),
         "threshold": {"value": threshold, **dataclasses.asdict(group.threshold)},
         "training": {"start": str(frame.index[0]), "end": str(frame.index[-1]),
                      "validation_start": str(frame.index[split]), "steps": len(values),

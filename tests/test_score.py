@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.score import combine, smooth, timestamp_means
+from pipeline.score import combine, metric_scales, smooth, timestamp_means
 
 
 def test_errors_are_averaged_over_covering_windows():
@@ -43,3 +43,33 @@ def test_combine_ignores_excluded_metrics():
 def test_smooth_is_centred_and_keeps_nan():
     out = smooth(np.array([0.0, 3.0, 0.0, np.nan]), 3)
     assert out[:3].tolist() == [1.5, 1.0, 1.5] and np.isnan(out[3])
+
+
+def test_metric_scales_are_each_metrics_usual_error_over_observed_steps():
+    errors = np.array([[1.0, 0.02, 5.0], [3.0, 0.04, 7.0], [2.0, 9.0, 6.0]])
+    excluded = np.array([[False, False, False], [False, False, False], [False, True, False]])
+    # usual errors 2, 0.03 (the imputed 9.0 left out) and 6; floor 0.1 x mean(2, 0.03, 6) = 0.2677
+    assert np.allclose(metric_scales(errors, excluded), [2.0, 0.1 * (2.0 + 0.03 + 6.0) / 3, 6.0])
+
+
+def test_metric_scales_give_a_never_observed_metric_the_floor_and_never_zero():
+    errors = np.array([[2.0, 0.0, 5.0], [2.0, 0.0, 5.0]])
+    assert np.allclose(metric_scales(errors, np.array([[False, False, True]] * 2)), [2.0, 0.1, 0.1])  # 0.1 x 1
+    assert np.allclose(metric_scales(np.zeros((2, 2)), np.zeros((2, 2), bool)), [1.0, 1.0])
+
+
+def test_a_quiet_metrics_anomaly_is_not_drowned_by_a_noisy_metric():
+    rng = np.random.default_rng(0)
+    noisy, quiet = rng.chisquare(1, 2000), 0.01 * rng.chisquare(1, 2000)  # squared errors of unit and 0.1 noise
+    train = np.column_stack([noisy[:1000], quiet[:1000]])
+    new = np.column_stack([noisy[1000:], quiet[1000:]])
+    new[500:510, 1] += 1.0  # the quiet metric's error rises to the noisy one's usual level for 10 steps
+    none = np.zeros_like(train, dtype=bool)
+
+    def flagged(scales):
+        usual = combine(train / scales, none)
+        scores = combine(new / scales, none)
+        return np.flatnonzero(scores > usual.mean() + 6 * usual.std())
+
+    assert not set(range(500, 510)) & set(flagged(np.ones(2)))  # raw errors: the noisy metric hides it
+    assert set(range(500, 510)) <= set(flagged(metric_scales(train, none)))  # scaled: quiet's usual is floored

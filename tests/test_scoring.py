@@ -121,6 +121,24 @@ def assert_same_outputs(a: dict, b: dict) -> None:
                                rtol=1e-4, atol=1e-5)
 
 
+def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(scored, tmp_path):
+    _, settings, _, db, _, _ = scored
+    scales = json.loads(next(Path(settings.storage.models_root).glob("db-01/*/metadata.json")).read_text())[
+        "metric_scales"]
+    assert list(scales) == list(db.metrics) and all(s > 0 for s in scales.values())
+    outputs = {}
+    for factor in (1, 2):  # usual errors as trained, and twice as large
+        copy = scoring_copy(settings, tmp_path / str(factor))
+        for path in (tmp_path / str(factor) / "models").glob("*/*/metadata.json"):
+            meta = json.loads(path.read_text())
+            meta["metric_scales"] = {m: factor * s for m, s in meta["metric_scales"].items()}
+            path.write_text(json.dumps(meta))
+        score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
+        outputs[factor] = published(copy)["scores"]
+    np.testing.assert_allclose(outputs[2]["metric_score"], outputs[1]["metric_score"] / 2, rtol=1e-9)
+    np.testing.assert_allclose(outputs[2]["score"], outputs[1]["score"] / 2, rtol=1e-9)
+
+
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
     """Parts of 40 steps (window 16, stride 3) with a threshold low enough for many anomaly runs,
     some of them across part boundaries: the same scores, intervals (none split) and features."""
