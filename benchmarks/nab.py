@@ -9,6 +9,8 @@ written as wide parquet into a fresh landing folder, trained and scored on its w
 length with the default configuration (only the interval is taken from the data), and
 its anomaly intervals are compared with the labelled windows (see pipeline.evaluate).
 `--generated` also runs the multi-metric sample groups with their injected anomalies.
+`--pairs` runs two-metric groups of real signals instead: each category's signals in pairs,
+the second re-timed onto the first's timestamps, each keeping its labelled windows.
 `--workers N` evaluates N signals at once, each in its own process (as the nightly flow
 trains groups in parallel); the table's seconds per signal are then per process.
 """
@@ -21,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
@@ -107,6 +110,27 @@ def nab_signals(data: Path, labels: dict, categories: list[str] | None):
             yield category, path.stem, read_signal(path), labels[key]
 
 
+def paired_signals(signals: list) -> Iterator[tuple[str, str, pd.DataFrame, list]]:
+    """Consecutive signals of a category as one two-metric group: the second's values are put on
+    the first's timestamps by position (both cut to the shorter), and its labelled windows move
+    with them, so each labelled window marks an anomaly in one of the two metrics."""
+    by_category: dict[str, list] = {}
+    for category, name, frame, windows in signals:
+        by_category.setdefault(category, []).append((name, frame, windows))
+    for category, members in by_category.items():
+        for (name_a, a, windows_a), (name_b, b, windows_b) in zip(members[0::2], members[1::2]):
+            n = min(len(a), len(b))
+            times, times_b = a.index[:n], b.index[:n]
+            frame = pd.DataFrame({name_a: a.iloc[:n, 0].to_numpy(), name_b: b.iloc[:n, 0].to_numpy()}, index=times)
+            windows = [w for w in windows_a if pd.Timestamp(w[0], tz="UTC") <= times[-1]]
+            for start, end in windows_b:
+                first = times_b.searchsorted(pd.Timestamp(start, tz="UTC"))
+                last = min(times_b.searchsorted(pd.Timestamp(end, tz="UTC"), side="right") - 1, n - 1)
+                if first < n:
+                    windows.append((times[first].tz_localize(None), times[last].tz_localize(None)))
+            yield f"{category}Pairs", f"{name_a}__{name_b}", frame, windows
+
+
 def generated_signals():
     """The sample groups (multi-metric) with their injected anomalies as labelled windows."""
     index = pd.date_range(end=pd.Timestamp("2026-11-23", tz="UTC"), periods=21 * 288, freq="5min", name="timestamp")
@@ -155,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--categories", nargs="*")
     parser.add_argument("--orion", type=Path, help="Orion's published results CSV, shown beside ours")
     parser.add_argument("--generated", action="store_true", help="also run the multi-metric sample groups")
+    parser.add_argument("--pairs", action="store_true", help="run the signals as two-metric groups, in pairs")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override a default, e.g. --set threshold.quantile=0.99")
     parser.add_argument("--json", type=Path, help="write per-signal results here")
@@ -165,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.data:
         labels = json.loads(args.labels.read_text())
         signals += list(nab_signals(args.data, labels, args.categories))
+    if args.pairs:
+        signals = list(paired_signals(signals))
     if args.generated:
         signals += list(generated_signals())
     results: dict[str, dict[str, dict]] = {}

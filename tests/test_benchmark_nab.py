@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchmarks.nab import main
+from benchmarks.nab import main, paired_signals
 
 TINY = ["window=16", "model.units=8", "model.bottleneck=4", "model.epochs=2"]
 
@@ -47,3 +47,20 @@ def test_benchmark_runs_the_pipeline_and_scores_by_overlap(tmp_path, capsys):
     for name in ("spiky", "quiet"):  # each signal in its own process gives what the serial run gave
         assert {k: again[name][k] for k in ("tp", "fp", "fn", "detected", "flagged")} == \
                {k: result["signals"]["demo"][name][k] for k in ("tp", "fp", "fn", "detected", "flagged")}
+
+
+def test_pairs_put_the_second_signal_on_the_first_ones_timestamps_with_its_windows():
+    def frame(start, n, offset):
+        index = pd.date_range(start, periods=n, freq="5min", tz="UTC", name="timestamp")
+        return pd.DataFrame({"value": offset + np.arange(n, dtype=float)}, index=index)
+
+    a, b = frame("2024-01-01", 6, 0.0), frame("2024-03-01 00:02", 5, 100.0)  # b: other dates, shorter
+    signals = [("c", "a", a, [["2024-01-01 00:05:00.000000", "2024-01-01 00:10:00.000000"]]),
+               ("c", "b", b, [["2024-03-01 00:07:00", "2024-03-01 00:14:00"],  # steps 1 and 2 of b
+                              ["2024-03-01 00:20:00", "2024-03-01 09:00:00"]]),  # steps 4 to the end
+               ("c", "odd", a, [])]  # no partner: left out
+    ((category, name, pair, windows),) = paired_signals(signals)
+    assert (category, name, list(pair.columns)) == ("cPairs", "a__b", ["a", "b"])
+    assert pair.index.equals(a.index[:5]) and pair["b"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0]
+    t = [s.tz_localize(None) for s in a.index]
+    assert windows == [["2024-01-01 00:05:00.000000", "2024-01-01 00:10:00.000000"], (t[1], t[2]), (t[4], t[4])]
