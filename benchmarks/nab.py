@@ -36,7 +36,7 @@ import yaml  # noqa: E402
 from pipeline import io  # noqa: E402
 from pipeline.catalog import discover, groups  # noqa: E402
 from pipeline.config import parse_settings  # noqa: E402
-from pipeline.evaluate import overlap_counts, point_counts, summarise  # noqa: E402
+from pipeline.evaluate import attribution_counts, overlap_counts, point_counts, summarise  # noqa: E402
 from pipeline.sample_data import GROUPS, group_frame, inject  # noqa: E402
 from pipeline.scoring import score_group  # noqa: E402
 from pipeline.train import train_group  # noqa: E402
@@ -77,20 +77,23 @@ def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) 
 
 def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: list[str]) -> dict:
     """One signal's tp/fp/fn, flagged points and seconds; a failure counts every window as missed."""
-    labelled = [(pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")) for a, b in windows]
+    labelled = [(pd.Timestamp(w[0], tz="UTC"), pd.Timestamp(w[1], tz="UTC")) for w in windows]
+    culprits = [w[2] if len(w) > 2 else None for w in windows]  # the anomalous metric, where known
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp:
             intervals, flags = detect(frame, name, overrides, Path(tmp))
         detected = list(zip(intervals["start"], intervals["end"])) if not intervals.empty else []
-        row = {**overlap_counts(detected, labelled),
+        tops = intervals["top_metric"].tolist() if not intervals.empty else []
+        row = {**overlap_counts(detected, labelled), **attribution_counts(detected, tops, labelled, culprits),
                **point_counts(pd.DatetimeIndex(flags.index), flags.to_numpy(bool), labelled), "error": None}
     except Exception as exc:  # noqa: BLE001 - a failed signal is scored as all windows missed
-        detected, row = [], {"tp": 0, "fp": 0, "fn": len(labelled), "points": len(frame), "flagged": 0,
-                             "flagged_in_window": 0, "error": f"{type(exc).__name__}: {exc}"}
+        detected, tops = [], []
+        row = {"tp": 0, "fp": 0, "fn": len(labelled), "points": len(frame), "flagged": 0, "flagged_in_window": 0,
+               "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = time.perf_counter() - started
-    row["detected"] = [[str(a), str(b)] for a, b in detected]
-    row["labelled"] = [[str(a), str(b)] for a, b in labelled]
+    row["detected"] = [[str(a), str(b), top] for (a, b), top in zip(detected, tops)]  # with its top metric
+    row["labelled"] = [[str(a), str(b)] + ([culprit] if culprit else []) for (a, b), culprit in zip(labelled, culprits)]
     return row
 
 
@@ -113,7 +116,7 @@ def nab_signals(data: Path, labels: dict, categories: list[str] | None):
 def paired_signals(signals: list) -> Iterator[tuple[str, str, pd.DataFrame, list]]:
     """Consecutive signals of a category as one two-metric group: the second's values are put on
     the first's timestamps by position (both cut to the shorter), and its labelled windows move
-    with them, so each labelled window marks an anomaly in one of the two metrics."""
+    with them; each window names the metric it marks, to check the intervals' top metric."""
     by_category: dict[str, list] = {}
     for category, name, frame, windows in signals:
         by_category.setdefault(category, []).append((name, frame, windows))
@@ -122,12 +125,12 @@ def paired_signals(signals: list) -> Iterator[tuple[str, str, pd.DataFrame, list
             n = min(len(a), len(b))
             times, times_b = a.index[:n], b.index[:n]
             frame = pd.DataFrame({name_a: a.iloc[:n, 0].to_numpy(), name_b: b.iloc[:n, 0].to_numpy()}, index=times)
-            windows = [w for w in windows_a if pd.Timestamp(w[0], tz="UTC") <= times[-1]]
+            windows = [(*w[:2], name_a) for w in windows_a if pd.Timestamp(w[0], tz="UTC") <= times[-1]]
             for start, end in windows_b:
                 first = times_b.searchsorted(pd.Timestamp(start, tz="UTC"))
                 last = min(times_b.searchsorted(pd.Timestamp(end, tz="UTC"), side="right") - 1, n - 1)
                 if first < n:
-                    windows.append((times[first].tz_localize(None), times[last].tz_localize(None)))
+                    windows.append((times[first].tz_localize(None), times[last].tz_localize(None), name_b))
             yield f"{category}Pairs", f"{name_a}__{name_b}", frame, windows
 
 
@@ -209,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     summary = {category: summarise(rows.values()) for category, rows in results.items()}
     print_table(summary, orion_table(args.orion))
+    for category, s in summary.items():
+        if s["found_with_culprit"]:
+            print(f"{category}: top metric names the anomalous one in {s['attributed']} of "
+                  f"{s['found_with_culprit']} found windows")
     print(f"{len(signals)} signals in {wall:.0f} s wall time ({args.workers} worker process(es))")
     if args.json:
         args.json.write_text(json.dumps({"overrides": args.overrides, "workers": args.workers, "wall_seconds": wall,

@@ -16,14 +16,28 @@ import pandas as pd
 Interval = tuple[pd.Timestamp, pd.Timestamp]
 
 
+def _touches(a: Interval, b: Interval) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
 def overlap_counts(detected: Sequence[Interval], labelled: Sequence[Interval]) -> dict[str, int]:
     """tp, fp and fn of detected intervals against labelled windows by contextual overlap."""
-    def touches(a: Interval, b: Interval) -> bool:
-        return a[0] <= b[1] and b[0] <= a[1]
-
-    tp = sum(any(touches(w, d) for d in detected) for w in labelled)
-    fp = sum(not any(touches(d, w) for w in labelled) for d in detected)
+    tp = sum(any(_touches(w, d) for d in detected) for w in labelled)
+    fp = sum(not any(_touches(d, w) for w in labelled) for d in detected)
     return {"tp": tp, "fp": fp, "fn": len(labelled) - tp}
+
+
+def attribution_counts(detected: Sequence[Interval], top_metrics: Sequence[str | None], labelled: Sequence[Interval],
+                       culprits: Sequence[str | None]) -> dict[str, int]:
+    """Of the found windows whose anomalous metric is known (`culprits`, None where not), how many
+    an overlapping interval names as its top metric."""
+    found = attributed = 0
+    for window, culprit in zip(labelled, culprits):
+        hits = [top for interval, top in zip(detected, top_metrics) if _touches(window, interval)]
+        if culprit is not None and hits:
+            found += 1
+            attributed += culprit in hits
+    return {"found_with_culprit": found, "attributed": attributed}
 
 
 def point_counts(timestamps: pd.DatetimeIndex, flags: np.ndarray, labelled: Sequence[Interval]) -> dict[str, int]:
@@ -50,4 +64,6 @@ def summarise(signals: Iterable[dict]) -> dict[str, float]:
     out["point_precision"] = total["flagged_in_window"] / total["flagged"] if total["flagged"] else 0.0
     out["seconds_per_signal"] = float(np.mean([r["seconds"] for r in rows])) if rows else 0.0
     out["signals"] = len(rows)
+    for key in ("found_with_culprit", "attributed"):
+        out[key] = sum(r.get(key, 0) for r in rows)
     return out

@@ -330,7 +330,8 @@ def upsert_partitions(data_root: str, dataset: str, group: str, rows: pd.DataFra
     """
     base = dataset_dir(data_root, dataset, group)
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False, nthreads=1)
-    table = table.drop_columns([c for c in ("group",) if c in table.column_names])
+    if "group" in table.column_names:
+        table = table.drop_columns(["group"])
     times = pd.DatetimeIndex(table.column(time_column).to_pandas())
     if not times.is_monotonic_increasing:
         table = table.sort_by(time_column)  # a stable sort

@@ -44,9 +44,9 @@ def metric_scales(metric_errors: np.ndarray, excluded: np.ndarray) -> np.ndarray
     """Each metric's usual error: its mean over the observed calibration steps, [metric].
 
     Dividing by it makes metric scores comparable (1 = usual), so a metric that is always
-    hard to reconstruct neither hides another's anomaly nor tops every interval's
-    contributors. Floored at `SCALE_FLOOR` x the metrics' average, so a metric the model
-    reconstructs almost exactly cannot turn tiny errors into alarms.
+    hard to reconstruct does not hide a quiet metric's anomaly. Floored at `SCALE_FLOOR` x
+    the metrics' average, so a metric the model reconstructs almost exactly cannot turn
+    tiny errors into alarms.
     """
     observed = np.where(excluded, np.nan, metric_errors)
     counts = np.sum(~np.isnan(observed), axis=0)

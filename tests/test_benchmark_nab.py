@@ -63,4 +63,5 @@ def test_pairs_put_the_second_signal_on_the_first_ones_timestamps_with_its_windo
     assert (category, name, list(pair.columns)) == ("cPairs", "a__b", ["a", "b"])
     assert pair.index.equals(a.index[:5]) and pair["b"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0]
     t = [s.tz_localize(None) for s in a.index]
-    assert windows == [["2024-01-01 00:05:00.000000", "2024-01-01 00:10:00.000000"], (t[1], t[2]), (t[4], t[4])]
+    assert windows == [("2024-01-01 00:05:00.000000", "2024-01-01 00:10:00.000000", "a"), (t[1], t[2], "b"),
+                       (t[4], t[4], "b")]  # each window names the metric it marks

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.evaluate import f1_scores, overlap_counts, point_counts, summarise
+from pipeline.evaluate import attribution_counts, f1_scores, overlap_counts, point_counts, summarise
 
 
 def ts(hour):
@@ -16,6 +16,18 @@ def test_contextual_overlap_hand_case():
     assert overlap_counts(detected, labelled) == {"tp": 2, "fp": 1, "fn": 1}
     assert overlap_counts([], labelled) == {"tp": 0, "fp": 0, "fn": 3}
     assert overlap_counts([(ts(0), ts(10))], labelled) == {"tp": 3, "fp": 0, "fn": 0}
+
+
+def test_attribution_hand_case():
+    labelled = [(ts(1), ts(2)), (ts(5), ts(6)), (ts(9), ts(10)), (ts(12), ts(13))]
+    culprits = ["cpu", "latency", "cpu", None]
+    detected = [(ts(1.5), ts(1.6)), (ts(5), ts(5.5)), (ts(5.8), ts(7)), (ts(12), ts(12))]
+    tops = ["cpu", "cpu", "latency", "cpu"]
+    # window 1 found with cpu on top; window 2 found twice, one interval naming latency;
+    # window 3 missed; window 4 found but its culprit is unknown
+    assert attribution_counts(detected, tops, labelled, culprits) == {"found_with_culprit": 2, "attributed": 2}
+    assert attribution_counts(detected, ["latency"] * 4, labelled, culprits) == {"found_with_culprit": 2,
+                                                                                "attributed": 1}
 
 
 def test_f1_hand_case():
@@ -33,3 +45,4 @@ def test_point_counts_and_summary():
     summary = summarise([row, {**row, "seconds": 4.0}])
     assert summary["flagged_fraction"] == 0.3 and summary["point_precision"] == 2 / 3
     assert summary["f1"] == 2 / 3 and summary["seconds_per_signal"] == 3.0 and summary["signals"] == 2
+    assert summary["found_with_culprit"] == summary["attributed"] == 0  # signals without known culprits
