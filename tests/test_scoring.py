@@ -127,16 +127,18 @@ def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(sc
         "metric_scales"]
     assert list(scales) == list(db.metrics) and all(s > 0 for s in scales.values())
     outputs = {}
-    for factor in (1, 2):  # usual errors as trained, and twice as large
+    for factor in (1, 2, None):  # usual errors as trained, twice as large, none (a model from before them)
         copy = scoring_copy(settings, tmp_path / str(factor))
         for path in (tmp_path / str(factor) / "models").glob("*/*/metadata.json"):
             meta = json.loads(path.read_text())
-            meta["metric_scales"] = {m: factor * s for m, s in meta["metric_scales"].items()}
+            meta["metric_scales"] = {m: factor * s for m, s in meta["metric_scales"].items()} if factor else {}
             path.write_text(json.dumps(meta))
         score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
         outputs[factor] = published(copy)["scores"]
     np.testing.assert_allclose(outputs[2]["metric_score"], outputs[1]["metric_score"] / 2, rtol=1e-9)
     np.testing.assert_allclose(outputs[2]["score"], outputs[1]["score"] / 2, rtol=1e-9)
+    raw = outputs[1]["metric_score"] * outputs[1]["metric"].map(scales).astype(float)
+    np.testing.assert_allclose(outputs[None]["metric_score"], raw, rtol=1e-9)  # raw errors, as before
 
 
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
