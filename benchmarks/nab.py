@@ -135,12 +135,14 @@ def paired_signals(signals: list) -> Iterator[tuple[str, str, pd.DataFrame, list
 
 
 def generated_signals():
-    """The sample groups (multi-metric) with their injected anomalies as labelled windows."""
+    """The sample groups (multi-metric) with their injected anomalies as labelled windows, each
+    naming the metric it was injected into."""
     index = pd.date_range(end=pd.Timestamp("2026-11-23", tz="UTC"), periods=21 * 288, freq="5min", name="timestamp")
     frames = {name: group_frame(name, index, 11 + i) for i, name in enumerate(GROUPS)}
     injected = inject(frames)
     for name, frame in frames.items():
-        windows = [(i.start.tz_localize(None), i.end.tz_localize(None)) for i in injected if i.group == name]
+        windows = [(i.start.tz_localize(None), i.end.tz_localize(None), i.metrics[0]) for i in injected
+                   if i.group == name]
         yield "generatedMultivariate", name, frame, windows
 
 
