@@ -28,9 +28,9 @@ def scores_table(index: pd.DatetimeIndex, metrics: tuple[str, ...], values: np.n
                  run_id: str) -> pa.Table:
     """Long per-metric rows for each timestamp of `index` (arrays are [time, metric] / [time])."""
     n, k = len(index), len(metrics)
-    columns = [pa.array(index.repeat(k).as_unit("us")), _tiled_strings(metrics, n), values.reshape(-1), imputed.reshape(-1),
-               metric_scores.reshape(-1), np.repeat(scores, k), np.full(n * k, threshold), np.repeat(flags, k),
-               _tiled_strings((version,), n * k), _tiled_strings((run_id,), n * k)]
+    columns = [pa.array(index.repeat(k).as_unit("us")), _tiled_strings(metrics, n), values.reshape(-1),
+               imputed.reshape(-1), metric_scores.reshape(-1), np.repeat(scores, k), np.full(n * k, threshold),
+               np.repeat(flags, k), _tiled_strings((version,), n * k), _tiled_strings((run_id,), n * k)]
     return pa.Table.from_arrays(columns, schema=_SCORES_ARROW)
 
 

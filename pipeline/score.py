@@ -56,17 +56,17 @@ def metric_scales(metric_errors: np.ndarray, excluded: np.ndarray) -> np.ndarray
     return np.where(scales > 0, scales, 1.0)
 
 
-def combine(metric_errors: np.ndarray, excluded: np.ndarray, smoothing: int = 1) -> np.ndarray:
-    """One score per timestamp: the mean error (or metric score) of the metrics that were really observed there.
+def combine(metric_scores: np.ndarray, excluded: np.ndarray, smoothing: int = 1) -> np.ndarray:
+    """One score per timestamp: the mean metric score of the metrics really observed there.
 
     `excluded` [time, metric] marks imputed or missing values; a timestamp where every
     metric is excluded gets NaN, so filled data never raises an anomaly by itself.
     A centred rolling mean over `smoothing` steps damps single-step noise.
     """
-    errors = np.where(excluded, np.nan, metric_errors)
-    observed = np.sum(~np.isnan(errors), axis=1)
+    kept = np.where(excluded, np.nan, metric_scores)
+    observed = np.sum(~np.isnan(kept), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        combined = np.where(observed > 0, np.nansum(errors, axis=1) / np.maximum(observed, 1), np.nan)
+        combined = np.where(observed > 0, np.nansum(kept, axis=1) / np.maximum(observed, 1), np.nan)
     if smoothing > 1:
         combined = smooth(combined, smoothing)
     return combined
