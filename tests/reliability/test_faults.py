@@ -142,7 +142,7 @@ def test_a_held_lock_makes_writers_wait_then_refuse_clearly(tmp_path, monkeypatc
         writer.start()
         time.sleep(0.3)
         assert not done  # waiting for the lock
-        monkeypatch.setattr(io, "LOCK_TIMEOUT", 0.2)
+        monkeypatch.setattr(io.files, "LOCK_TIMEOUT", 0.2)
         with pytest.raises(io.StorageError, match=r"group=g/\.lock is locked by another run; gave up after 0s"):
             io.upsert_partitions(str(tmp_path), "scores", "g", frame, "timestamp", t, t)
     writer.join(5)

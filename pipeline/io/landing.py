@@ -1,0 +1,192 @@
+"""Reading landing files from any fsspec URL: listing, scanning, validated time-range reads."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import fsspec
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series, parse_timestamps, to_long
+
+SPAN_BATCH = 1 << 20  # rows per batch when scanning a file's timestamps
+DECODED_BUDGET = 256 << 20  # bytes of decoded landing row groups kept for the next read of them
+
+
+def landing_files(root: str) -> list[str]:
+    """Parquet files under `root`, nested and hive-partitioned folders included, sorted."""
+    fs, path = fsspec.core.url_to_fs(root)
+    if not fs.exists(path):
+        return []
+    files = [f for f in fs.find(path) if f.endswith(".parquet")]
+    visible = [f for f in files if not any(p.startswith((".", "_")) for p in f[len(path):].split("/") if p)]
+    return [fs.unstrip_protocol(f) if "://" in root else f for f in sorted(visible)]
+
+
+def hive_group(path: str) -> str | None:
+    """The `group=<name>` hive partition value in a file's path, if any."""
+    parts = [p.split("=", 1)[1] for p in path.split("/") if p.startswith("group=")]
+    return parts[-1] if parts else None
+
+
+def _read_table(path: str, columns: list[str] | None = None, filters: list | None = None) -> pd.DataFrame:
+    try:
+        if filters is not None:
+            return _read_rows(path, columns, filters)
+        with fsspec.open(path, "rb") as handle:
+            return pq.read_table(handle, columns=columns).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+class _RowGroupCache:
+    """The most recently decoded row groups, up to `budget` bytes: the parts of a long range
+    scored one after another mostly fall in one large row group, decoded once instead of per part."""
+
+    def __init__(self, budget: int):
+        self.budget, self.tables, self.lock = budget, OrderedDict(), threading.Lock()
+
+    def get(self, key: tuple, decode: Callable[[], pa.Table]) -> pa.Table:
+        with self.lock:
+            if key in self.tables:
+                self.tables.move_to_end(key)
+                return self.tables[key]
+        table = decode()
+        with self.lock:
+            self.tables[key] = table
+            while sum(t.nbytes for t in self.tables.values()) > self.budget:
+                self.tables.popitem(last=False)
+        return table
+
+
+_DECODED = _RowGroupCache(DECODED_BUDGET)
+
+
+def _read_rows(path: str, columns: list[str], filters: list) -> pd.DataFrame:
+    """The rows matching `filters`, from the row groups whose statistics may hold them; a row
+    group is decoded again when the file changed (size, times, inode or ETag; a file system that
+    reports none of those is never cached)."""
+    fs, local = fsspec.core.url_to_fs(path)
+    info = fs.info(local)
+    version = tuple(info.get(k) for k in ("mtime", "created", "ino", "LastModified", "ETag"))
+    (fragment,) = ds.dataset(local, filesystem=fs, format="parquet").get_fragments()
+    wanted = pq.filters_to_expression(filters)
+    tables = []
+    for part in fragment.split_by_row_group(wanted):
+        decode = lambda part=part: part.to_table(columns=columns)  # noqa: E731
+        key = (path, info.get("size"), version, tuple(columns), part.row_groups[0].id)
+        tables.append(_DECODED.get(key, decode) if any(v is not None for v in version) else decode())
+    table = pa.concat_tables(tables) if tables else fragment.physical_schema.empty_table().select(columns)
+    return table.filter(wanted).to_pandas()
+
+
+def _time_filters(kind: pa.DataType, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list | None:
+    """A parquet filter keeping at least the rows in [start, end] of a timestamp-typed column.
+
+    Bounds are widened to whole seconds, so any time unit compares exactly; the exact range
+    is cut after parsing. Other timestamp columns (ISO strings) are read whole.
+    """
+    if not pa.types.is_timestamp(kind) or (start is None and end is None):
+        return None
+
+    def bound(t: pd.Timestamp) -> pd.Timestamp:
+        return t.tz_convert(kind.tz) if kind.tz else t.tz_convert("UTC").tz_localize(None)
+
+    filters = []
+    if start is not None:
+        filters.append((TIMESTAMP, ">=", bound(pd.Timestamp(start).floor("s") - pd.Timedelta("1s"))))
+    if end is not None:
+        filters.append((TIMESTAMP, "<=", bound(pd.Timestamp(end).ceil("s") + pd.Timedelta("1s"))))
+    return filters
+
+
+def _schema(path: str) -> pa.Schema:
+    try:
+        with fsspec.open(path, "rb") as handle:
+            return pq.read_schema(handle)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def scan_file(path: str) -> dict[str, str | None]:
+    """The series a file holds, each with its source group (None for wide files)."""
+    names = _schema(path).names
+    if detect_layout(names, path) == "wide":
+        return {c: None for c in names if c != "timestamp"}
+    columns = ["metric"] + (["group"] if "group" in names else [])
+    frame = _read_table(path, columns)
+    if "group" not in frame.columns and hive_group(path):
+        frame["group"] = hive_group(path)
+    series = long_series(frame, path)
+    groups = frame["group"].astype("string") if "group" in frame.columns else pd.Series([None] * len(frame))
+    pairs = pd.DataFrame({"series": series.to_numpy(), "group": groups.to_numpy()}).drop_duplicates("series")
+    return {s: (g if isinstance(g, str) and g else None) for s, g in zip(pairs["series"], pairs["group"])}
+
+
+def _columns(path: str, wanted: set[str], values: bool = True) -> tuple[str, list[str], pa.DataType]:
+    """The file's layout, the columns holding `wanted` series (values only if asked), the time type."""
+    schema = _schema(path)
+    layout = detect_layout(schema.names, path)
+    if layout == "wide":
+        columns = [TIMESTAMP] + ([c for c in schema.names if c in wanted] if values else [])
+    else:
+        keep = ("timestamp", "metric", "value", "group") if values else ("timestamp", "metric", "group")
+        columns = [c for c in keep if c in schema.names]
+    return layout, columns, schema.field(TIMESTAMP).type
+
+
+def read_series(path: str, wanted: set[str], start: pd.Timestamp | None = None,
+                end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Read only the columns holding `wanted` series from one file, validated, in long layout.
+
+    With `start`/`end`, only the rows timed in [start, end] (parquet filters skip most others).
+    """
+    _, columns, kind = _columns(path, wanted)
+    rows = to_long(_read_table(path, columns, _time_filters(kind, start, end)), path, wanted, hive_group(path))
+    if start is None and end is None:
+        return rows
+    return rows[_within(rows[TIMESTAMP], start, end)].reset_index(drop=True)
+
+
+def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
+              end: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
+    """First and last time of the file's rows of `wanted` series in [start, end], and their count.
+
+    Reads only the time (and series name) columns, in batches, validating every timestamp.
+    """
+    layout, columns, _ = _columns(path, wanted, values=False)
+    source_group = hive_group(path)
+    first, last, count = None, None, 0
+    try:
+        with fsspec.open(path, "rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(SPAN_BATCH, columns=columns):
+                frame = batch.to_pandas()
+                if layout == "long":
+                    if source_group is not None and "group" not in frame.columns:
+                        frame = frame.assign(group=source_group)
+                    frame = frame[long_series(frame, path).isin(wanted).to_numpy()]
+                times = parse_timestamps(frame[TIMESTAMP].reset_index(drop=True), path)
+                times = times[_within(times, start, end)]
+                if len(times):
+                    first = times.min() if first is None else min(first, times.min())
+                    last = times.max() if last is None else max(last, times.max())
+                    count += len(times)
+    except InputError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    return None if first is None else (first, last, count)
+
+
+def _within(times: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None) -> np.ndarray:
+    keep = np.ones(len(times), bool)
+    if start is not None:
+        keep &= (times >= start).to_numpy()
+    if end is not None:
+        keep &= (times <= end).to_numpy()
+    return keep

@@ -1,0 +1,37 @@
+"""Atomic local writes, parquet encoding settings and safe group paths."""
+import json
+import pandas as pd
+import pytest
+
+from pipeline import io
+from pipeline.config import ConfigError
+
+T0 = pd.Timestamp("2026-01-01 22:00", tz="UTC")
+
+
+def test_atomic_writes_leave_no_temp_files(tmp_path):
+    io.write_json_atomic(tmp_path / "a" / "x.json", {"k": 1})
+    io.write_parquet_atomic(pd.DataFrame({"a": [1]}), tmp_path / "a" / "x.parquet")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["x.json", "x.parquet"]
+    assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"k": 1}
+
+
+def test_parquet_files_keep_statistics_for_time_and_flags_and_dictionaries_for_strings(tmp_path):
+    import pyarrow.parquet as pq
+
+    data = pd.DataFrame({"timestamp": pd.date_range(T0, periods=3, freq="1h", tz="UTC"), "metric": ["a", "b", "a"],
+                         "score": [0.5, 1.5, 2.5], "is_anomaly": [False, True, False]})
+    io.write_parquet_atomic(data, tmp_path / "x.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "x.parquet"), data, check_dtype=False)
+    columns = {c.path_in_schema: c for c in (pq.ParquetFile(tmp_path / "x.parquet").metadata.row_group(0).column(i)
+                                            for i in range(4))}
+    assert {name for name, c in columns.items() if c.is_stats_set} == {"timestamp", "is_anomaly"}
+    assert {name for name, c in columns.items() if c.has_dictionary_page} == {"metric"}
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", "/etc"])
+def test_group_names_never_escape_the_root(tmp_path, name):
+    with pytest.raises(ConfigError):
+        io.safe_child(tmp_path, name)
+    with pytest.raises(ConfigError):
+        io.dataset_dir(str(tmp_path), "scores", name)

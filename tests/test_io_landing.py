@@ -1,0 +1,106 @@
+"""Landing reads: listing, scanning, validated time-range reads and the row-group cache."""
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from pipeline import io
+from pipeline.io import landing
+from pipeline.ingest import InputError
+
+T0 = pd.Timestamp("2026-01-01 22:00", tz="UTC")
+
+
+def test_landing_files_are_nested_sorted_and_skip_hidden(tmp_path):
+    for rel in ("b/x.parquet", "a/date=2026-01-01/y.parquet", ".tmp-z.parquet", "_staging/w.parquet", "n.csv"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    names = [p[len(str(tmp_path)) + 1:] for p in io.landing_files(str(tmp_path))]
+    assert names == ["a/date=2026-01-01/y.parquet", "b/x.parquet"]
+    assert io.landing_files(str(tmp_path / "missing")) == []
+
+
+def test_scan_and_read_long_and_wide_files(tmp_path):
+    long = pd.DataFrame({"timestamp": [T0, T0], "metric": ["cpu", "mem"], "value": [1.0, 2.0]})
+    (tmp_path / "group=web").mkdir()
+    long.to_parquet(tmp_path / "group=web" / "l.parquet")
+    wide = pd.DataFrame({"timestamp": [T0], "db.cpu": [5.0], "db.mem": [6.0]})
+    wide.to_parquet(tmp_path / "w.parquet")
+    assert io.scan_file(str(tmp_path / "group=web" / "l.parquet")) == {"web/cpu": "web", "web/mem": "web"}
+    assert io.scan_file(str(tmp_path / "w.parquet")) == {"db.cpu": None, "db.mem": None}
+    out = io.read_series(str(tmp_path / "w.parquet"), {"db.mem"})
+    assert out["series"].tolist() == ["db.mem"] and out["value"].tolist() == [6.0]
+
+
+def test_unreadable_file_is_an_input_error_naming_it(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet")
+    with pytest.raises(InputError, match=r"bad.parquet: not a readable parquet file"):
+        io.scan_file(str(bad))
+
+
+def test_landing_reads_through_fsspec_urls():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    with fs.open("memory://landing-test/group=web/part.parquet", "wb") as handle:
+        pd.DataFrame({"timestamp": [T0], "metric": ["cpu"], "value": [1.5]}).to_parquet(handle)
+    (path,) = io.landing_files("memory://landing-test")
+    assert path.startswith("memory://") and path.endswith("/landing-test/group=web/part.parquet")
+    assert io.scan_file(path) == {"web/cpu": "web"}
+    assert io.read_series(path, {"web/cpu"})["value"].tolist() == [1.5]
+    assert io.read_series(path, {"web/cpu"}, T0, T0)["value"].tolist() == [1.5]  # a time range: row groups
+
+
+@pytest.mark.parametrize("stamps", [
+    pd.date_range(T0, periods=48, freq="30min", tz="UTC"),  # timestamp[us, UTC]: parquet filters
+    pd.date_range(T0, periods=48, freq="30min").tz_convert("Europe/Paris").as_unit("ms"),  # another zone and unit
+    pd.date_range(T0, periods=48, freq="30min").tz_localize(None),  # naive, taken as UTC
+    pd.date_range(T0, periods=48, freq="30min", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),  # ISO strings
+])
+def test_time_range_reads_and_spans(tmp_path, stamps):
+    path = str(tmp_path / "w.parquet")
+    pd.DataFrame({"timestamp": stamps, "a": range(48), "b": 1.0}).to_parquet(path)
+    start, end = T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("5h") - pd.Timedelta("1us")
+    rows = io.read_series(path, {"a"}, start, end)
+    assert rows["value"].tolist() == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert io.time_span(path, {"a"}, start, end) == (T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("4h30min"), 6)
+    assert io.time_span(path, {"a"}, end=T0 - pd.Timedelta("1s")) is None
+
+
+def test_time_span_of_a_long_file_counts_only_the_wanted_series(tmp_path):
+    (tmp_path / "group=web").mkdir()
+    times = [T0, T0 + pd.Timedelta("1h"), T0 + pd.Timedelta("2h")]
+    pd.DataFrame({"timestamp": times, "metric": ["cpu", "mem", "cpu"], "value": 1.0}).to_parquet(
+        tmp_path / "group=web" / "l.parquet")
+    path = str(tmp_path / "group=web" / "l.parquet")
+    assert io.time_span(path, {"web/mem"}) == (times[1], times[1], 1)
+    assert io.time_span(path, {"web/cpu"}, start=T0 + pd.Timedelta("1min")) == (times[2], times[2], 1)
+
+
+def test_time_range_reads_reuse_decoded_row_groups_until_the_file_changes(tmp_path):
+    path = str(tmp_path / "w.parquet")
+    stamps = pd.date_range(T0, periods=48, freq="30min", tz="UTC")
+    pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0)}).to_parquet(path, row_group_size=24)
+    hour = pd.Timedelta("1h")
+    assert io.read_series(path, {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [4.0, 5.0, 6.0]
+    assert io.read_series(path, {"a"}, T0 + 11 * hour, T0 + 13 * hour)["value"].tolist() == [22.0, 23.0, 24.0,
+                                                                                          25.0, 26.0]
+    cached = [key[-1] for key in landing._DECODED.tables if key[0] == path]
+    assert cached == [0, 1]  # each row group decoded once; the second read took group 0 from the cache
+    pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0) + 100}).to_parquet(path, row_group_size=24)
+    assert io.read_series(path, {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [104.0, 105.0, 106.0]
+
+
+def test_row_group_cache_keeps_the_latest_tables_within_its_budget():
+    decoded = []
+
+    def decode(name):
+        decoded.append(name)
+        return pa.table({"x": np.zeros(100)})  # 800 bytes
+
+    cache = landing._RowGroupCache(budget=2000)
+    for name in ("a", "b", "a", "c", "a", "b"):
+        cache.get(name, lambda name=name: decode(name))
+    assert decoded == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came in
+    assert landing._RowGroupCache(budget=500).get("big", lambda: decode("big")).num_rows == 100

@@ -1,0 +1,20 @@
+"""The model registry: versions, the current pointer."""
+
+
+from pipeline import io
+
+
+class FakeModel:
+    def save(self, path):
+        path.write_bytes(b"weights")
+
+
+def test_registry_versions_and_current_pointer(tmp_path):
+    root = str(tmp_path)
+    assert io.current_version(root, "web") is None
+    folder = io.save_model_version(root, "web", "v1", FakeModel(), {"version": "v1"})
+    assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras"]
+    io.set_current_version(root, "web", "v1")
+    assert io.current_version(root, "web") == "v1"
+    assert io.read_metadata(root, "web", "v1") == {"version": "v1"}
+    assert [p.name for p in (tmp_path / "web").iterdir() if p.name.startswith(".tmp")] == []
