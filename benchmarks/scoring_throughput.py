@@ -39,7 +39,7 @@ import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from pipeline import io, model, scoring  # noqa: E402
+from pipeline import inference, io, model, scoring  # noqa: E402
 from pipeline.anomalies import confirm, to_intervals  # noqa: E402
 from pipeline.catalog import Catalog, discover, groups, read_group  # noqa: E402
 from pipeline.config import Settings, group_from_dict, parse_settings  # noqa: E402
@@ -208,7 +208,7 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
         index, values, imputed = aligned.values.index, aligned.values.to_numpy(), aligned.imputed.to_numpy()
         autoencoder = keras.saving.load_model(io.model_path(models_root, name, version), compile=False,
                                               safe_mode=True)  # a full Keras load per group, as it was
-        scaled = scoring.scaled_input(values, Scaler.from_dict(meta["scaler"]))
+        scaled = inference.scaled_input(values, Scaler.from_dict(meta["scaler"]))
         starts, codes = window_starts(len(scaled), group.window, group.stride), []
 
         def batches():

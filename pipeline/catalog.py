@@ -1,12 +1,14 @@
-"""What landed: which files hold which series, and a group's rows read from them."""
+"""What landed: which files hold which series, the groups they form, and a group's rows read from them."""
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from pipeline import io
-from pipeline.config import ConfigError, GroupConfig, Settings, check_name, resolve_groups
+from pipeline.config import ConfigError, GroupConfig, Settings, check_name
 from pipeline.ingest import InputError
 from pipeline.resample import Aligned, GridError, align
 
@@ -40,6 +42,28 @@ def discover(landing: str) -> Catalog:
 
 def groups(settings: Settings, catalog: Catalog) -> list[GroupConfig]:
     return resolve_groups(settings, catalog.series)
+
+
+def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[GroupConfig]:
+    """Assign every discovered series (name -> source group) to a group with concrete metrics.
+
+    Declared groups take the series their patterns match (a pattern matching nothing is kept
+    as is, so reading the group fails naming it); the rest form one group per source `group`
+    value, or one group per metric where the data carries none.
+    """
+    claimed: set[str] = set()
+    resolved = []
+    for group in settings.groups:
+        matched = sorted(s for s in series if any(fnmatch.fnmatchcase(s, p) for p in group.metrics))
+        claimed.update(matched)
+        unmatched = [p for p in group.metrics if not any(fnmatch.fnmatchcase(s, p) for s in matched)]
+        resolved.append(dataclasses.replace(group, metrics=tuple(matched + unmatched)))
+    auto: dict[str, list[str]] = {}
+    for name in sorted(set(series) - claimed):
+        auto.setdefault(series[name] or name, []).append(name)
+    for group_name, metrics in sorted(auto.items()):
+        resolved.append(dataclasses.replace(settings.defaults, name=group_name, metrics=tuple(metrics)))
+    return resolved
 
 
 def _sources(catalog: Catalog, group: GroupConfig) -> list[str]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
@@ -223,28 +222,6 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return parse_settings(raw, str(path), path.parent.resolve())
-
-
-def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[GroupConfig]:
-    """Assign every discovered series (name -> source group) to a group with concrete metrics.
-
-    Declared groups take the series their patterns match (a pattern matching nothing is kept
-    as is, so reading the group fails naming it); the rest form one group per source `group`
-    value, or one group per metric where the data carries none.
-    """
-    claimed: set[str] = set()
-    resolved = []
-    for group in settings.groups:
-        matched = sorted(s for s in series if any(fnmatch.fnmatchcase(s, p) for p in group.metrics))
-        claimed.update(matched)
-        unmatched = [p for p in group.metrics if not any(fnmatch.fnmatchcase(s, p) for s in matched)]
-        resolved.append(dataclasses.replace(group, metrics=tuple(matched + unmatched)))
-    auto: dict[str, list[str]] = {}
-    for name in sorted(set(series) - claimed):
-        auto.setdefault(series[name] or name, []).append(name)
-    for group_name, metrics in sorted(auto.items()):
-        resolved.append(dataclasses.replace(settings.defaults, name=group_name, metrics=tuple(metrics)))
-    return resolved
 
 
 def group_from_dict(raw: dict) -> GroupConfig:

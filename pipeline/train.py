@@ -15,12 +15,12 @@ import pandas as pd
 from pipeline import io
 from pipeline.catalog import Catalog, load_aligned
 from pipeline.config import GroupConfig, Settings
+from pipeline.inference import run_model, scaled_input
 from pipeline.ingest import InputError
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
 from pipeline.score import combine, metric_scales
-from pipeline.scoring import run_model, scaled_input
 from pipeline.threshold import calibrate
 from pipeline.window import clean_starts, window_starts, window_view
 

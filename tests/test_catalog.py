@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.catalog import discover, load_aligned, read_group, time_span
-from pipeline.config import GroupConfig
+from pipeline.catalog import discover, load_aligned, read_group, resolve_groups, time_span
+from pipeline.config import GroupConfig, Settings, parse_settings
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
 STEP = pd.Timedelta("5min")
@@ -36,3 +36,15 @@ def test_a_range_read_skips_the_whole_read_check_of_empty_metrics(tmp_path):
     catalog, group = discover(str(tmp_path)), GroupConfig(name="g", metrics=("g.a", "g.b"))
     assert len(read_group(catalog, group)) == 20
     assert len(read_group(catalog, group, T0, T0 + 3 * STEP)) == 8  # g.b has no value there: not an error
+
+
+def test_resolve_groups_globs_then_auto_groups():
+    settings = parse_settings({"groups": [{"name": "db", "metrics": ["db.*"]}]}, "c")
+    series = {"db.cpu": None, "db.iops": None, "web/cpu": "web", "web/mem": "web", "lonely": None}
+    groups = {g.name: g.metrics for g in resolve_groups(settings, series)}
+    assert groups == {"db": ("db.cpu", "db.iops"), "web": ("web/cpu", "web/mem"), "lonely": ("lonely",)}
+
+
+def test_no_declaration_means_defaults_everywhere():
+    groups = resolve_groups(Settings(), {"a": None})
+    assert [(g.name, g.metrics, g.window) for g in groups] == [("a", ("a",), 48)]

@@ -2,8 +2,7 @@ import dataclasses
 
 import pytest
 
-from pipeline.config import (ConfigError, Settings, check_name, group_from_dict, load_settings, parse_settings,
-                             resolve_groups)
+from pipeline.config import ConfigError, check_name, group_from_dict, load_settings, parse_settings
 
 
 def test_defaults_apply_to_declared_groups(tmp_path):
@@ -42,18 +41,6 @@ def test_load_settings_reports_bad_yaml(tmp_path):
 def test_env_overrides_storage_roots(tmp_path, monkeypatch):
     monkeypatch.setenv("NIGHTWATCH_DATA_ROOT", str(tmp_path / "elsewhere"))
     assert parse_settings({}, "c", tmp_path).storage.data_root == str(tmp_path / "elsewhere")
-
-
-def test_resolve_groups_globs_then_auto_groups():
-    settings = parse_settings({"groups": [{"name": "db", "metrics": ["db.*"]}]}, "c")
-    series = {"db.cpu": None, "db.iops": None, "web/cpu": "web", "web/mem": "web", "lonely": None}
-    groups = {g.name: g.metrics for g in resolve_groups(settings, series)}
-    assert groups == {"db": ("db.cpu", "db.iops"), "web": ("web/cpu", "web/mem"), "lonely": ("lonely",)}
-
-
-def test_no_declaration_means_defaults_everywhere():
-    groups = resolve_groups(Settings(), {"a": None})
-    assert [(g.name, g.metrics, g.window) for g in groups] == [("a", ("a",), 48)]
 
 
 def test_check_name_accepts_safe_names():

@@ -8,14 +8,10 @@ import pytest
 
 from pipeline import io
 from pipeline.catalog import discover, groups, load_aligned
-from pipeline.config import ModelConfig, Settings
-from pipeline.model import train_autoencoder
+from pipeline.config import Settings
 from pipeline.publish import SCORES_SCHEMA
-from pipeline.saved import load_autoencoder
-from pipeline.scale import fit_scaler
-from pipeline.scoring import run_model, scaled_input, score_group
+from pipeline.scoring import score_group
 from pipeline.train import train_group
-from pipeline.window import window_starts, window_view
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
 
 
@@ -79,20 +75,6 @@ def test_incremental_scoring_adds_only_new_steps(scored):
     assert summary["scored"] == 12
     scores = io.read_dataset(root, "scores", "db-01")
     assert not scores.duplicated(["timestamp", "metric"]).any() and len(scores) == (STEPS + 12) * 4
-
-
-def test_saved_version_scores_identically_to_the_trained_model(tmp_path):
-    values = np.sin(np.arange(300)[:, None] / 10 + np.arange(2)).astype(float)
-    scaler = fit_scaler(values, ("a", "b"))
-    scaled = scaled_input(values, scaler)
-    starts = window_starts(300, 12, 1)
-    result = train_autoencoder(window_view(scaled, 12), starts[:200], starts[200:],
-                               ModelConfig(units=4, bottleneck=2, epochs=1), emit=lambda _: None)
-    io.save_model_version(str(tmp_path), "g", "v1", result.model, {"version": "v1"})
-    loaded = load_autoencoder(io.model_path(str(tmp_path), "g", "v1"))
-    a, b = run_model(result.model, scaled, 12, 1), run_model(loaded, scaled, 12, 1)
-    np.testing.assert_array_equal(a.metric_errors, b.metric_errors)
-    np.testing.assert_array_equal(a.codes, b.codes)
 
 
 def scoring_copy(settings, target: Path, stride: int | None = None, threshold: float | None = None) -> Settings:
