@@ -229,7 +229,7 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
         stages.seconds["errors"] -= stages.seconds["model"] - model_before
         with stages.timed("scores+anomalies"):
             errors = errors / np.array([meta["metric_scales"][m] for m in group.metrics])
-            scores = combine(errors, imputed | np.isnan(values), group.threshold.smoothing)
+            scores = combine(errors, imputed | np.isnan(values), group.threshold.smoothing, group.threshold.combine)
             threshold, cfg = float(meta["threshold"]["value"]), group.threshold
             flags = confirm(scores, flag(scores, threshold), threshold, cfg.merge_gap, cfg.min_peak)
             intervals = to_intervals(index, scores, flags, errors, group.metrics, threshold, cfg.merge_gap)

@@ -14,6 +14,7 @@ import yaml
 AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
 THRESHOLD_METHODS = ("quantile", "mean_std")
 CALIBRATION_RANGES = ("training", "validation")
+COMBINE_METHODS = ("max", "mean")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -47,6 +48,7 @@ class ThresholdConfig:
     quantile: float = 0.995
     factor: float = 1.0
     calibrate_on: str = "training"  # the whole training range, or only its held-out validation end
+    combine: str = "max"  # a timestamp's score: its largest metric score, or the metrics' mean
     smoothing: int = 6  # centred rolling mean of the combined score, in steps
     merge_gap: int = 48  # flagged runs this many steps apart or closer form one interval
     min_peak: float = 1.1  # an interval must peak at min_peak x threshold, or it is dropped
@@ -150,6 +152,8 @@ def _validate_group(group: GroupConfig, where: str) -> None:
     if group.threshold.calibrate_on not in CALIBRATION_RANGES:
         raise ConfigError(f"{where}.threshold.calibrate_on: {group.threshold.calibrate_on!r} is not one of "
                           f"{CALIBRATION_RANGES}")
+    if group.threshold.combine not in COMBINE_METHODS:
+        raise ConfigError(f"{where}.threshold.combine: {group.threshold.combine!r} is not one of {COMBINE_METHODS}")
     if group.threshold.min_peak < 1:
         raise ConfigError(f"{where}.threshold.min_peak: must be at least 1 (a ratio to the threshold)")
     if not 0 < group.threshold.quantile < 1:
@@ -225,6 +229,8 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 
 
 def group_from_dict(raw: dict) -> GroupConfig:
-    """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form)."""
+    """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form); models stored
+    before `combine` existed averaged their metric scores."""
+    threshold = ThresholdConfig(**{"combine": "mean", **raw["threshold"]})
     return GroupConfig(**{**raw, "metrics": tuple(raw["metrics"]), "model": ModelConfig(**raw["model"]),
-                          "threshold": ThresholdConfig(**raw["threshold"])})
+                          "threshold": threshold})

@@ -56,8 +56,9 @@ def metric_scales(metric_errors: np.ndarray, excluded: np.ndarray) -> np.ndarray
     return np.where(scales > 0, scales, 1.0)
 
 
-def combine(metric_scores: np.ndarray, excluded: np.ndarray, smoothing: int = 1) -> np.ndarray:
-    """One score per timestamp: the mean metric score of the metrics really observed there.
+def combine(metric_scores: np.ndarray, excluded: np.ndarray, smoothing: int = 1, method: str = "max") -> np.ndarray:
+    """One score per timestamp from the metrics really observed there: the largest metric
+    score (`max`: one metric's incident is not averaged away by the others) or their `mean`.
 
     `excluded` [time, metric] marks imputed or missing values; a timestamp where every
     metric is excluded gets NaN, so filled data never raises an anomaly by itself.
@@ -65,8 +66,14 @@ def combine(metric_scores: np.ndarray, excluded: np.ndarray, smoothing: int = 1)
     """
     kept = np.where(excluded, np.nan, metric_scores)
     observed = np.sum(~np.isnan(kept), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        combined = np.where(observed > 0, np.nansum(kept, axis=1) / np.maximum(observed, 1), np.nan)
+    if method == "max":
+        largest = np.max(np.where(np.isnan(kept), -np.inf, kept), axis=1, initial=-np.inf)
+        combined = np.where(observed > 0, largest, np.nan)
+    elif method == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            combined = np.where(observed > 0, np.nansum(kept, axis=1) / np.maximum(observed, 1), np.nan)
+    else:
+        raise ValueError(f"unknown combine method {method!r}")
     if smoothing > 1:
         combined = smooth(combined, smoothing)
     return combined

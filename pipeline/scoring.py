@@ -179,7 +179,7 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     starts = window_starts(grid.n, window, group.stride, lo, hi) - lo
     out = run_windows(model, scaled_input(values, scaler), window, starts)
     metric_scores = out.metric_errors / scales
-    scores = combine(metric_scores, imputed | np.isnan(values), group.threshold.smoothing)
+    scores = combine(metric_scores, imputed | np.isnan(values), group.threshold.smoothing, group.threshold.combine)
     ends = out.starts + lo + window - 1
     mine = (ends >= start) & (ends < stop)
     core = slice(start - lo, stop - lo)

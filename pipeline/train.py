@@ -113,7 +113,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     errors = errors_from(result.model, scaler, values, first, window, group.stride, scaler)
     val_error = mean_error(errors[split - first:], excluded[split:])
     scales = metric_scales(errors, excluded[first:])
-    threshold = calibrate(combine(errors / scales, excluded[first:], group.threshold.smoothing), group.threshold)
+    scores = combine(errors / scales, excluded[first:], group.threshold.smoothing, group.threshold.combine)
+    threshold = calibrate(scores, group.threshold)
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
         "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),

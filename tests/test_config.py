@@ -52,3 +52,8 @@ def test_check_name_accepts_safe_names():
 def test_group_round_trips_through_its_stored_dict():
     group = parse_settings({"groups": [{"name": "a", "metrics": ["x", "y"], "window": 12}]}, "c").groups[0]
     assert group_from_dict(dataclasses.asdict(group)) == group
+    stored = dataclasses.asdict(group)
+    del stored["threshold"]["combine"]  # a model stored before the key existed averaged its metrics
+    assert group_from_dict(stored).threshold.combine == "mean"
+    with pytest.raises(ConfigError, match=r"threshold.combine: 'sum' is not one of"):
+        parse_settings({"defaults": {"threshold": {"combine": "sum"}}}, "c")

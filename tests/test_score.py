@@ -33,11 +33,27 @@ def test_uncovered_steps_are_nan():
     assert errors[:2, 0].tolist() == [1.0, 1.0] and np.isnan(errors[2:, 0]).all()
 
 
-def test_combine_ignores_excluded_metrics():
-    errors = np.array([[1.0, 3.0], [1.0, 100.0], [5.0, 100.0]])
-    excluded = np.array([[False, False], [False, True], [True, True]])
-    combined = combine(errors, excluded)
-    assert combined[:2].tolist() == [2.0, 1.0] and np.isnan(combined[2])
+def test_combine_takes_the_largest_or_the_mean_observed_metric_score():
+    errors = np.array([[1.0, 3.0], [1.0, 100.0], [5.0, 100.0], [np.nan, 2.0]])
+    excluded = np.array([[False, False], [False, True], [True, True], [False, False]])
+    largest, mean = combine(errors, excluded), combine(errors, excluded, method="mean")
+    assert largest[[0, 1, 3]].tolist() == [3.0, 1.0, 2.0] and np.isnan(largest[2])
+    assert mean[[0, 1, 3]].tolist() == [2.0, 1.0, 2.0] and np.isnan(mean[2])  # NaN (uncovered) counts as unobserved
+
+
+def test_one_metrics_incident_is_flagged_by_the_max_and_averaged_away_by_the_mean():
+    rng = np.random.default_rng(1)
+    train, new = rng.uniform(0, 2, (1000, 5)), rng.uniform(0, 2, (1000, 5))  # five metrics, usual score 1
+    new[500:510, 2] += 4.0  # one metric at about 5x its usual score for 10 steps
+    none = np.zeros_like(train, dtype=bool)
+
+    def flagged(method):
+        usual, scores = combine(train, none, method=method), combine(new, none, method=method)
+        return set(np.flatnonzero(scores > usual.mean() + 6 * usual.std()))
+
+    # max: usual 1.67 +- 0.28, threshold ~3.3, the incident >= 4; mean: threshold ~2.5, the incident ~1.8
+    assert flagged("max") == set(range(500, 510))
+    assert flagged("mean") == set()
 
 
 def test_smooth_is_centred_and_keeps_nan():
