@@ -168,8 +168,8 @@ def new_path(settings: Settings, catalog: Catalog, names: list[str], stages: Sta
         stages.wrap(scoring, "time_span", "span")
         stages.wrap(io, "read_series", "read")
         stages.wrap(scoring, "load_aligned", "align")  # read included: subtracted below
-        stages.wrap_generator(scoring, "reconstruct", "model")
-        stages.wrap(scoring, "timestamp_means", "errors")  # model included: subtracted below
+        stages.wrap_generator(inference, "reconstruct", "model")
+        stages.wrap(inference, "timestamp_means", "errors")  # model included: subtracted below
         for name in ("combine", "flag", "confirm", "to_intervals", "runs"):
             stages.wrap(scoring, name, "scores+anomalies")
         for name in ("scores_table", "anomalies_frame", "features_frame"):
