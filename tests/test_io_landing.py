@@ -104,3 +104,23 @@ def test_row_group_cache_keeps_the_latest_tables_within_its_budget():
         cache.get(name, lambda name=name: decode(name))
     assert decoded == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came in
     assert landing._RowGroupCache(budget=500).get("big", lambda: decode("big")).num_rows == 100
+
+
+def test_time_span_skips_row_groups_outside_the_range(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "w.parquet")
+    stamps = pd.date_range(T0, periods=48, freq="30min", tz="UTC")  # 4 row groups of 6 hours
+    pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0)}).to_parquet(path, row_group_size=12)
+    read, real = [], pq.ParquetFile.iter_batches
+
+    def recording(self, *args, row_groups=None, **kwargs):
+        read.append(row_groups)
+        return real(self, *args, row_groups=row_groups, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", recording)
+    assert io.time_span(path, {"a"}, start=stamps[40]) == (stamps[40], stamps[47], 8)
+    assert io.time_span(path, {"a"}, stamps[11], stamps[12]) == (stamps[11], stamps[12], 2)
+    assert io.time_span(path, {"a"}, start=stamps[47] + pd.Timedelta("1h")) is None
+    assert io.time_span(path, {"a"}) == (stamps[0], stamps[47], 48)
+    assert read == [[3], [0, 1], None]  # the range after the file read nothing

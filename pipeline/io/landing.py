@@ -74,7 +74,7 @@ def _read_rows(path: str, columns: list[str], filters: list) -> pd.DataFrame:
     fs, local = fsspec.core.url_to_fs(path)
     info = fs.info(local)
     version = tuple(info.get(k) for k in ("mtime", "created", "ino", "LastModified", "ETag"))
-    (fragment,) = ds.dataset(local, filesystem=fs, format="parquet").get_fragments()
+    fragment = _fragment(fs, local)
     wanted = pq.filters_to_expression(filters)
     tables = []
     for part in fragment.split_by_row_group(wanted):
@@ -83,6 +83,19 @@ def _read_rows(path: str, columns: list[str], filters: list) -> pd.DataFrame:
         tables.append(_DECODED.get(key, decode) if any(v is not None for v in version) else decode())
     table = pa.concat_tables(tables) if tables else fragment.physical_schema.empty_table().select(columns)
     return table.filter(wanted).to_pandas()
+
+
+def _fragment(fs, local: str) -> ds.ParquetFileFragment:
+    (fragment,) = ds.dataset(local, filesystem=fs, format="parquet").get_fragments()
+    return fragment
+
+
+def _row_groups(path: str, filters: list | None) -> list[int] | None:
+    """The row groups whose statistics may hold rows matching `filters` (None: read them all)."""
+    if filters is None:
+        return None
+    fragment = _fragment(*fsspec.core.url_to_fs(path))
+    return [part.row_groups[0].id for part in fragment.split_by_row_group(pq.filters_to_expression(filters))]
 
 
 def _time_filters(kind: pa.DataType, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list | None:
@@ -157,14 +170,19 @@ def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
               end: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
     """First and last time of the file's rows of `wanted` series in [start, end], and their count.
 
-    Reads only the time (and series name) columns, in batches, validating every timestamp.
+    Reads only the time (and series name) columns, in batches, validating every timestamp
+    read; with `start`/`end`, row groups whose time statistics lie outside them are skipped,
+    so an hourly run costs what its new rows cost, not the file's whole history.
     """
-    layout, columns, _ = _columns(path, wanted, values=False)
+    layout, columns, kind = _columns(path, wanted, values=False)
     source_group = hive_group(path)
     first, last, count = None, None, 0
     try:
+        row_groups = _row_groups(path, _time_filters(kind, start, end))
+        if row_groups == []:
+            return None
         with fsspec.open(path, "rb") as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(SPAN_BATCH, columns=columns):
+            for batch in pq.ParquetFile(handle).iter_batches(SPAN_BATCH, row_groups=row_groups, columns=columns):
                 frame = batch.to_pandas()
                 if layout == "long":
                     if source_group is not None and "group" not in frame.columns:
