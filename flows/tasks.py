@@ -48,7 +48,7 @@ def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id:
                        pd.Timestamp(end) if end else None, emit=get_run_logger().info)
 
 
-ANOMALY_COLUMNS = ("start", "end", "severity", "peak_score", "threshold", "top_metric", "contributors",
+ANOMALY_COLUMNS = ("start", "end", "severity", "trigger", "peak_score", "threshold", "top_metric", "contributors",
                    "model_version")
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 INTERVAL_COLUMNS = ["start", "end", "n_points", "peak_time", "peak_score", "threshold",
-                    "severity", "top_metric", "contributors"]
+                    "severity", "trigger", "top_metric", "contributors"]
 
 
 def runs(flags: np.ndarray, merge_gap: int = 0) -> list[tuple[int, int]]:
@@ -45,17 +45,30 @@ def contributors(metric_scores: np.ndarray, metrics: tuple[str, ...], top: int =
 
 
 def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray, metric_scores: np.ndarray,
-                 metrics: tuple[str, ...], threshold: float, merge_gap: int) -> pd.DataFrame:
-    """One row per merged anomalous interval (see INTERVAL_COLUMNS)."""
+                 metrics: tuple[str, ...], threshold: float, merge_gap: int, levels: np.ndarray | None = None,
+                 level_threshold: float | None = None) -> pd.DataFrame:
+    """One row per merged anomalous interval (see INTERVAL_COLUMNS).
+
+    `trigger` says what flagged it: `score` (above the threshold), `level` (the sustained level
+    `levels` above `level_threshold`) or both; severity is the larger ratio to its threshold.
+    """
     rows = []
     for first, last in runs(flags, merge_gap):
-        segment = np.where(np.isnan(scores[first:last + 1]), -np.inf, scores[first:last + 1])
+        span, flagged = slice(first, last + 1), flags[first:last + 1]
+        segment = np.where(np.isnan(scores[span]), -np.inf, scores[span])
         peak = first + int(np.argmax(segment))
-        ranked = contributors(metric_scores[first:last + 1][flags[first:last + 1]], metrics)
+        ratio = float(scores[peak]) / threshold if threshold > 0 else np.inf
+        triggers = ["score"] if (segment[flagged] > threshold).any() else []
+        if levels is not None and level_threshold is not None:
+            level_peak = np.nanmax(np.where(flagged, levels[span], np.nan), initial=-np.inf)
+            if level_peak > level_threshold:
+                triggers.append("level")
+                ratio = max(ratio, level_peak / level_threshold if level_threshold > 0 else np.inf)
+        ranked = contributors(metric_scores[span][flagged], metrics)
         rows.append({
-            "start": index[first], "end": index[last], "n_points": int(flags[first:last + 1].sum()),
+            "start": index[first], "end": index[last], "n_points": int(flagged.sum()),
             "peak_time": index[peak], "peak_score": float(scores[peak]), "threshold": float(threshold),
-            "severity": severity(float(scores[peak]) / threshold if threshold > 0 else np.inf),
+            "severity": severity(ratio), "trigger": "+".join(triggers),
             "top_metric": ranked[0][0] if ranked else None,
             "contributors": ", ".join(f"{m} {s:.0%}" for m, s in ranked),
         })

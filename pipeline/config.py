@@ -52,6 +52,8 @@ class ThresholdConfig:
     smoothing: int = 6  # centred rolling mean of the combined score, in steps
     merge_gap: int = 48  # flagged runs this many steps apart or closer form one interval
     min_peak: float = 1.1  # an interval must peak at min_peak x threshold, or it is dropped
+    level_steps: int = 144  # a sustained rise: the median score over this many trailing steps (0: off) ...
+    level_factor: float = 2.5  # ... above level_factor x the training range's mean score
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.threshold.min_peak: must be at least 1 (a ratio to the threshold)")
     if not 0 < group.threshold.quantile < 1:
         raise ConfigError(f"{where}.threshold.quantile: must be between 0 and 1")
+    if group.threshold.level_factor <= 0:
+        raise ConfigError(f"{where}.threshold.level_factor: must be above 0")
     if not 0 < group.model.validation_fraction < 1:
         raise ConfigError(f"{where}.model.validation_fraction: must be between 0 and 1")
     for key in ("window", "stride", "train_stride"):
@@ -230,7 +234,8 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 
 def group_from_dict(raw: dict) -> GroupConfig:
     """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form); models stored
-    before `combine` existed averaged their metric scores."""
-    threshold = ThresholdConfig(**{"combine": "mean", **raw["threshold"]})
+    before `combine` existed averaged their metric scores, those before `level_steps` had no
+    sustained-level check."""
+    threshold = ThresholdConfig(**{"combine": "mean", "level_steps": 0, **raw["threshold"]})
     return GroupConfig(**{**raw, "metrics": tuple(raw["metrics"]), "model": ModelConfig(**raw["model"]),
                           "threshold": threshold})

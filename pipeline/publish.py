@@ -46,7 +46,7 @@ def _tiled_strings(labels: tuple[str, ...], times: int) -> pa.Array:
 def anomalies_frame(intervals: pd.DataFrame, version: str, run_id: str) -> pd.DataFrame:
     out = intervals.assign(model_version=version, run_id=run_id)
     return out.astype({"model_version": "string", "run_id": "string", "top_metric": "string",
-                       "contributors": "string", "severity": "string"})
+                       "contributors": "string", "severity": "string", "trigger": "string"})
 
 
 def features_frame(window_ends: pd.DatetimeIndex, codes: np.ndarray, version: str, run_id: str) -> pd.DataFrame:

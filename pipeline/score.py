@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 
 
 def timestamp_means(n_steps: int, window: int,
@@ -87,3 +88,12 @@ def smooth(values: np.ndarray, width: int) -> np.ndarray:
     counts = np.convolve(valid.astype(float), kernel, mode="same")
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(valid, sums / counts, np.nan)
+
+
+def level(scores: np.ndarray, steps: int) -> np.ndarray:
+    """Median score over the trailing `steps` steps (NaN ignored), where at least half of them
+    and the step itself are observed, else NaN. It stays high through a sustained shift whose
+    scores, too long-lasting to be outliers of the training range, never pass the threshold,
+    and low through isolated spikes."""
+    medians = pd.Series(scores).rolling(steps, min_periods=max(steps // 2, 1)).median().to_numpy()
+    return np.where(np.isnan(scores), np.nan, medians)

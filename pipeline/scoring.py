@@ -27,7 +27,7 @@ from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
-from pipeline.score import combine
+from pipeline.score import combine, level
 from pipeline.threshold import flag
 from pipeline.window import window_starts
 
@@ -59,6 +59,7 @@ class Part:
     imputed: np.ndarray
     metric_scores: np.ndarray  # [time, metric] error over the metric's usual error
     scores: np.ndarray
+    levels: np.ndarray  # the trailing median score (pipeline.score.level); NaN when the check is off
     window_ends: np.ndarray  # grid steps
     codes: np.ndarray
 
@@ -66,12 +67,13 @@ class Part:
         """The steps from `first` (relative) on, with their windows."""
         keep = self.window_ends >= self.start + first
         return Part(self.start + first, self.index[first:], self.values[first:], self.imputed[first:],
-                    self.metric_scores[first:], self.scores[first:], self.window_ends[keep], self.codes[keep])
+                    self.metric_scores[first:], self.scores[first:], self.levels[first:], self.window_ends[keep],
+                    self.codes[keep])
 
     def join(self, later: Part) -> Part:
         """This part followed by the `later` one that starts where it stops."""
         arrays = {name: np.concatenate([getattr(self, name), getattr(later, name)])
-                  for name in ("values", "imputed", "metric_scores", "scores", "window_ends")}
+                  for name in ("values", "imputed", "metric_scores", "scores", "levels", "window_ends")}
         codes = [c for c in (self.codes, later.codes) if len(c)]
         return Part(self.start, self.index.append(later.index), codes=np.concatenate(codes) if codes else self.codes,
                     **arrays)
@@ -82,7 +84,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
                 emit: Callable[[str], None] = log.info, chunk: int = CHUNK) -> dict:
     """Score data after the group's watermark (or in [start, end] for a backfill) and publish it.
 
-    The watermark moves after each published part, so a killed run resumes where it stopped.
+    The watermark moves after each published part, so a killed run resumes where it stopped. An
+    anomaly interval still open at the watermark is scored again from its start, so that new
+    steps extend it as scoring the whole range at once would, instead of starting a second one.
     """
     models_root, data_root = settings.storage.models_root, settings.storage.data_root
     version = io.current_version(models_root, group.name)
@@ -93,14 +97,19 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     watermark = io.read_watermark(data_root, group.name)
     start, end = (None if t is None else _utc(t) for t in (start, end))
     first_new = start if start is not None else (watermark + group.interval_td if watermark is not None else None)
-    context = first_new - (group.window - 1) * group.interval_td if first_new is not None else None
-    grid = _grid(catalog, group, context, end, first_new)
+    grid = _grid(catalog, group, _context(group, first_new), end, first_new)
     if grid is None:
         emit(f"{group.name}: nothing new to score after {watermark}")
         return {"group": group.name, "scored": 0, "anomalies": 0, "model_version": version}
+    open_since = io.read_open_since(data_root, group.name) if start is None and end is None else None
+    if open_since is not None and first_new is not None:  # at most `chunk` steps back
+        first_new = max(open_since, first_new - chunk * group.interval_td)
+        grid = _grid(catalog, group, _context(group, first_new), end, first_new)
+    context = _context(group, first_new)
 
     model = load_autoencoder(io.model_path(models_root, group.name, version))
     scaler, threshold = Scaler.from_dict(meta["scaler"]), float(meta["threshold"]["value"])
+    level_threshold = meta["threshold"].get("level_value") if group.threshold.level_steps else None
     usual = meta.get("metric_scales", {})  # models from before per-metric scales: raw errors
     scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
@@ -112,16 +121,20 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales)
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
             flags = flag(part.scores, threshold)
-            split = len(flags) if stop == grid.n else _closed_until(flags, merge_gap)
+            levels = flag(part.levels, level_threshold) if level_threshold is not None else np.zeros_like(flags)
+            split = len(flags) if stop == grid.n else _closed_until(flags | levels, merge_gap)
             open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
             if split == 0:
                 continue
             kept = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
+            kept |= levels[:split]
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
-            mark = grid.time(done - 1) if incremental and done > grid.new else None
-            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split, threshold, version,
-                                       run_id, mark)
+            open_at = _closed_until(kept, merge_gap)  # where a published run that later steps could extend starts
+            still_open = grid.time(part.start + max(open_at, grid.new - part.start)) if open_at < split else None
+            mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
+            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split,
+                                       (threshold, level_threshold), version, run_id, mark)
             if grid.n - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
@@ -129,6 +142,18 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     emit(f"{group.name}: scored {grid.n - grid.new} steps {lo} .. {hi}, {intervals} anomaly intervals")
     return {"group": group.name, "scored": grid.n - grid.new, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi)}
+
+
+def _context(group: GroupConfig, first_new: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The first step an incremental run reads: what the scores and levels of its new steps use."""
+    return None if first_new is None else first_new - _context_steps(group) * group.interval_td
+
+
+def _context_steps(group: GroupConfig) -> int:
+    """Steps before a step that its score and level depend on: the windows covering it, the
+    gap-filling and smoothing neighbours, and the trailing steps of its level."""
+    smoothing, level_steps = max(group.threshold.smoothing, 1), group.threshold.level_steps
+    return (group.window - 1) + smoothing // 2 + group.max_gap + 1 + max(level_steps - 1, 0)
 
 
 def _part_stop(grid: Grid, begin: int, chunk: int) -> int:
@@ -169,7 +194,7 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     """Scores of steps [start, stop), from a read of the steps around them that those scores use;
     metric scores are errors over each metric's usual error (`scales`)."""
     window, smoothing, fill = group.window, max(group.threshold.smoothing, 1), group.max_gap + 1
-    lo = max(0, start - (window - 1) - smoothing // 2 - fill)
+    lo = max(0, start - _context_steps(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
     rows_from, rows_to = grid.time(lo), grid.time(hi) - MICROSECOND
     aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context),
@@ -180,11 +205,13 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     out = run_windows(model, scaled_input(values, scaler), window, starts)
     metric_scores = out.metric_errors / scales
     scores = combine(metric_scores, imputed | np.isnan(values), group.threshold.smoothing, group.threshold.combine)
+    steps = group.threshold.level_steps
+    levels = level(scores, steps) if steps else np.full(len(scores), np.nan)
     ends = out.starts + lo + window - 1
     mine = (ends >= start) & (ends < stop)
     core = slice(start - lo, stop - lo)
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
-                metric_scores=metric_scores[core], scores=scores[core], window_ends=ends[mine],
+                metric_scores=metric_scores[core], scores=scores[core], levels=levels[core], window_ends=ends[mine],
                 codes=out.codes[mine])
 
 
@@ -198,25 +225,30 @@ def _closed_until(flags: np.ndarray, merge_gap: int) -> int:
 
 
 def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
-                      threshold: float, version: str, run_id: str, mark: pd.Timestamp | None) -> int:
-    """Publish the part, then move the watermark to `mark` (if any) so a killed run resumes after it."""
-    found = _publish(data_root, group, grid, part, kept, split, threshold, version, run_id)
+                      thresholds: tuple[float, float | None], version: str, run_id: str,
+                      mark: tuple[pd.Timestamp, pd.Timestamp | None] | None) -> int:
+    """Publish the part, then move the watermark (and the open interval's start) to `mark`, if
+    any, so a killed run resumes after it."""
+    found = _publish(data_root, group, grid, part, kept, split, thresholds, version, run_id)
     if mark is not None:
-        io.write_watermark(data_root, group.name, mark)
+        io.write_watermark(data_root, group.name, *mark)
     return found
 
 
 def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
-             threshold: float, version: str, run_id: str) -> int:
-    """Publish the part's new steps before `split`; returns the number of anomaly intervals."""
+             thresholds: tuple[float, float | None], version: str, run_id: str) -> int:
+    """Publish the part's new steps before `split`; returns the number of anomaly intervals.
+    `thresholds`: the score's and the sustained level's (None when that check is off)."""
     first = max(grid.new - part.start, 0)
     if first >= split:
         return 0
     new = slice(first, split)
     idx, metrics, merge_gap = part.index[new], group.metrics, group.threshold.merge_gap
+    threshold, level_threshold = thresholds
     stop = part.start + split
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
-    intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_scores[new], metrics, threshold, merge_gap)
+    intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_scores[new], metrics, threshold, merge_gap,
+                             part.levels[new], level_threshold)
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
         idx, metrics, part.values[new], part.imputed[new], part.metric_scores[new],

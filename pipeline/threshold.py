@@ -22,6 +22,14 @@ def calibrate(val_scores: np.ndarray, cfg: ThresholdConfig) -> float:
     raise ValueError(f"unknown threshold method {cfg.method!r}")
 
 
+def calibrate_level(scores: np.ndarray, cfg: ThresholdConfig) -> float | None:
+    """Threshold of the sustained level: `level_factor` x the mean score of the range (NaN
+    ignored); None when the check is off (`level_steps` 0)."""
+    if cfg.level_steps == 0:
+        return None
+    return float(cfg.level_factor * np.nanmean(scores))
+
+
 def flag(scores: np.ndarray, threshold: float) -> np.ndarray:
     """True where the score exceeds the threshold; NaN scores are never anomalous."""
     with np.errstate(invalid="ignore"):

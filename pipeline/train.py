@@ -21,7 +21,7 @@ from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
 from pipeline.score import combine, metric_scales
-from pipeline.threshold import calibrate
+from pipeline.threshold import calibrate, calibrate_level
 from pipeline.window import clean_starts, window_starts, window_view
 
 log = logging.getLogger(__name__)
@@ -114,12 +114,12 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     val_error = mean_error(errors[split - first:], excluded[split:])
     scales = metric_scales(errors, excluded[first:])
     scores = combine(errors / scales, excluded[first:], group.threshold.smoothing, group.threshold.combine)
-    threshold = calibrate(scores, group.threshold)
+    threshold, level_threshold = calibrate(scores, group.threshold), calibrate_level(scores, group.threshold)
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
         "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),
         "metric_scales": dict(zip(group.metrics, scales.tolist())),
-        "threshold": {"value": threshold, **dataclasses.asdict(group.threshold)},
+        "threshold": {"value": threshold, "level_value": level_threshold, **dataclasses.asdict(group.threshold)},
         "training": {"start": str(frame.index[0]), "end": str(frame.index[-1]),
                      "validation_start": str(frame.index[split]), "steps": len(values),
                      "train_windows": int(len(train_starts)), "val_windows": int(len(val_starts)),

@@ -42,3 +42,18 @@ def test_confirm_drops_runs_that_barely_cross_the_threshold():
     assert confirm(scores, flags, 1.0, 1, 1.1).tolist() == [0, 0, 0, 0, 1, 0, 0, 1, 0]
     # merge_gap 2: one run from 1 to 7 peaking at 3.0, so every flag is kept
     assert confirm(scores, flags, 1.0, 2, 1.1).tolist() == [0, 1, 0, 0, 1, 0, 0, 1, 0]
+
+
+def test_intervals_say_whether_the_score_or_the_sustained_level_flagged_them():
+    index = pd.date_range("2026-01-01", periods=8, freq="5min", tz="UTC")
+    scores = np.array([0.1, 9.0, 0.1, 0.1, 1.5, 1.6, 1.5, 0.1])  # threshold 3: a spike, then a long rise
+    levels = np.array([0.1, 0.1, 0.1, 0.1, 0.5, 1.5, 1.5, 0.1])  # level threshold 1: rises after the spike
+    flags = (scores > 3) | (levels > 1)
+    errors = np.ones((8, 1))
+    out = to_intervals(index, scores, flags, errors, ("cpu",), 3.0, merge_gap=0, levels=levels, level_threshold=1.0)
+    assert out["trigger"].tolist() == ["score", "level"]
+    assert (out.iloc[1]["start"], out.iloc[1]["end"], out.iloc[1]["n_points"]) == (index[5], index[6], 2)
+    assert out["severity"].tolist() == ["medium", "low"]  # 9 / 3 and 1.5 / 1
+    both = to_intervals(index, scores, flags, errors, ("cpu",), 3.0, merge_gap=4, levels=levels, level_threshold=0.5)
+    assert both["trigger"].tolist() == ["score+level"] and both.iloc[0]["severity"] == "medium"
+    assert to_intervals(index, scores, scores > 3, errors, ("cpu",), 3.0, 0)["trigger"].tolist() == ["score"]

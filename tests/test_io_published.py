@@ -62,7 +62,10 @@ def test_upsert_does_not_read_back_days_it_rewrites_whole(tmp_path, monkeypatch)
     assert io.read_dataset(root, "scores", "g")["v"].tolist() == [2.0] * 72
 
 
-def test_watermark_round_trip(tmp_path):
-    assert io.read_watermark(str(tmp_path), "g") is None
-    io.write_watermark(str(tmp_path), "g", T0)
+def test_watermark_round_trip_with_the_open_intervals_start(tmp_path):
+    assert io.read_watermark(str(tmp_path), "g") is None and io.read_open_since(str(tmp_path), "g") is None
+    io.write_watermark(str(tmp_path), "g", T0, T0 - pd.Timedelta("1h"))
     assert io.read_watermark(str(tmp_path), "g") == T0
+    assert io.read_open_since(str(tmp_path), "g") == T0 - pd.Timedelta("1h")
+    io.write_watermark(str(tmp_path), "g", T0 + pd.Timedelta("1h"))  # the interval closed
+    assert io.read_open_since(str(tmp_path), "g") is None

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.score import combine, metric_scales, smooth, timestamp_means
+from pipeline.score import combine, level, metric_scales, smooth, timestamp_means
 
 
 def test_errors_are_averaged_over_covering_windows():
@@ -89,3 +89,12 @@ def test_a_quiet_metrics_anomaly_is_not_drowned_by_a_noisy_metric():
 
     assert not set(range(500, 510)) & set(flagged(np.ones(2)))  # raw errors: the noisy metric hides it
     assert set(range(500, 510)) <= set(flagged(metric_scales(train, none)))  # scaled: quiet's usual is floored
+
+
+def test_level_is_the_trailing_median_so_a_spike_leaves_it_and_a_shift_raises_it():
+    spike = np.array([1, 1, 1, 9, 1, 1, 1], dtype=float)
+    np.testing.assert_array_equal(level(spike, 4), [np.nan, 1, 1, 1, 1, 1, 1])  # needs half the steps seen
+    shift = np.array([1, 1, 1, 9, 9, 9, 9], dtype=float)
+    np.testing.assert_array_equal(level(shift, 4), [np.nan, 1, 1, 1, 5, 9, 9])
+    gaps = np.array([1, np.nan, 9, 9, np.nan], dtype=float)  # NaN ignored, and a NaN step has no level
+    np.testing.assert_array_equal(level(gaps, 4), [np.nan, np.nan, 5, 9, np.nan])

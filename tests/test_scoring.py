@@ -77,14 +77,45 @@ def test_incremental_scoring_adds_only_new_steps(scored):
     assert not scores.duplicated(["timestamp", "metric"]).any() and len(scores) == (STEPS + 12) * 4
 
 
-def scoring_copy(settings, target: Path, stride: int | None = None, threshold: float | None = None) -> Settings:
-    """A fresh data root with the same landing and models; the current model's stride or threshold changed."""
+def test_an_interval_open_at_the_watermark_is_extended_by_the_next_run(scored, tmp_path):
+    """Scoring up to the middle of the injected shift, then the rest, publishes the anomaly
+    intervals that scoring it all at once does: one interval across the two runs, not two."""
+    _, settings, _, db, injected, _ = scored
+    (shift,) = injected
+    middle = (shift.start + (shift.end - shift.start) / 2).tz_localize(None)  # landed times are naive UTC
+    outputs = {}
+    for runs in (1, 2):
+        copy = scoring_copy(settings, tmp_path / str(runs))
+        landing = Path(copy.storage.landing)
+        later = {}
+        for path in sorted(landing.rglob("*.parquet")):
+            frame = pd.read_parquet(path)
+            if runs == 2 and frame["timestamp"].max() > middle:
+                later[path.with_name(f"{path.stem}-later.parquet")] = frame[frame["timestamp"] > middle]
+                io.write_parquet_atomic(frame[frame["timestamp"] <= middle], path)
+        score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
+        if runs == 2:
+            assert io.read_open_since(copy.storage.data_root, "db-01") is not None  # cut inside an interval
+            for path, frame in later.items():
+                io.write_parquet_atomic(frame, path)
+            score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
+        outputs[runs] = published(copy)
+    pd.testing.assert_frame_equal(outputs[1]["anomalies"], outputs[2]["anomalies"], rtol=1e-4)
+    assert overlaps(outputs[2]["anomalies"], shift.start, shift.end)
+    pd.testing.assert_frame_equal(*(o["features"].drop(columns="embedding") for o in outputs.values()))
+
+
+def scoring_copy(settings, target: Path, stride: int | None = None, threshold: float | None = None,
+                 level_steps: int | None = None) -> Settings:
+    """A fresh data root with the same landing and models; the current model's stride, threshold or
+    sustained-level steps changed."""
     shutil.copytree(settings.storage.landing, target / "data" / "landing")
     shutil.copytree(settings.storage.models_root, target / "models")
     for path in (target / "models").glob("*/*/metadata.json"):
         meta = json.loads(path.read_text())
         meta["config"]["stride"] = stride or meta["config"]["stride"]
         meta["threshold"]["value"] = threshold or meta["threshold"]["value"]
+        meta["config"]["threshold"]["level_steps"] = level_steps or meta["config"]["threshold"]["level_steps"]
         path.write_text(json.dumps(meta))
     return tiny_settings(target)
 
@@ -123,15 +154,30 @@ def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(sc
     np.testing.assert_allclose(outputs[None]["metric_score"], raw, rtol=1e-9)  # raw errors, as before
 
 
+def test_a_sustained_shift_is_flagged_by_its_level_when_the_threshold_misses_it(scored, tmp_path):
+    """With the score's threshold out of reach, only the trailing median (2 hours here) can flag."""
+    _, settings, catalog, db, injected, _ = scored
+    copy = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=24)
+    score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
+    out = published(copy)
+    (shift,) = injected
+    assert overlaps(out["anomalies"], shift.start, shift.end)
+    assert set(out["anomalies"]["trigger"]) == {"level"}
+    hit = out["anomalies"][(out["anomalies"]["start"] <= shift.end) & (out["anomalies"]["end"] >= shift.start)]
+    assert hit["top_metric"].tolist() == ["db-01.replication_lag"]
+    assert out["scores"].drop_duplicates("timestamp")["is_anomaly"].mean() < 0.05
+
+
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
-    """Parts of 40 steps (window 16, stride 3) with a threshold low enough for many anomaly runs,
-    some of them across part boundaries: the same scores, intervals (none split) and features."""
+    """Parts of 40 steps (window 16, stride 3, level over 24 steps) with a threshold low enough for
+    many anomaly runs, some of them across part boundaries: the same scores, intervals (none split)
+    and features."""
     _, settings, catalog, db, _, _ = scored
     scores = io.read_dataset(settings.storage.data_root, "scores", "db-01").drop_duplicates("timestamp")
     low = float(np.nanquantile(scores["score"], 0.93))
     outputs = {}
     for chunk in (10**9, 40):
-        copy = scoring_copy(settings, tmp_path / str(chunk), stride=3, threshold=low)
+        copy = scoring_copy(settings, tmp_path / str(chunk), stride=3, threshold=low, level_steps=24)
         score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None, chunk=chunk)
         outputs[chunk] = published(copy)
         assert io.read_watermark(copy.storage.data_root, "db-01") == outputs[chunk]["scores"]["timestamp"].max()
@@ -140,6 +186,7 @@ def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_
     first = outputs[40]["scores"]["timestamp"].min()
     part = (intervals[["start", "end"]] - first) // pd.Timedelta("5min") // 40
     assert len(intervals) >= 5 and (part["start"] != part["end"]).any()
+    assert intervals["trigger"].str.contains("level").any()
 
 
 def test_parts_longer_than_a_day_stop_at_midnight_so_each_date_is_written_once(scored, tmp_path, monkeypatch):

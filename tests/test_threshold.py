@@ -1,7 +1,7 @@
 import numpy as np
 
 from pipeline.config import ThresholdConfig
-from pipeline.threshold import calibrate, flag
+from pipeline.threshold import calibrate, calibrate_level, flag
 
 
 def test_quantile_times_factor():
@@ -16,3 +16,9 @@ def test_mean_std_ignores_nan():
 
 def test_flag_never_flags_nan():
     assert flag(np.array([1.0, 5.0, np.nan]), 2.0).tolist() == [False, True, False]
+
+
+def test_level_threshold_is_a_factor_of_the_mean_score_or_off():
+    scores = np.array([1.0, 3.0, np.nan])  # mean 2
+    assert calibrate_level(scores, ThresholdConfig(level_steps=10, level_factor=2.5)) == 5.0
+    assert calibrate_level(scores, ThresholdConfig(level_steps=0)) is None

@@ -73,15 +73,28 @@ def published_groups(data_root: str, dataset: str) -> list[str]:
 
 
 def read_watermark(data_root: str, group: str) -> pd.Timestamp | None:
+    """The last step published by incremental scoring."""
+    return _state(data_root, group).get("scored_until")
+
+
+def read_open_since(data_root: str, group: str) -> pd.Timestamp | None:
+    """Start of the anomaly interval still open at the watermark (later steps could extend it)."""
+    return _state(data_root, group).get("open_since")
+
+
+def _state(data_root: str, group: str) -> dict[str, pd.Timestamp]:
     path = Path(data_root) / "state" / f"{check_name(group)}.json"
-    return pd.Timestamp(json.loads(path.read_text())["scored_until"]) if path.exists() else None
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    return {key: pd.Timestamp(value) for key, value in raw.items() if value is not None}
 
 
-def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp) -> None:
+def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp,
+                    open_since: pd.Timestamp | None = None) -> None:
     state = Path(data_root) / "state"
     with locked(state / f".{check_name(group)}.lock"):
         sweep(state, f".tmp-{group}.json-*")
-        write_json_atomic(state / f"{group}.json", {"scored_until": scored_until.isoformat()})
+        write_json_atomic(state / f"{group}.json", {"scored_until": scored_until.isoformat(),
+                                                    "open_since": None if open_since is None else open_since.isoformat()})
 
 
 def write_report(data_root: str, name: str, html: str) -> Path:
