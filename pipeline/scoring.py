@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.anomalies import confirm, runs, to_intervals
+from pipeline.anomalies import confirm, to_intervals
 from pipeline.catalog import Catalog, load_aligned, time_span
 from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.inference import run_windows, scaled_input
 from pipeline.ingest import InputError
+from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
@@ -34,49 +34,6 @@ from pipeline.window import window_starts
 log = logging.getLogger(__name__)
 CHUNK = 1 << 16  # steps scored per part of a long range
 MICROSECOND = pd.Timedelta(1, "us")  # published times are microseconds
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The steps of the range being scored: `n` buckets from `first`, new data from step `new`."""
-
-    first: pd.Timestamp
-    n: int
-    new: int
-    interval: pd.Timedelta
-
-    def time(self, step: int) -> pd.Timestamp:
-        return self.first + step * self.interval
-
-
-@dataclass(frozen=True)
-class Part:
-    """Per-step results for steps [start, start + len(index)) of the grid, and the windows ending there."""
-
-    start: int
-    index: pd.DatetimeIndex
-    values: np.ndarray
-    imputed: np.ndarray
-    metric_scores: np.ndarray  # [time, metric] error over the metric's usual error
-    scores: np.ndarray
-    levels: np.ndarray  # the trailing median score (pipeline.score.level); NaN when the check is off
-    window_ends: np.ndarray  # grid steps
-    codes: np.ndarray
-
-    def tail(self, first: int) -> Part:
-        """The steps from `first` (relative) on, with their windows."""
-        keep = self.window_ends >= self.start + first
-        return Part(self.start + first, self.index[first:], self.values[first:], self.imputed[first:],
-                    self.metric_scores[first:], self.scores[first:], self.levels[first:], self.window_ends[keep],
-                    self.codes[keep])
-
-    def join(self, later: Part) -> Part:
-        """This part followed by the `later` one that starts where it stops."""
-        arrays = {name: np.concatenate([getattr(self, name), getattr(later, name)])
-                  for name in ("values", "imputed", "metric_scores", "scores", "levels", "window_ends")}
-        codes = [c for c in (self.codes, later.codes) if len(c)]
-        return Part(self.start, self.index.append(later.index), codes=np.concatenate(codes) if codes else self.codes,
-                    **arrays)
 
 
 def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
@@ -117,12 +74,12 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.n:
-            stop = _part_stop(grid, scored_to, chunk)
+            stop = part_stop(grid, scored_to, chunk)
             part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales)
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
             flags = flag(part.scores, threshold)
             levels = flag(part.levels, level_threshold) if level_threshold is not None else np.zeros_like(flags)
-            split = len(flags) if stop == grid.n else _closed_until(flags | levels, merge_gap)
+            split = len(flags) if stop == grid.n else closed_until(flags | levels, merge_gap)
             open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
             if split == 0:
                 continue
@@ -130,7 +87,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             kept |= levels[:split]
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
-            open_at = _closed_until(kept, merge_gap)  # where a published run that later steps could extend starts
+            open_at = closed_until(kept, merge_gap)  # where a published run that later steps could extend starts
             still_open = grid.time(part.start + max(open_at, grid.new - part.start)) if open_at < split else None
             mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
             pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split,
@@ -154,16 +111,6 @@ def _context_steps(group: GroupConfig) -> int:
     gap-filling and smoothing neighbours, and the trailing steps of its level."""
     smoothing, level_steps = max(group.threshold.smoothing, 1), group.threshold.level_steps
     return (group.window - 1) + smoothing // 2 + group.max_gap + 1 + max(level_steps - 1, 0)
-
-
-def _part_stop(grid: Grid, begin: int, chunk: int) -> int:
-    """Where a part from `begin` stops: `chunk` steps on, moved back to the first step of that
-    day when the part then still spans a day, so each date partition is written once."""
-    stop = begin + chunk
-    if stop >= grid.n:
-        return grid.n
-    midnight = stop - (grid.time(stop) - grid.time(stop).floor("D")) // grid.interval
-    return midnight if midnight > begin else stop
 
 
 def _utc(time) -> pd.Timestamp:
@@ -213,15 +160,6 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
                 metric_scores=metric_scores[core], scores=scores[core], levels=levels[core], window_ends=ends[mine],
                 codes=out.codes[mine])
-
-
-def _closed_until(flags: np.ndarray, merge_gap: int) -> int:
-    """How many leading steps no later flagged step can merge with: all of them when the last
-    `merge_gap` + 1 steps hold no flag, else those before the last run."""
-    found = runs(flags, merge_gap)
-    if not found or len(flags) - found[-1][1] > merge_gap + 1:
-        return len(flags)
-    return found[-1][0]
 
 
 def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,

@@ -1,0 +1,32 @@
+import numpy as np
+import pandas as pd
+
+from pipeline.parts import Grid, Part, closed_until, part_stop
+
+GRID = Grid(pd.Timestamp("2026-01-01 20:00", tz="UTC"), n=100, new=0, interval=pd.Timedelta("1h"))
+
+
+def test_a_part_stops_at_the_midnight_it_spans_or_at_the_end():
+    assert part_stop(GRID, 0, 10) == 4  # 20:00 + 10 h passes midnight: stop at step 4 (00:00)
+    assert part_stop(GRID, 4, 10) == 14  # 00:00 .. 09:00 spans no midnight
+    assert part_stop(GRID, 4, 30) == 28  # back to the next midnight
+    assert part_stop(GRID, 95, 10) == 100
+
+
+def test_steps_are_closed_until_the_last_run_that_could_still_grow():
+    flags = np.array([1, 0, 0, 0, 0, 1, 0], dtype=bool)
+    assert closed_until(flags, merge_gap=1) == 5  # the run at 5 is one step from the end
+    assert closed_until(flags[:5], merge_gap=1) == 5  # 4 quiet steps after the run at 0
+    assert closed_until(np.zeros(3, bool), merge_gap=1) == 3
+
+
+def test_a_parts_tail_joined_to_the_next_part_is_one_part():
+    def part(start, n):
+        steps = np.arange(start, start + n, dtype=float)
+        return Part(start, GRID.first + pd.to_timedelta(steps, "h"), steps[:, None], np.zeros((n, 1), bool),
+                    steps[:, None], steps, steps, np.arange(start, start + n), steps[:, None])
+
+    joined = part(0, 6).tail(4).join(part(6, 3))
+    assert joined.start == 4 and joined.scores.tolist() == [4, 5, 6, 7, 8]
+    assert joined.window_ends.tolist() == [4, 5, 6, 7, 8] and joined.codes[:, 0].tolist() == [4, 5, 6, 7, 8]
+    assert joined.index[0] == GRID.time(4) and len(joined.index) == 5
