@@ -53,7 +53,7 @@ class ThresholdConfig:
     merge_gap: int = 48  # flagged runs this many steps apart or closer form one interval
     min_peak: float = 1.1  # an interval must peak at min_peak x threshold, or it is dropped
     level_steps: int = 144  # a sustained rise: the median score over this many trailing steps (0: off) ...
-    level_factor: float = 2.5  # ... above level_factor x the training range's mean score
+    level_factor: float = 2.5  # ... and the step's own score above level_factor x the training range's mean
 
 
 @dataclass(frozen=True)

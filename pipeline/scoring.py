@@ -28,7 +28,7 @@ from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
 from pipeline.score import combine, level
-from pipeline.threshold import flag
+from pipeline.threshold import flag, flag_level
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales)
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
             flags = flag(part.scores, threshold)
-            levels = flag(part.levels, level_threshold) if level_threshold is not None else np.zeros_like(flags)
+            levels = (flag_level(part.scores, part.levels, level_threshold) if level_threshold is not None
+                      else np.zeros_like(flags))
             split = len(flags) if stop == grid.n else closed_until(flags | levels, merge_gap)
             open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
             if split == 0:

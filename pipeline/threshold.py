@@ -34,3 +34,9 @@ def flag(scores: np.ndarray, threshold: float) -> np.ndarray:
     """True where the score exceeds the threshold; NaN scores are never anomalous."""
     with np.errstate(invalid="ignore"):
         return np.nan_to_num(scores, nan=-np.inf) > threshold
+
+
+def flag_level(scores: np.ndarray, levels: np.ndarray, level_threshold: float) -> np.ndarray:
+    """True where the trailing median score and the step's own score both exceed the level
+    threshold: a sustained rise, flagged until the scores fall back (not until the median does)."""
+    return flag(levels, level_threshold) & flag(scores, level_threshold)

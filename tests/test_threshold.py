@@ -1,7 +1,7 @@
 import numpy as np
 
 from pipeline.config import ThresholdConfig
-from pipeline.threshold import calibrate, calibrate_level, flag
+from pipeline.threshold import calibrate, calibrate_level, flag, flag_level
 
 
 def test_quantile_times_factor():
@@ -22,3 +22,9 @@ def test_level_threshold_is_a_factor_of_the_mean_score_or_off():
     scores = np.array([1.0, 3.0, np.nan])  # mean 2
     assert calibrate_level(scores, ThresholdConfig(level_steps=10, level_factor=2.5)) == 5.0
     assert calibrate_level(scores, ThresholdConfig(level_steps=0)) is None
+
+
+def test_a_level_flags_only_while_the_steps_own_score_stays_up():
+    scores = np.array([1.0, 9.0, 9.0, 1.0, 1.0, np.nan])
+    levels = np.array([1.0, 1.0, 9.0, 9.0, 5.0, 9.0])  # the trailing median lags both ways
+    assert flag_level(scores, levels, 4.0).tolist() == [False, False, True, False, False, False]
