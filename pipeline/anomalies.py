@@ -29,6 +29,18 @@ def confirm(scores: np.ndarray, flags: np.ndarray, threshold: float, merge_gap: 
     return kept
 
 
+def drop_repeats(scores: np.ndarray, flags: np.ndarray, repeats: np.ndarray, limit: float,
+                 merge_gap: int) -> np.ndarray:
+    """Drop the flagged runs whose peak step's `repeats` (pipeline.score.repeat_peaks) reached
+    `limit`: the same time of day scored as high before, a daily pattern rather than an incident."""
+    kept = flags.copy()
+    for first, last in runs(flags, merge_gap):
+        peak = first + int(np.argmax(np.where(np.isnan(scores[first:last + 1]), -np.inf, scores[first:last + 1])))
+        if repeats[peak] >= limit:
+            kept[first:last + 1] = False
+    return kept
+
+
 def severity(ratio: float) -> str:
     """Peak score over threshold: below 2 is low, below 5 medium, else high."""
     return "low" if ratio < 2 else "medium" if ratio < 5 else "high"

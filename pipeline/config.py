@@ -54,6 +54,9 @@ class ThresholdConfig:
     min_peak: float = 1.1  # an interval must peak at min_peak x threshold, or it is dropped
     level_steps: int = 144  # a sustained rise: the median score over this many trailing steps (0: off) ...
     level_factor: float = 2.5  # ... and the step's own score above level_factor x the training range's mean
+    repeat_days: int = 2  # drop a score interval whose peak time of day already scored repeat_factor x threshold
+    repeat_tolerance: str = "1h"  # (within this much) on one of the previous repeat_days days: a daily pattern
+    repeat_factor: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,10 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.threshold.quantile: must be between 0 and 1")
     if group.threshold.level_factor <= 0:
         raise ConfigError(f"{where}.threshold.level_factor: must be above 0")
+    try:
+        pd.Timedelta(group.threshold.repeat_tolerance)
+    except ValueError:
+        raise ConfigError(f"{where}.threshold.repeat_tolerance: must be a duration like '1h'")
     if not 0 < group.model.validation_fraction < 1:
         raise ConfigError(f"{where}.model.validation_fraction: must be between 0 and 1")
     for key in ("window", "stride", "train_stride"):
@@ -235,7 +242,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 def group_from_dict(raw: dict) -> GroupConfig:
     """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form); models stored
     before `combine` existed averaged their metric scores, those before `level_steps` had no
-    sustained-level check."""
-    threshold = ThresholdConfig(**{"combine": "mean", "level_steps": 0, **raw["threshold"]})
+    sustained-level check, those before `repeat_days` no daily-repeat check."""
+    threshold = ThresholdConfig(**{"combine": "mean", "level_steps": 0, "repeat_days": 0, **raw["threshold"]})
     return GroupConfig(**{**raw, "metrics": tuple(raw["metrics"]), "model": ModelConfig(**raw["model"]),
                           "threshold": threshold})

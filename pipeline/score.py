@@ -97,3 +97,13 @@ def level(scores: np.ndarray, steps: int) -> np.ndarray:
     and low through isolated spikes."""
     medians = pd.Series(scores).rolling(steps, min_periods=max(steps // 2, 1)).median().to_numpy()
     return np.where(np.isnan(scores), np.nan, medians)
+
+
+def repeat_peaks(scores: np.ndarray, period: int, days: int, tolerance: int) -> np.ndarray:
+    """Per step, the largest score within `tolerance` steps of the same time of day on the
+    previous `days` days (`period` steps a day); NaN where none of those steps has a score."""
+    near = pd.Series(scores).rolling(2 * tolerance + 1, center=True, min_periods=1).max().to_numpy()
+    peaks = np.full(len(scores), np.nan)
+    for shift in range(period, min(days * period, len(scores) - 1) + 1, period):
+        peaks[shift:] = np.fmax(peaks[shift:], near[:-shift])
+    return peaks

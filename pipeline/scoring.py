@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.anomalies import confirm, to_intervals
+from pipeline.anomalies import confirm, drop_repeats, to_intervals
 from pipeline.catalog import Catalog, load_aligned, time_span
 from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.inference import run_windows, scaled_input
@@ -27,7 +27,7 @@ from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
-from pipeline.score import combine, level
+from pipeline.score import combine, level, repeat_peaks
 from pipeline.threshold import flag, flag_level
 from pipeline.window import window_starts
 
@@ -85,6 +85,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             if split == 0:
                 continue
             kept = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
+            if group.threshold.repeat_days:
+                kept = drop_repeats(part.scores[:split], kept, part.repeats[:split],
+                                    group.threshold.repeat_factor * threshold, merge_gap)
             kept |= levels[:split]
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
@@ -108,10 +111,22 @@ def _context(group: GroupConfig, first_new: pd.Timestamp | None) -> pd.Timestamp
 
 
 def _context_steps(group: GroupConfig) -> int:
-    """Steps before a step that its score and level depend on: the windows covering it, the
-    gap-filling and smoothing neighbours, and the trailing steps of its level."""
+    """Steps before a step that its score, level and repeats depend on: the windows covering it,
+    the gap-filling and smoothing neighbours, then the trailing steps of its level or the
+    previous days of its repeats."""
     smoothing, level_steps = max(group.threshold.smoothing, 1), group.threshold.level_steps
-    return (group.window - 1) + smoothing // 2 + group.max_gap + 1 + max(level_steps - 1, 0)
+    period, tolerance = _repeat_steps(group)
+    history = max(level_steps - 1, group.threshold.repeat_days * period + tolerance if period else 0, 0)
+    return (group.window - 1) + smoothing // 2 + group.max_gap + 1 + history
+
+
+def _repeat_steps(group: GroupConfig) -> tuple[int, int]:
+    """Steps in a day and in the repeat tolerance; (0, 0) when the daily-repeat check is off
+    (or the interval is over half a day)."""
+    period = round(pd.Timedelta("1D") / group.interval_td)
+    if not group.threshold.repeat_days or period < 2:
+        return 0, 0
+    return period, pd.Timedelta(group.threshold.repeat_tolerance) // group.interval_td
 
 
 def _utc(time) -> pd.Timestamp:
@@ -153,14 +168,16 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     out = run_windows(model, scaled_input(values, scaler), window, starts)
     metric_scores = out.metric_errors / scales
     scores = combine(metric_scores, imputed | np.isnan(values), group.threshold.smoothing, group.threshold.combine)
-    steps = group.threshold.level_steps
+    steps, (period, tolerance) = group.threshold.level_steps, _repeat_steps(group)
     levels = level(scores, steps) if steps else np.full(len(scores), np.nan)
+    repeats = (repeat_peaks(scores, period, group.threshold.repeat_days, tolerance) if period
+               else np.full(len(scores), np.nan))
     ends = out.starts + lo + window - 1
     mine = (ends >= start) & (ends < stop)
     core = slice(start - lo, stop - lo)
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
-                metric_scores=metric_scores[core], scores=scores[core], levels=levels[core], window_ends=ends[mine],
-                codes=out.codes[mine])
+                metric_scores=metric_scores[core], scores=scores[core], levels=levels[core], repeats=repeats[core],
+                window_ends=ends[mine], codes=out.codes[mine])
 
 
 def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,

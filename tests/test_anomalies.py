@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.anomalies import confirm, contributors, runs, severity, to_intervals
+from pipeline.anomalies import confirm, contributors, drop_repeats, runs, severity, to_intervals
 
 
 def test_runs_merge_small_gaps():
@@ -57,3 +57,12 @@ def test_intervals_say_whether_the_score_or_the_sustained_level_flagged_them():
     both = to_intervals(index, scores, flags, errors, ("cpu",), 3.0, merge_gap=4, levels=levels, level_threshold=0.5)
     assert both["trigger"].tolist() == ["score+level"] and both.iloc[0]["severity"] == "medium"
     assert to_intervals(index, scores, scores > 3, errors, ("cpu",), 3.0, 0)["trigger"].tolist() == ["score"]
+
+
+def test_runs_whose_peak_time_scored_as_high_before_are_dropped():
+    scores = np.array([0, 4.0, 3.0, 0, 0, 5.0, 0])
+    flags = scores > 2
+    repeats = np.array([9, 1.0, 9.0, 9, 9, 3.0, 9])  # what the same times scored on earlier days
+    # the first run peaks at step 1 (repeat 1.0 < 2.4): kept; the second at step 5 (3.0 >= 2.4): dropped
+    assert drop_repeats(scores, flags, repeats, 2.4, 0).tolist() == [0, 1, 1, 0, 0, 0, 0]
+    assert drop_repeats(scores, flags, np.full(7, np.nan), 2.4, 0).tolist() == flags.tolist()  # no history

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.score import combine, level, metric_scales, smooth, timestamp_means
+from pipeline.score import combine, level, metric_scales, repeat_peaks, smooth, timestamp_means
 
 
 def test_errors_are_averaged_over_covering_windows():
@@ -98,3 +98,12 @@ def test_level_is_the_trailing_median_so_a_spike_leaves_it_and_a_shift_raises_it
     np.testing.assert_array_equal(level(shift, 4), [np.nan, 1, 1, 1, 5, 9, 9])
     gaps = np.array([1, np.nan, 9, 9, np.nan], dtype=float)  # NaN ignored, and a NaN step has no level
     np.testing.assert_array_equal(level(gaps, 4), [np.nan, np.nan, 5, 9, np.nan])
+
+
+def test_repeat_peaks_look_at_the_same_time_on_the_previous_days():
+    scores = np.array([0, 5, 0, 0,   0, 0, 0, 0,   0, 0, 0, 7], dtype=float)  # 4 steps a day
+    peaks = repeat_peaks(scores, period=4, days=2, tolerance=0)
+    np.testing.assert_array_equal(peaks[:4], [np.nan] * 4)  # no earlier day
+    np.testing.assert_array_equal(peaks[4:], [0, 5, 0, 0, 0, 5, 0, 0])  # step 9: two days after the 5
+    near = repeat_peaks(scores, period=4, days=1, tolerance=1)  # within a step of the same time
+    np.testing.assert_array_equal(near[4:8], [5, 5, 5, 0])

@@ -106,16 +106,16 @@ def test_an_interval_open_at_the_watermark_is_extended_by_the_next_run(scored, t
 
 
 def scoring_copy(settings, target: Path, stride: int | None = None, threshold: float | None = None,
-                 level_steps: int | None = None) -> Settings:
+                 **threshold_config) -> Settings:
     """A fresh data root with the same landing and models; the current model's stride, threshold or
-    sustained-level steps changed."""
+    threshold settings (e.g. level_steps) changed."""
     shutil.copytree(settings.storage.landing, target / "data" / "landing")
     shutil.copytree(settings.storage.models_root, target / "models")
     for path in (target / "models").glob("*/*/metadata.json"):
         meta = json.loads(path.read_text())
         meta["config"]["stride"] = stride or meta["config"]["stride"]
         meta["threshold"]["value"] = threshold or meta["threshold"]["value"]
-        meta["config"]["threshold"]["level_steps"] = level_steps or meta["config"]["threshold"]["level_steps"]
+        meta["config"]["threshold"].update(threshold_config)
         path.write_text(json.dumps(meta))
     return tiny_settings(target)
 
@@ -169,15 +169,16 @@ def test_a_sustained_shift_is_flagged_by_its_level_when_the_threshold_misses_it(
 
 
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
-    """Parts of 40 steps (window 16, stride 3, level over 24 steps) with a threshold low enough for
-    many anomaly runs, some of them across part boundaries: the same scores, intervals (none split)
-    and features."""
+    """Parts of 40 steps (window 16, stride 3, level over 24 steps, repeats from 2 days back) with a
+    threshold low enough for many anomaly runs, some of them across part boundaries: the same
+    scores, intervals (none split) and features."""
     _, settings, catalog, db, _, _ = scored
     scores = io.read_dataset(settings.storage.data_root, "scores", "db-01").drop_duplicates("timestamp")
     low = float(np.nanquantile(scores["score"], 0.93))
     outputs = {}
     for chunk in (10**9, 40):
-        copy = scoring_copy(settings, tmp_path / str(chunk), stride=3, threshold=low, level_steps=24)
+        copy = scoring_copy(settings, tmp_path / str(chunk), stride=3, threshold=low, level_steps=24,
+                            repeat_factor=1.5)
         score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None, chunk=chunk)
         outputs[chunk] = published(copy)
         assert io.read_watermark(copy.storage.data_root, "db-01") == outputs[chunk]["scores"]["timestamp"].max()
@@ -187,6 +188,9 @@ def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_
     part = (intervals[["start", "end"]] - first) // pd.Timedelta("5min") // 40
     assert len(intervals) >= 5 and (part["start"] != part["end"]).any()
     assert intervals["trigger"].str.contains("level").any()
+    no_repeats = scoring_copy(settings, tmp_path / "no-repeats", stride=3, threshold=low, level_steps=24, repeat_days=0)
+    score_group(no_repeats, db, discover(no_repeats.storage.landing), "run", emit=lambda _: None)
+    assert len(published(no_repeats)["anomalies"]) > len(intervals)  # the daily-repeat check dropped some
 
 
 def test_parts_longer_than_a_day_stop_at_midnight_so_each_date_is_written_once(scored, tmp_path, monkeypatch):
