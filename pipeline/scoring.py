@@ -71,11 +71,13 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
+    history, keep = np.empty(0), _history_steps(group)  # the latest scores, for the next part's levels and repeats
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.n:
             stop = part_stop(grid, scored_to, chunk)
-            part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales)
+            part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales, history)
+            history = np.concatenate([history, part.scores])[max(len(history) + len(part.scores) - keep, 0):]
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
             flags = flag(part.scores, threshold)
             levels = (flag_level(part.scores, part.levels, level_threshold) if level_threshold is not None
@@ -111,13 +113,22 @@ def _context(group: GroupConfig, first_new: pd.Timestamp | None) -> pd.Timestamp
 
 
 def _context_steps(group: GroupConfig) -> int:
-    """Steps before a step that its score, level and repeats depend on: the windows covering it,
-    the gap-filling and smoothing neighbours, then the trailing steps of its level or the
-    previous days of its repeats."""
-    smoothing, level_steps = max(group.threshold.smoothing, 1), group.threshold.level_steps
+    """Steps before a step that its score, level and repeats depend on: the scores of its
+    history, and the steps those scores need (`_score_context`)."""
+    return _score_context(group) + _history_steps(group)
+
+
+def _score_context(group: GroupConfig) -> int:
+    """Steps before a step that its score depends on: the windows covering it, then the
+    gap-filling and smoothing neighbours."""
+    return (group.window - 1) + max(group.threshold.smoothing, 1) // 2 + group.max_gap + 1
+
+
+def _history_steps(group: GroupConfig) -> int:
+    """Earlier scores a step's level and repeats use: its level's trailing steps, or the previous
+    days of its repeats."""
     period, tolerance = _repeat_steps(group)
-    history = max(level_steps - 1, group.threshold.repeat_days * period + tolerance if period else 0, 0)
-    return (group.window - 1) + smoothing // 2 + group.max_gap + 1 + history
+    return max(group.threshold.level_steps - 1, group.threshold.repeat_days * period + tolerance if period else 0, 0)
 
 
 def _repeat_steps(group: GroupConfig) -> tuple[int, int]:
@@ -153,11 +164,13 @@ def _grid(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, en
 
 def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, stop: int,
                 context: pd.Timestamp | None, end: pd.Timestamp | None, model, scaler: Scaler,
-                scales: np.ndarray) -> Part:
+                scales: np.ndarray, history: np.ndarray) -> Part:
     """Scores of steps [start, stop), from a read of the steps around them that those scores use;
-    metric scores are errors over each metric's usual error (`scales`)."""
+    metric scores are errors over each metric's usual error (`scales`). `history` holds the
+    scores of the steps before `start` (as many as `_history_steps`, fewer at the grid's start)
+    that earlier parts gave, for the levels and repeats."""
     window, smoothing, fill = group.window, max(group.threshold.smoothing, 1), group.max_gap + 1
-    lo = max(0, start - _context_steps(group))
+    lo = max(0, start - _score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
     rows_from, rows_to = grid.time(lo), grid.time(hi) - MICROSECOND
     aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context),
@@ -168,15 +181,15 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     out = run_windows(model, scaled_input(values, scaler), window, starts)
     metric_scores = out.metric_errors / scales
     scores = combine(metric_scores, imputed | np.isnan(values), group.threshold.smoothing, group.threshold.combine)
-    steps, (period, tolerance) = group.threshold.level_steps, _repeat_steps(group)
-    levels = level(scores, steps) if steps else np.full(len(scores), np.nan)
-    repeats = (repeat_peaks(scores, period, group.threshold.repeat_days, tolerance) if period
-               else np.full(len(scores), np.nan))
     ends = out.starts + lo + window - 1
     mine = (ends >= start) & (ends < stop)
     core = slice(start - lo, stop - lo)
+    steps, (period, tolerance), n = group.threshold.level_steps, _repeat_steps(group), stop - start
+    known = np.concatenate([history, scores[core]])
+    levels = level(known, steps)[-n:] if steps else np.full(n, np.nan)
+    repeats = repeat_peaks(known, period, group.threshold.repeat_days, tolerance)[-n:] if period else np.full(n, np.nan)
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
-                metric_scores=metric_scores[core], scores=scores[core], levels=levels[core], repeats=repeats[core],
+                metric_scores=metric_scores[core], scores=scores[core], levels=levels, repeats=repeats,
                 window_ends=ends[mine], codes=out.codes[mine])
 
 
