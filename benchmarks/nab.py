@@ -6,7 +6,8 @@
 
 Each `<category>/<name>.csv` (`timestamp` plus one or more value columns, one group) is
 written as wide parquet into a fresh landing folder, trained and scored on its whole
-length with the default configuration (only the interval is taken from the data), and
+length with the default configuration (only the interval and the training range, the
+signal's length, are taken from the data), and
 its anomaly intervals are compared with the labelled windows (see pipeline.evaluate).
 `--generated` also runs the multi-metric sample groups with their injected anomalies.
 `--pairs` runs two-metric groups of real signals instead: each category's signals in pairs,
@@ -60,8 +61,9 @@ def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) 
     Returns the published anomaly intervals and the per-timestamp anomaly flags.
     """
     spacing = frame.index.to_series().diff().median()
+    length = frame.index[-1] - frame.index[0] + spacing  # trained on its whole length, as the protocol says
     raw = {"storage": {"data_root": str(workdir / "data"), "models_root": str(workdir / "models")},
-           "defaults": {"interval": f"{int(spacing.total_seconds())}s"},
+           "defaults": {"interval": f"{int(spacing.total_seconds())}s", "lookback": f"{int(length.total_seconds())}s"},
            "groups": [{"name": name, "metrics": ["*"]}]}
     for assignment in overrides:
         apply_override(raw, assignment)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchmarks.nab import main, paired_signals
+from benchmarks.nab import detect, main, paired_signals
 
 TINY = ["window=16", "model.units=8", "model.bottleneck=4", "model.epochs=2"]
 
@@ -47,6 +47,15 @@ def test_benchmark_runs_the_pipeline_and_scores_by_overlap(tmp_path, capsys):
     for name in ("spiky", "quiet"):  # each signal in its own process gives what the serial run gave
         assert {k: again[name][k] for k in ("tp", "fp", "fn", "detected", "flagged")} == \
                {k: result["signals"]["demo"][name][k] for k in ("tp", "fp", "fn", "detected", "flagged")}
+
+
+def test_each_signal_is_trained_on_its_whole_length(tmp_path):
+    """40 days of hourly data, longer than the default 28-day lookback: the protocol trains on all of it."""
+    index = pd.date_range("2024-01-01", periods=40 * 24, freq="h", tz="UTC", name="timestamp")
+    frame = pd.DataFrame({"value": 10 + np.sin(2 * np.pi * np.arange(len(index)) / 24)}, index=index)
+    detect(frame, "long", TINY, tmp_path)
+    meta = json.loads(next((tmp_path / "models").glob("long/*/metadata.json")).read_text())
+    assert pd.Timestamp(meta["training"]["start"]) == index[0] and meta["training"]["steps"] == len(index)
 
 
 def test_pairs_put_the_second_signal_on_the_first_ones_timestamps_with_its_windows():
