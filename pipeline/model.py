@@ -19,6 +19,18 @@ from pipeline.window import iter_batches  # noqa: E402
 log = logging.getLogger(__name__)
 
 
+class _SharedTraceNotice(logging.Filter):
+    """Drops TensorFlow's "calls ... triggered tf.function retracing" warning: every architecture
+    gets its own traced function from one `def` (`_inference`, `_train_steps`), which TF's
+    heuristic counts as one function retracing. Expected here, and noise in ops logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_SharedTraceNotice())
+
+
 def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.Model:
     """encoder LSTM -> bottleneck -> RepeatVector -> decoder LSTM -> TimeDistributed(Dense).
 

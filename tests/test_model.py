@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,12 @@ def test_compiled_reconstruction_matches_keras_predict_for_every_model_of_an_arc
             assert [len(c) for c, *_ in got] == [len(b) for b in np.array_split(subset, range(1024, len(subset), 1024))]
         traces.append(sorted(f.experimental_get_tracing_count() for f in _COMPILED.values()))
     assert traces[0] == traces[1]  # the second model ran on the first one's traces
+
+
+def test_tensorflows_retracing_notice_for_per_architecture_traces_is_not_logged(caplog):
+    logger = logging.getLogger("tensorflow")  # where TensorFlow logs it; the filter sits on it
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        logger.warning("5 out of the last 5 calls to <function _inference.<locals>.run> triggered tf.function "
+                       "retracing. Tracing is expensive")
+        logger.warning("some other warning")
+    assert [r.getMessage() for r in caplog.records] == ["some other warning"]
