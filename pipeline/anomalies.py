@@ -29,14 +29,18 @@ def confirm(scores: np.ndarray, flags: np.ndarray, threshold: float, merge_gap: 
     return kept
 
 
+def _peak(scores: np.ndarray, first: int, last: int) -> int:
+    """The step of the largest score in [first, last] (NaN ignored; the first step if all are NaN)."""
+    return first + int(np.argmax(np.where(np.isnan(scores[first:last + 1]), -np.inf, scores[first:last + 1])))
+
+
 def drop_repeats(scores: np.ndarray, flags: np.ndarray, repeats: np.ndarray, limit: float,
                  merge_gap: int) -> np.ndarray:
     """Drop the flagged runs whose peak step's `repeats` (pipeline.score.repeat_peaks) reached
     `limit`: the same time of day scored as high before, a daily pattern rather than an incident."""
     kept = flags.copy()
     for first, last in runs(flags, merge_gap):
-        peak = first + int(np.argmax(np.where(np.isnan(scores[first:last + 1]), -np.inf, scores[first:last + 1])))
-        if repeats[peak] >= limit:
+        if repeats[_peak(scores, first, last)] >= limit:
             kept[first:last + 1] = False
     return kept
 
@@ -67,10 +71,9 @@ def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray,
     rows = []
     for first, last in runs(flags, merge_gap):
         span, flagged = slice(first, last + 1), flags[first:last + 1]
-        segment = np.where(np.isnan(scores[span]), -np.inf, scores[span])
-        peak = first + int(np.argmax(segment))
-        ratio = float(scores[peak]) / threshold if threshold > 0 else np.inf
-        triggers = ["score"] if (segment[flagged] > threshold).any() else []
+        top = _peak(scores, first, last)
+        ratio = float(scores[top]) / threshold if threshold > 0 else np.inf
+        triggers = ["score"] if (scores[span][flagged] > threshold).any() else []  # NaN never is
         if levels is not None and level_threshold is not None:
             level_peak = np.nanmax(np.where(flagged, levels[span], np.nan), initial=-np.inf)
             if level_peak > level_threshold:
@@ -79,7 +82,7 @@ def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray,
         ranked = contributors(metric_scores[span][flagged], metrics)
         rows.append({
             "start": index[first], "end": index[last], "n_points": int(flagged.sum()),
-            "peak_time": index[peak], "peak_score": float(scores[peak]), "threshold": float(threshold),
+            "peak_time": index[top], "peak_score": float(scores[top]), "threshold": float(threshold),
             "severity": severity(ratio), "trigger": "+".join(triggers),
             "top_metric": ranked[0][0] if ranked else None,
             "contributors": ", ".join(f"{m} {s:.0%}" for m, s in ranked),
