@@ -62,11 +62,13 @@ def contributors(metric_scores: np.ndarray, metrics: tuple[str, ...], top: int =
 
 def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray, metric_scores: np.ndarray,
                  metrics: tuple[str, ...], threshold: float, merge_gap: int, levels: np.ndarray | None = None,
-                 level_threshold: float | None = None) -> pd.DataFrame:
+                 level_threshold: float | None = None, shift_ratios: np.ndarray | None = None) -> pd.DataFrame:
     """One row per merged anomalous interval (see INTERVAL_COLUMNS).
 
     `trigger` says what flagged it: `score` (above the threshold), `level` (the sustained level
-    `levels` above `level_threshold`) or both; severity is the larger ratio to its threshold.
+    `levels` above `level_threshold`), `shift` (a metric's mean shift over its threshold,
+    `shift_ratios` [time, metric] above 1), or several joined by `+`; severity is the largest
+    ratio to a threshold. An interval flagged by shifts alone ranks its metrics by their shifts.
     """
     rows = []
     for first, last in runs(flags, merge_gap):
@@ -79,7 +81,14 @@ def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray,
             if level_peak > level_threshold:
                 triggers.append("level")
                 ratio = max(ratio, level_peak / level_threshold if level_threshold > 0 else np.inf)
-        ranked = contributors(metric_scores[span][flagged], metrics)
+        shares = metric_scores[span][flagged]
+        if shift_ratios is not None:
+            shift_peak = np.nanmax(np.where(flagged[:, None], shift_ratios[span], np.nan), initial=-np.inf)
+            if shift_peak > 1:
+                triggers.append("shift")
+                ratio = max(ratio, shift_peak)
+                shares = shift_ratios[span][flagged] if triggers == ["shift"] else shares
+        ranked = contributors(shares, metrics)
         rows.append({
             "start": index[first], "end": index[last], "n_points": int(flagged.sum()),
             "peak_time": index[top], "peak_score": float(scores[top]), "threshold": float(threshold),

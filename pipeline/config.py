@@ -57,6 +57,9 @@ class ThresholdConfig:
     repeat_days: int = 2  # drop a score interval whose peak time of day already scored repeat_factor x threshold
     repeat_tolerance: str = "1h"  # (within this much) on one of the previous repeat_days days: a daily pattern
     repeat_factor: float = 0.8
+    shift_steps: int = 24  # a level change in the values: the mean of the last shift_steps steps (0: off) ...
+    shift_baseline: int = 288  # ... against the mean of the shift_baseline steps before them, per metric,
+    shift_k: float = 6.0  # flagged above mean + shift_k std of that distance over the training range
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.threshold.quantile: must be between 0 and 1")
     if group.threshold.level_factor <= 0:
         raise ConfigError(f"{where}.threshold.level_factor: must be above 0")
+    if group.threshold.shift_steps and (group.threshold.shift_baseline < 1 or group.threshold.shift_k <= 0):
+        raise ConfigError(f"{where}.threshold: shift_baseline must be at least 1 and shift_k above 0")
     try:
         pd.Timedelta(group.threshold.repeat_tolerance)
     except ValueError:
@@ -242,7 +247,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 def group_from_dict(raw: dict) -> GroupConfig:
     """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form); models stored
     before `combine` existed averaged their metric scores, those before `level_steps` had no
-    sustained-level check, those before `repeat_days` no daily-repeat check."""
-    threshold = ThresholdConfig(**{"combine": "mean", "level_steps": 0, "repeat_days": 0, **raw["threshold"]})
+    sustained-level check, those before `repeat_days` no daily-repeat check, those before
+    `shift_steps` no mean-shift check."""
+    threshold = ThresholdConfig(**{"combine": "mean", "level_steps": 0, "repeat_days": 0, "shift_steps": 0,
+                                   **raw["threshold"]})
     return GroupConfig(**{**raw, "metrics": tuple(raw["metrics"]), "model": ModelConfig(**raw["model"]),
                           "threshold": threshold})

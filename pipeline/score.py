@@ -99,6 +99,29 @@ def level(scores: np.ndarray, steps: int) -> np.ndarray:
     return np.where(np.isnan(scores), np.nan, medians)
 
 
+def shift(values: np.ndarray, recent: int, baseline: int) -> np.ndarray:
+    """Per metric, how far the mean of the last `recent` steps moved from the mean of the
+    `baseline` steps before them, [time, metric] (NaN ignored; NaN where fewer than half of
+    either span is observed). A change of level that the model may reconstruct as well as the
+    old one, e.g. a metric that settles at a new value."""
+    values = np.asarray(values, dtype=np.float64)  # float32 running sums would drift over long parts
+    observed = ~np.isnan(values)
+    zero = np.zeros((1, values.shape[1]))
+    sums = np.concatenate([zero, np.cumsum(np.where(observed, values, 0.0), axis=0)])
+    counts = np.concatenate([zero, np.cumsum(observed, axis=0)])
+    ends = np.arange(1, len(values) + 1)
+
+    def trailing_mean(width: int, lag: int) -> np.ndarray:
+        """Mean of the `width` steps ending `lag` steps before each step (those that exist)."""
+        hi = np.maximum(ends - lag, 0)
+        lo = np.maximum(hi - width, 0)
+        n = counts[hi] - counts[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n >= max(width // 2, 1), (sums[hi] - sums[lo]) / n, np.nan)
+
+    return np.abs(trailing_mean(recent, 0) - trailing_mean(baseline, recent))
+
+
 def repeat_peaks(scores: np.ndarray, period: int, days: int, tolerance: int) -> np.ndarray:
     """Per step, the largest score within `tolerance` steps of the same time of day on the
     previous `days` days (`period` steps a day); NaN where none of those steps has a score."""

@@ -27,8 +27,8 @@ from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
-from pipeline.score import combine, level, repeat_peaks
-from pipeline.threshold import flag, flag_level
+from pipeline.score import combine, level, repeat_peaks, shift
+from pipeline.threshold import flag, flag_level, flag_shift
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     model = load_autoencoder(io.model_path(models_root, group.name, version))
     scaler, threshold = Scaler.from_dict(meta["scaler"]), float(meta["threshold"]["value"])
     level_threshold = meta["threshold"].get("level_value") if group.threshold.level_steps else None
+    shift_thresholds = _shift_thresholds(meta, group)
     usual = meta.get("metric_scales", {})  # models from before per-metric scales: raw errors
     scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
@@ -82,7 +83,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             flags = flag(part.scores, threshold)
             levels = (flag_level(part.scores, part.levels, level_threshold) if level_threshold is not None
                       else np.zeros_like(flags))
-            split = len(flags) if stop == grid.n else closed_until(flags | levels, merge_gap)
+            shifted = (flag_shift(part.shifts, shift_thresholds) if shift_thresholds is not None
+                       else np.zeros_like(flags))
+            split = len(flags) if stop == grid.n else closed_until(flags | levels | shifted, merge_gap)
             open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
             if split == 0:
                 continue
@@ -90,14 +93,14 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             if group.threshold.repeat_days:
                 kept = drop_repeats(part.scores[:split], kept, part.repeats[:split],
                                     group.threshold.repeat_factor * threshold, merge_gap)
-            kept |= levels[:split]
+            kept |= levels[:split] | shifted[:split]
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
             open_at = closed_until(kept, merge_gap)  # where a published run that later steps could extend starts
             still_open = grid.time(part.start + max(open_at, grid.new - part.start)) if open_at < split else None
             mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
             pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split,
-                                       (threshold, level_threshold), version, run_id, mark)
+                                       (threshold, level_threshold, shift_thresholds), version, run_id, mark)
             if grid.n - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
@@ -119,9 +122,19 @@ def _context_steps(group: GroupConfig) -> int:
 
 
 def _score_context(group: GroupConfig) -> int:
-    """Steps before a step that its score depends on: the windows covering it, then the
-    gap-filling and smoothing neighbours."""
-    return (group.window - 1) + max(group.threshold.smoothing, 1) // 2 + group.max_gap + 1
+    """Steps before a step that its score and mean shift depend on: the windows covering it and
+    the smoothing neighbours, or the shift's two spans; then the gap-filling neighbours."""
+    shift_steps = group.threshold.shift_steps + group.threshold.shift_baseline - 1 if group.threshold.shift_steps else 0
+    return max(group.window - 1 + max(group.threshold.smoothing, 1) // 2, shift_steps) + group.max_gap + 1
+
+
+def _shift_thresholds(meta: dict, group: GroupConfig) -> np.ndarray | None:
+    """The stored per-metric mean-shift thresholds (infinite where none was calibrated); None
+    when the check is off or the model predates it."""
+    stored = meta["threshold"].get("shift_values")
+    if not group.threshold.shift_steps or stored is None:
+        return None
+    return np.array([np.inf if stored.get(m) is None else stored[m] for m in group.metrics])
 
 
 def _history_steps(group: GroupConfig) -> int:
@@ -188,13 +201,15 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     known = np.concatenate([history, scores[core]])
     levels = level(known, steps)[-n:] if steps else np.full(n, np.nan)
     repeats = repeat_peaks(known, period, group.threshold.repeat_days, tolerance)[-n:] if period else np.full(n, np.nan)
+    shifts = (shift(scaler.transform(values), group.threshold.shift_steps, group.threshold.shift_baseline)[core]
+              if group.threshold.shift_steps else np.full(metric_scores[core].shape, np.nan))
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
                 metric_scores=metric_scores[core], scores=scores[core], levels=levels, repeats=repeats,
-                window_ends=ends[mine], codes=out.codes[mine])
+                shifts=shifts, window_ends=ends[mine], codes=out.codes[mine])
 
 
 def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
-                      thresholds: tuple[float, float | None], version: str, run_id: str,
+                      thresholds: tuple, version: str, run_id: str,
                       mark: tuple[pd.Timestamp, pd.Timestamp | None] | None) -> int:
     """Publish the part, then move the watermark (and the open interval's start) to `mark`, if
     any, so a killed run resumes after it."""
@@ -205,19 +220,21 @@ def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part
 
 
 def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
-             thresholds: tuple[float, float | None], version: str, run_id: str) -> int:
+             thresholds: tuple, version: str, run_id: str) -> int:
     """Publish the part's new steps before `split`; returns the number of anomaly intervals.
-    `thresholds`: the score's and the sustained level's (None when that check is off)."""
+    `thresholds`: the score's, the sustained level's and the per-metric mean shifts' (None
+    when that check is off)."""
     first = max(grid.new - part.start, 0)
     if first >= split:
         return 0
     new = slice(first, split)
     idx, metrics, merge_gap = part.index[new], group.metrics, group.threshold.merge_gap
-    threshold, level_threshold = thresholds
+    threshold, level_threshold, shift_thresholds = thresholds
     stop = part.start + split
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
     intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_scores[new], metrics, threshold, merge_gap,
-                             part.levels[new], level_threshold)
+                             part.levels[new], level_threshold,
+                             None if shift_thresholds is None else part.shifts[new] / shift_thresholds)
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
         idx, metrics, part.values[new], part.imputed[new], part.metric_scores[new],

@@ -1,6 +1,8 @@
 """Thresholds calibrated on held-out training scores, stored with the model, applied later."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from pipeline.config import ThresholdConfig
@@ -30,6 +32,19 @@ def calibrate_level(scores: np.ndarray, cfg: ThresholdConfig) -> float | None:
     return float(cfg.level_factor * np.nanmean(scores))
 
 
+SHIFT_FLOOR = 0.1  # a mean shift is flagged only above 0.1 training std, even for a metric flat in training
+
+
+def calibrate_shift(distances: np.ndarray, k: float) -> np.ndarray:
+    """Per-metric threshold of the mean shift (pipeline.score.shift, in scaled units): mean +
+    `k` std of the range's distances (NaN ignored), at least `SHIFT_FLOOR`; infinite for a
+    metric with no distance in the range."""
+    with warnings.catch_warnings():  # an all-NaN metric gets an infinite threshold below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        thresholds = np.nanmean(distances, axis=0) + k * np.nanstd(distances, axis=0)
+    return np.where(np.isnan(thresholds), np.inf, np.maximum(thresholds, SHIFT_FLOOR))
+
+
 def flag(scores: np.ndarray, threshold: float) -> np.ndarray:
     """True where the score exceeds the threshold; NaN scores are never anomalous."""
     with np.errstate(invalid="ignore"):
@@ -40,3 +55,8 @@ def flag_level(scores: np.ndarray, levels: np.ndarray, level_threshold: float) -
     """True where the trailing median score and the step's own score both exceed the level
     threshold: a sustained rise, flagged until the scores fall back (not until the median does)."""
     return flag(levels, level_threshold) & flag(scores, level_threshold)
+
+
+def flag_shift(distances: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """True where any metric's mean shift exceeds its threshold ([time, metric] -> [time])."""
+    return flag(distances, thresholds).any(axis=1)

@@ -20,8 +20,8 @@ from pipeline.ingest import InputError
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
-from pipeline.score import combine, metric_scales
-from pipeline.threshold import calibrate, calibrate_level
+from pipeline.score import combine, metric_scales, shift
+from pipeline.threshold import calibrate, calibrate_level, calibrate_shift
 from pipeline.window import clean_starts, window_starts, window_view
 
 log = logging.getLogger(__name__)
@@ -115,11 +115,17 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     scales = metric_scales(errors, excluded[first:])
     scores = combine(errors / scales, excluded[first:], group.threshold.smoothing, group.threshold.combine)
     threshold, level_threshold = calibrate(scores, group.threshold), calibrate_level(scores, group.threshold)
+    shifts = None
+    if group.threshold.shift_steps:
+        distances = shift(scaler.transform(values), group.threshold.shift_steps, group.threshold.shift_baseline)
+        shifts = calibrate_shift(distances[first:], group.threshold.shift_k)
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
         "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),
         "metric_scales": dict(zip(group.metrics, scales.tolist())),
-        "threshold": {"value": threshold, "level_value": level_threshold, **dataclasses.asdict(group.threshold)},
+        "threshold": {"value": threshold, "level_value": level_threshold,
+                      "shift_values": None if shifts is None else dict(zip(group.metrics, _finite(shifts))),
+                      **dataclasses.asdict(group.threshold)},
         "training": {"start": str(frame.index[0]), "end": str(frame.index[-1]),
                      "validation_start": str(frame.index[split]), "steps": len(values),
                      "train_windows": int(len(train_starts)), "val_windows": int(len(val_starts)),
@@ -130,6 +136,11 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta)
     emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, threshold={threshold:.4f})")
     return meta
+
+
+def _finite(values: np.ndarray) -> list[float | None]:
+    """JSON-safe floats: None for an infinite value."""
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndarray, excluded: np.ndarray,

@@ -59,6 +59,19 @@ def test_intervals_say_whether_the_score_or_the_sustained_level_flagged_them():
     assert to_intervals(index, scores, scores > 3, errors, ("cpu",), 3.0, 0)["trigger"].tolist() == ["score"]
 
 
+def test_an_interval_flagged_by_mean_shifts_alone_names_the_metric_that_moved():
+    index = pd.date_range("2026-01-01", periods=6, freq="5min", tz="UTC")
+    scores = np.array([0.1, 9.0, 0.1, 0.1, 0.2, 0.1])  # threshold 3: a spike at 1
+    errors = np.array([[1.0, 0.1]] * 6)  # the model's errors are all cpu's
+    ratios = np.array([[0, 0], [0, 0], [0, 0], [0.1, 1.5], [0.1, 2.5], [0, 0]])  # memory moved at 3-4
+    flags = (scores > 3) | (ratios > 1).any(axis=1)
+    out = to_intervals(index, scores, flags, errors, ("cpu", "memory"), 3.0, merge_gap=0, shift_ratios=ratios)
+    assert out["trigger"].tolist() == ["score", "shift"]
+    assert out["top_metric"].tolist() == ["cpu", "memory"] and out.iloc[1]["severity"] == "medium"  # 2.5 x
+    both = to_intervals(index, scores, flags, errors, ("cpu", "memory"), 3.0, merge_gap=2, shift_ratios=ratios)
+    assert both["trigger"].tolist() == ["score+shift"] and both.iloc[0]["top_metric"] == "cpu"
+
+
 def test_runs_whose_peak_time_scored_as_high_before_are_dropped():
     scores = np.array([0, 4.0, 3.0, 0, 0, 5.0, 0])
     flags = scores > 2

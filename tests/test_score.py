@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.score import combine, level, metric_scales, repeat_peaks, smooth, timestamp_means
+from pipeline.score import combine, level, metric_scales, repeat_peaks, shift, smooth, timestamp_means
 
 
 def test_errors_are_averaged_over_covering_windows():
@@ -107,3 +107,19 @@ def test_repeat_peaks_look_at_the_same_time_on_the_previous_days():
     np.testing.assert_array_equal(peaks[4:], [0, 5, 0, 0, 0, 5, 0, 0])  # step 9: two days after the 5
     near = repeat_peaks(scores, period=4, days=1, tolerance=1)  # within a step of the same time
     np.testing.assert_array_equal(near[4:8], [5, 5, 5, 0])
+
+
+def test_shift_is_the_recent_means_distance_from_the_mean_before_it():
+    values = np.array([[0, 0, 0, 0, 4, 4, 4], [1, 1, 1, 1, 1, 1, 1]], float).T
+    out = shift(values, recent=2, baseline=4)
+    # step 4: mean(0, 4) = 2 against mean(0, 0, 0) = 0; step 6: mean(4, 4) against mean(0, 0, 0, 4) = 1
+    np.testing.assert_allclose(out[:, 0], [np.nan, np.nan, np.nan, 0, 2, 4, 3])
+    np.testing.assert_allclose(out[3:, 1], 0)  # a flat metric does not move
+
+
+def test_shift_ignores_nan_and_needs_half_of_each_span():
+    values = np.array([[0, np.nan, 0, 0, np.nan, 6]], float).T
+    out = shift(values, recent=2, baseline=4)
+    # step 3: baseline (0, nan) has 1 of the 2 needed; step 4: recent (0, nan) -> 0, baseline (0, nan, 0) -> 0;
+    # step 5: recent (nan, 6) -> 6, baseline (0, nan, 0, 0) -> 0
+    np.testing.assert_allclose(out[:, 0], [np.nan, np.nan, np.nan, np.nan, 0, 6])

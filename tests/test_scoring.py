@@ -155,9 +155,10 @@ def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(sc
 
 
 def test_a_sustained_shift_is_flagged_by_its_level_when_the_threshold_misses_it(scored, tmp_path):
-    """With the score's threshold out of reach, only the trailing median (2 hours here) can flag."""
+    """With the score's threshold out of reach and the mean-shift check off, only the trailing
+    median (2 hours here) can flag."""
     _, settings, catalog, db, injected, _ = scored
-    copy = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=24)
+    copy = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=24, shift_steps=0)
     score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
     out = published(copy)
     (shift,) = injected
@@ -168,10 +169,30 @@ def test_a_sustained_shift_is_flagged_by_its_level_when_the_threshold_misses_it(
     assert out["scores"].drop_duplicates("timestamp")["is_anomaly"].mean() < 0.05
 
 
+def test_a_level_change_in_the_values_is_flagged_by_its_mean_shift(scored, tmp_path):
+    """With the score's threshold out of reach and the level check off, only the mean shift of the
+    values can flag: the injected shift, named by the metric that moved."""
+    _, settings, catalog, db, injected, _ = scored
+    meta = json.loads(next(Path(settings.storage.models_root).glob("db-01/*/metadata.json")).read_text())
+    assert list(meta["threshold"]["shift_values"]) == list(db.metrics)
+    copy = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=0)
+    score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
+    out = published(copy)
+    (shift,) = injected
+    assert overlaps(out["anomalies"], shift.start, shift.end)
+    assert set(out["anomalies"]["trigger"]) == {"shift"}
+    hit = out["anomalies"][(out["anomalies"]["start"] <= shift.end) & (out["anomalies"]["end"] >= shift.start)]
+    assert hit["top_metric"].tolist() == ["db-01.replication_lag"]
+    assert out["scores"].drop_duplicates("timestamp")["is_anomaly"].mean() < 0.05
+    off = scoring_copy(settings, tmp_path / "off", threshold=1e9, level_steps=0, shift_steps=0)
+    score_group(off, db, discover(off.storage.landing), "run", emit=lambda _: None)
+    assert published(off)["anomalies"].empty
+
+
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
-    """Parts of 40 steps (window 16, stride 3, level over 24 steps, repeats from 2 days back) with a
-    threshold low enough for many anomaly runs, some of them across part boundaries: the same
-    scores, intervals (none split) and features."""
+    """Parts of 40 steps (window 16, stride 3, level over 24 steps, repeats from 2 days back, mean
+    shifts over 24 against 288 steps) with a threshold low enough for many anomaly runs, some of
+    them across part boundaries: the same scores, intervals (none split) and features."""
     _, settings, catalog, db, _, _ = scored
     scores = io.read_dataset(settings.storage.data_root, "scores", "db-01").drop_duplicates("timestamp")
     low = float(np.nanquantile(scores["score"], 0.93))
@@ -187,7 +208,7 @@ def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_
     first = outputs[40]["scores"]["timestamp"].min()
     part = (intervals[["start", "end"]] - first) // pd.Timedelta("5min") // 40
     assert len(intervals) >= 5 and (part["start"] != part["end"]).any()
-    assert intervals["trigger"].str.contains("level").any()
+    assert intervals["trigger"].str.contains("level").any() and intervals["trigger"].str.contains("shift").any()
     no_repeats = scoring_copy(settings, tmp_path / "no-repeats", stride=3, threshold=low, level_steps=24, repeat_days=0)
     score_group(no_repeats, db, discover(no_repeats.storage.landing), "run", emit=lambda _: None)
     assert len(published(no_repeats)["anomalies"]) > len(intervals)  # the daily-repeat check dropped some

@@ -1,7 +1,7 @@
 import numpy as np
 
 from pipeline.config import ThresholdConfig
-from pipeline.threshold import calibrate, calibrate_level, flag, flag_level
+from pipeline.threshold import SHIFT_FLOOR, calibrate, calibrate_level, calibrate_shift, flag, flag_level, flag_shift
 
 
 def test_quantile_times_factor():
@@ -28,3 +28,14 @@ def test_a_level_flags_only_while_the_steps_own_score_stays_up():
     scores = np.array([1.0, 9.0, 9.0, 1.0, 1.0, np.nan])
     levels = np.array([1.0, 1.0, 9.0, 9.0, 5.0, 9.0])  # the trailing median lags both ways
     assert flag_level(scores, levels, 4.0).tolist() == [False, False, True, False, False, False]
+
+
+def test_shift_thresholds_are_per_metric_mean_plus_k_std_with_a_floor():
+    distances = np.array([[1.0, 0.0, np.nan], [3.0, 0.0, np.nan], [np.nan, 0.0, np.nan]])
+    # metric 0: mean 2 + 2 x std 1; metric 1 flat in training: the floor; metric 2 never measured: never flagged
+    np.testing.assert_allclose(calibrate_shift(distances, k=2.0), [4.0, SHIFT_FLOOR, np.inf])
+
+
+def test_a_shift_flags_a_step_when_any_metric_passes_its_own_threshold():
+    distances = np.array([[5.0, 0.1], [0.5, 0.3], [np.nan, 0.1], [0.5, np.nan]])
+    assert flag_shift(distances, np.array([4.0, 0.2])).tolist() == [True, True, False, False]
