@@ -154,37 +154,30 @@ def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(sc
     np.testing.assert_allclose(outputs[None]["metric_score"], raw, rtol=1e-9)  # raw errors, as before
 
 
-def test_a_sustained_shift_is_flagged_by_its_level_when_the_threshold_misses_it(scored, tmp_path):
-    """With the score's threshold out of reach and the mean-shift check off, only the trailing
-    median (2 hours here) can flag."""
+@pytest.mark.parametrize("check, settings_change", [("level", {"level_steps": 24, "shift_steps": 0}),
+                                                     ("shift", {"level_steps": 0})])
+def test_a_sustained_shift_is_flagged_by_either_check_alone(scored, tmp_path, check, settings_change):
+    """With the score's threshold out of reach and the other check off, the trailing median score
+    (over 2 hours here) or the values' mean shift alone flags the injected shift, and names the
+    metric that moved."""
     _, settings, catalog, db, injected, _ = scored
-    copy = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=24, shift_steps=0)
+    copy = scoring_copy(settings, tmp_path, threshold=1e9, **settings_change)
     score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
     out = published(copy)
     (shift,) = injected
     assert overlaps(out["anomalies"], shift.start, shift.end)
-    assert set(out["anomalies"]["trigger"]) == {"level"}
+    assert set(out["anomalies"]["trigger"]) == {check}
     hit = out["anomalies"][(out["anomalies"]["start"] <= shift.end) & (out["anomalies"]["end"] >= shift.start)]
     assert hit["top_metric"].tolist() == ["db-01.replication_lag"]
     assert out["scores"].drop_duplicates("timestamp")["is_anomaly"].mean() < 0.05
 
 
-def test_a_level_change_in_the_values_is_flagged_by_its_mean_shift(scored, tmp_path):
-    """With the score's threshold out of reach and the level check off, only the mean shift of the
-    values can flag: the injected shift, named by the metric that moved."""
-    _, settings, catalog, db, injected, _ = scored
+def test_mean_shift_thresholds_are_stored_per_metric_and_nothing_flags_with_both_checks_off(scored, tmp_path):
+    _, settings, catalog, db, _, _ = scored
     meta = json.loads(next(Path(settings.storage.models_root).glob("db-01/*/metadata.json")).read_text())
     assert list(meta["threshold"]["shift_values"]) == list(db.metrics)
-    copy = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=0)
-    score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
-    out = published(copy)
-    (shift,) = injected
-    assert overlaps(out["anomalies"], shift.start, shift.end)
-    assert set(out["anomalies"]["trigger"]) == {"shift"}
-    hit = out["anomalies"][(out["anomalies"]["start"] <= shift.end) & (out["anomalies"]["end"] >= shift.start)]
-    assert hit["top_metric"].tolist() == ["db-01.replication_lag"]
-    assert out["scores"].drop_duplicates("timestamp")["is_anomaly"].mean() < 0.05
-    off = scoring_copy(settings, tmp_path / "off", threshold=1e9, level_steps=0, shift_steps=0)
+    assert all(v >= 0.1 for v in meta["threshold"]["shift_values"].values())
+    off = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=0, shift_steps=0)
     score_group(off, db, discover(off.storage.landing), "run", emit=lambda _: None)
     assert published(off)["anomalies"].empty
 
