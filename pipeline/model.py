@@ -158,7 +158,7 @@ def _train_steps(model: keras.Model, batch_size: int) -> tuple[Callable, Callabl
                 weights = [w - alpha * a / (tf.sqrt(b) + epsilon) for w, a, b in zip(weights, m, v)]
                 return weights, state, (step, m, v), loss
 
-            @tf.function
+            @tf.function(jit_compile=True)
             def val_step(weights, state, x, mask):
                 return masked_loss(weights, state, x, mask, False)[0]
 
