@@ -95,7 +95,7 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     tf.config.experimental.enable_op_determinism()
     model = build_autoencoder(view.shape[1], view.shape[2], cfg)
     train_step, val_step = _train_steps(model, cfg.batch_size)
-    weights, state = values(model.trainable_variables), values(model.non_trainable_variables)
+    weights, state = current_values(model.trainable_variables), current_values(model.non_trainable_variables)
     adam = (tf.constant(0.0), [tf.zeros_like(w) for w in weights], [tf.zeros_like(w) for w in weights])
     rate, rng = tf.constant(cfg.learning_rate, tf.float32), np.random.default_rng(cfg.seed)
     best, best_epoch, best_weights, epochs = np.inf, 0, weights, 0
@@ -186,7 +186,7 @@ def reconstruct(model, view: np.ndarray, starts: np.ndarray,
     sizes, so nothing is traced twice.
     """
     model, weights = (model.template, model.weights) if isinstance(model, StoredModel) else (
-        model, [values(variables) for variables in variable_groups(model)])
+        model, [current_values(variables) for variables in variable_groups(model)])
     architecture = _architecture(model)
     for chunk, x in iter_batches(view, starts, batch_size):
         n = len(x)
@@ -195,7 +195,7 @@ def reconstruct(model, view: np.ndarray, starts: np.ndarray,
         yield chunk, x, recon.numpy()[:n], code.numpy()[:n]
 
 
-def values(variables: list) -> list[tf.Tensor]:
+def current_values(variables: list) -> list[tf.Tensor]:
     """The variables' current values as tensors. The compiled functions take these: given the
     variables themselves, a function traces (and XLA compiles) once more for them."""
     return [tf.convert_to_tensor(v.value) for v in variables]

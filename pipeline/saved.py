@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from pipeline import io  # noqa: E402
-from pipeline.model import StoredModel, values, variable_groups  # noqa: E402
+from pipeline.model import StoredModel, current_values, variable_groups  # noqa: E402
 
 
 class ModelFileError(ValueError):
@@ -49,7 +49,7 @@ def load_autoencoder(path: str) -> StoredModel:
 
 def _weight(arrays: dict[str, np.ndarray], name: str | None, variable) -> tf.Tensor:
     if name is None:
-        return values([variable])[0]
+        return current_values([variable])[0]
     array = arrays[name]
     if array.shape != tuple(variable.shape):
         raise ValueError(f"weight {name} has shape {array.shape}, the architecture needs {tuple(variable.shape)}")
@@ -88,7 +88,7 @@ def _weight_paths(model: keras.Model) -> list[list[str | None]]:
     for state Keras does not save (the layers' dropout seeds), which inference never reads."""
     groups = variable_groups(model)
     variables = [v for group in groups for v in group]
-    kept = values(variables)
+    kept = current_values(variables)
     try:
         for number, variable in enumerate(variables, 1):
             variable.assign(tf.fill(variable.shape, tf.cast(number, variable.dtype)))

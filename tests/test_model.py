@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.config import ModelConfig
-from pipeline.model import _COMPILED, _TRAIN_STEPS, _train_steps, build_autoencoder, reconstruct, train_autoencoder
+from pipeline.model import (_COMPILED, _TRAIN_STEPS, _architecture, _train_steps, build_autoencoder, current_values,
+                            reconstruct, train_autoencoder)
 from pipeline.window import window_starts, window_view
 
 CFG = ModelConfig(units=8, bottleneck=3, epochs=3, batch_size=32, patience=2)
@@ -62,8 +63,7 @@ def test_train_step_is_keras_adam_on_mean_squared_error():
     reference.compile(optimizer=keras.optimizers.Adam(CFG.learning_rate), loss="mse")
     batches = [np.ascontiguousarray(view[starts[i:i + 32]]) for i in (0, 32, 64)]
     train_step, _ = _train_steps(ours, 32)
-    weights = [v.value for v in ours.trainable_variables]
-    state = [v.value for v in ours.non_trainable_variables]
+    weights, state = current_values(ours.trainable_variables), current_values(ours.non_trainable_variables)
     adam = (np.float32(0), [np.zeros(w.shape, np.float32) for w in weights],
             [np.zeros(w.shape, np.float32) for w in weights])
     for x in batches:
@@ -87,6 +87,8 @@ def test_training_learns_keeps_the_best_epoch_and_shares_its_compiled_step():
     val_losses = [float(line.rsplit("=", 1)[1]) for line in lines]
     assert len(val_losses) == first.epochs and min(val_losses) == pytest.approx(first.val_loss, abs=1e-5)
     traces = sorted(f.experimental_get_tracing_count() for pair in _TRAIN_STEPS.values() for f in pair)
+    steps = _TRAIN_STEPS[_architecture(first.model), CFG.batch_size]
+    assert [f.experimental_get_tracing_count() for f in steps] == [1, 1]  # not again after a first call's variables
     train_autoencoder(view, starts[50:350], starts[350:], CFG, emit=lambda _: None)
     assert sorted(f.experimental_get_tracing_count() for pair in _TRAIN_STEPS.values() for f in pair) == traces
 
