@@ -130,11 +130,11 @@ def _score_context(group: GroupConfig) -> int:
 
 def _shift_thresholds(meta: dict, group: GroupConfig) -> np.ndarray | None:
     """The stored per-metric mean-shift thresholds (infinite where none was calibrated); None
-    when the check is off or the model predates it."""
-    stored = meta["threshold"].get("shift_values")
-    if not group.threshold.shift_steps or stored is None:
+    when the check is off (as for a model that predates it: `group_from_dict`)."""
+    if not group.threshold.shift_steps:
         return None
-    return np.array([np.inf if stored.get(m) is None else stored[m] for m in group.metrics])
+    stored = meta["threshold"]["shift_values"]
+    return np.array([np.inf if stored[m] is None else stored[m] for m in group.metrics])
 
 
 def _history_steps(group: GroupConfig) -> int:
