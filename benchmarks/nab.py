@@ -87,14 +87,16 @@ def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: li
             intervals, flags = detect(frame, name, overrides, Path(tmp))
         detected = list(zip(intervals["start"], intervals["end"])) if not intervals.empty else []
         tops = intervals["top_metric"].tolist() if not intervals.empty else []
+        triggers = intervals["trigger"].tolist() if not intervals.empty else []
         row = {**overlap_counts(detected, labelled), **attribution_counts(detected, tops, labelled, culprits),
                **point_counts(pd.DatetimeIndex(flags.index), flags.to_numpy(bool), labelled), "error": None}
     except Exception as exc:  # noqa: BLE001 - a failed signal is scored as all windows missed
-        detected, tops = [], []
+        detected, tops, triggers = [], [], []
         row = {"tp": 0, "fp": 0, "fn": len(labelled), "points": len(frame), "flagged": 0, "flagged_in_window": 0,
                "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = time.perf_counter() - started
-    row["detected"] = [[str(a), str(b), top] for (a, b), top in zip(detected, tops)]  # with its top metric
+    row["detected"] = [[str(a), str(b), top, trigger]  # with its top metric and what flagged it
+                       for (a, b), top, trigger in zip(detected, tops, triggers)]
     row["labelled"] = [[str(a), str(b)] + ([culprit] if culprit else []) for (a, b), culprit in zip(labelled, culprits)]
     return row
 

@@ -37,6 +37,7 @@ def test_benchmark_runs_the_pipeline_and_scores_by_overlap(tmp_path, capsys):
     assert spiky["tp"] == 1 and spiky["fn"] == 0  # the 15-sigma spike at step 600 is inside the window
     assert quiet["tp"] == quiet["fn"] == 0 and quiet["fp"] == len(quiet["detected"])
     assert spiky["tp"] + spiky["fp"] == len(spiky["detected"])
+    assert any("score" in trigger.split("+") for *_, trigger in spiky["detected"])  # each interval says what flagged it
     summary = result["summary"]["demo"]
     assert summary["tp"] == 1 and summary["signals"] == 2 and summary["flagged_fraction"] < 0.10
 
