@@ -60,6 +60,9 @@ class ThresholdConfig:
     shift_steps: int = 24  # a level change in the values: the mean of the last shift_steps steps (0: off) ...
     shift_baseline: int = 288  # ... against the mean of the shift_baseline steps before them, per metric,
     shift_k: float = 6.0  # flagged above mean + shift_k std of that distance over the training range
+    recent_days: int = 5  # a score or level flag must also stand out against the scores of the last recent_days
+    recent_k: float = 6.0  # days (0: off): a score above their mean + recent_k std, a sustained level above
+    recent_factor: float = 1.5  # recent_factor x their mean; what has been usual for days raises no new alarm
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,8 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.threshold.level_factor: must be above 0")
     if group.threshold.shift_steps and (group.threshold.shift_baseline < 1 or group.threshold.shift_k <= 0):
         raise ConfigError(f"{where}.threshold: shift_baseline must be at least 1 and shift_k above 0")
+    if group.threshold.recent_days < 0 or group.threshold.recent_k <= 0 or group.threshold.recent_factor <= 0:
+        raise ConfigError(f"{where}.threshold: recent_days must be at least 0, recent_k and recent_factor above 0")
     try:
         pd.Timedelta(group.threshold.repeat_tolerance)
     except ValueError:
@@ -248,8 +253,8 @@ def group_from_dict(raw: dict) -> GroupConfig:
     """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form); models stored
     before `combine` existed averaged their metric scores, those before `level_steps` had no
     sustained-level check, those before `repeat_days` no daily-repeat check, those before
-    `shift_steps` no mean-shift check."""
+    `shift_steps` no mean-shift check, those before `recent_days` no recent-context check."""
     threshold = ThresholdConfig(**{"combine": "mean", "level_steps": 0, "repeat_days": 0, "shift_steps": 0,
-                                   **raw["threshold"]})
+                                   "recent_days": 0, **raw["threshold"]})
     return GroupConfig(**{**raw, "metrics": tuple(raw["metrics"]), "model": ModelConfig(**raw["model"]),
                           "threshold": threshold})

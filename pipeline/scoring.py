@@ -27,8 +27,8 @@ from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
-from pipeline.score import combine, level, repeat_peaks, shift
-from pipeline.threshold import flag, flag_level, flag_shift
+from pipeline.score import combine, level, recent_stats, repeat_peaks, shift
+from pipeline.threshold import flag, flag_level, flag_shift, stands_out
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     usual = meta.get("metric_scales", {})  # models from before per-metric scales: raw errors
     scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
+    recent_k, recent_factor = group.threshold.recent_k, group.threshold.recent_factor
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
-    history, keep = np.empty(0), _history_steps(group)  # the latest scores, for the next part's levels and repeats
+    history, keep = np.empty(0), _history_steps(group)  # the latest scores, for the next part's checks
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.n:
@@ -80,8 +81,10 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales, history)
             history = np.concatenate([history, part.scores])[max(len(history) + len(part.scores) - keep, 0):]
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
-            flags = flag(part.scores, threshold)
-            levels = (flag_level(part.scores, part.levels, level_threshold) if level_threshold is not None
+            recent_mean, recent_std = part.recent_means, part.recent_stds  # NaN (no limit) when the check is off
+            flags = flag(part.scores, threshold) & stands_out(part.scores, recent_mean + recent_k * recent_std)
+            levels = (flag_level(part.scores, part.levels, level_threshold)
+                      & stands_out(part.levels, recent_factor * recent_mean) if level_threshold is not None
                       else np.zeros_like(flags))
             shifted = (flag_shift(part.shifts, shift_thresholds) if shift_thresholds is not None
                        else np.zeros_like(flags))
@@ -138,10 +141,17 @@ def _shift_thresholds(meta: dict, group: GroupConfig) -> np.ndarray | None:
 
 
 def _history_steps(group: GroupConfig) -> int:
-    """Earlier scores a step's level and repeats use: its level's trailing steps, or the previous
-    days of its repeats."""
+    """Earlier scores a step's checks use: its level's trailing steps, the previous days of its
+    repeats, or the recent days it must stand out against."""
     period, tolerance = _repeat_steps(group)
-    return max(group.threshold.level_steps - 1, group.threshold.repeat_days * period + tolerance if period else 0, 0)
+    return max(group.threshold.level_steps - 1, group.threshold.repeat_days * period + tolerance if period else 0,
+               _recent_steps(group), 0)
+
+
+def _recent_steps(group: GroupConfig) -> int:
+    """Steps in the recent-context check's days; 0 when it is off (or they make under 2 steps)."""
+    steps = round(group.threshold.recent_days * pd.Timedelta("1D") / group.interval_td)
+    return steps if steps >= 2 else 0
 
 
 def _repeat_steps(group: GroupConfig) -> tuple[int, int]:
@@ -181,7 +191,7 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     """Scores of steps [start, stop), from a read of the steps around them that those scores use;
     metric scores are errors over each metric's usual error (`scales`). `history` holds the
     scores of the steps before `start` (as many as `_history_steps`, fewer at the grid's start)
-    that earlier parts gave, for the levels and repeats."""
+    that earlier parts gave, for its checks."""
     window, smoothing, fill = group.window, max(group.threshold.smoothing, 1), group.max_gap + 1
     lo = max(0, start - _score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
@@ -203,9 +213,13 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     repeats = repeat_peaks(known, period, group.threshold.repeat_days, tolerance)[-n:] if period else np.full(n, np.nan)
     shifts = (shift(scaler.transform(values), group.threshold.shift_steps, group.threshold.shift_baseline)[core]
               if group.threshold.shift_steps else np.full(metric_scores[core].shape, np.nan))
+    if recent_steps := _recent_steps(group):
+        means, stds = (stat[-n:] for stat in recent_stats(known, recent_steps))
+    else:
+        means = stds = np.full(n, np.nan)
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
                 metric_scores=metric_scores[core], scores=scores[core], levels=levels, repeats=repeats,
-                shifts=shifts, window_ends=ends[mine], codes=out.codes[mine])
+                shifts=shifts, recent_means=means, recent_stds=stds, window_ends=ends[mine], codes=out.codes[mine])
 
 
 def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,

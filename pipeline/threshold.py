@@ -57,6 +57,12 @@ def flag_level(scores: np.ndarray, levels: np.ndarray, level_threshold: float) -
     return flag(levels, level_threshold) & flag(scores, level_threshold)
 
 
+def stands_out(values: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """True where a value exceeds its limit or no limit is known (NaN: too little history)."""
+    with np.errstate(invalid="ignore"):
+        return np.isnan(limits) | (np.nan_to_num(values, nan=-np.inf) > limits)
+
+
 def flag_shift(distances: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """True where any metric's mean shift exceeds its threshold ([time, metric] -> [time])."""
     return flag(distances, thresholds).any(axis=1)

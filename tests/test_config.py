@@ -27,6 +27,7 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"threshold": {"level_factor": 0}}}, "threshold.level_factor: must be above 0"),
     ({"defaults": {"threshold": {"repeat_tolerance": "soon"}}}, "threshold.repeat_tolerance: must be a duration"),
     ({"defaults": {"threshold": {"shift_baseline": 0}}}, "shift_baseline must be at least 1"),
+    ({"defaults": {"threshold": {"recent_k": 0}}}, "recent_k and recent_factor above 0"),
 ])
 def test_invalid_config_names_file_key_and_problem(raw, message):
     with pytest.raises(ConfigError) as err:
@@ -60,7 +61,8 @@ def test_group_round_trips_through_its_stored_dict():
     del stored["threshold"]["level_steps"]  # nor had it a sustained-level check
     del stored["threshold"]["repeat_days"]  # or a daily-repeat check
     del stored["threshold"]["shift_steps"]  # or a mean-shift check
+    del stored["threshold"]["recent_days"]  # or a recent-context check
     old = group_from_dict(stored).threshold
-    assert old.combine == "mean" and old.level_steps == 0 == old.repeat_days == old.shift_steps
+    assert old.combine == "mean" and old.level_steps == 0 == old.repeat_days == old.shift_steps == old.recent_days
     with pytest.raises(ConfigError, match=r"threshold.combine: 'sum' is not one of"):
         parse_settings({"defaults": {"threshold": {"combine": "sum"}}}, "c")

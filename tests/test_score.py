@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.score import combine, level, metric_scales, repeat_peaks, shift, smooth, timestamp_means
+from pipeline.score import combine, level, metric_scales, recent_stats, repeat_peaks, shift, smooth, timestamp_means
 
 
 def test_errors_are_averaged_over_covering_windows():
@@ -107,6 +107,16 @@ def test_repeat_peaks_look_at_the_same_time_on_the_previous_days():
     np.testing.assert_array_equal(peaks[4:], [0, 5, 0, 0, 0, 5, 0, 0])  # step 9: two days after the 5
     near = repeat_peaks(scores, period=4, days=1, tolerance=1)  # within a step of the same time
     np.testing.assert_array_equal(near[4:8], [5, 5, 5, 0])
+
+
+def test_recent_stats_are_the_mean_and_std_of_the_steps_before_each_step():
+    scores = np.array([1, 3, 5, np.nan, 9], dtype=float)
+    means, stds = recent_stats(scores, 2)
+    # step 0: nothing before; step 1: (1) is half of 2 steps; step 4: (5, nan) -> 5; the step itself never counts
+    np.testing.assert_array_equal(means, [np.nan, 1, 2, 4, 5])
+    np.testing.assert_array_equal(stds, [np.nan, 0, 1, 1, 0])
+    means, _ = recent_stats(scores, 4)
+    np.testing.assert_array_equal(means, [np.nan, np.nan, 2, 3, 3])  # (1, 3, 5, nan) -> 3
 
 
 def test_shift_is_the_recent_means_distance_from_the_mean_before_it():

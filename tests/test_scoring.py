@@ -182,17 +182,21 @@ def test_mean_shift_thresholds_are_stored_per_metric_and_nothing_flags_with_both
     assert published(off)["anomalies"].empty
 
 
+RECENT = {"recent_days": 3, "recent_k": 2.0, "recent_factor": 1.2}  # a recent-context check that bites on the sample
+
+
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
     """Parts of 40 steps (window 16, stride 3, level over 24 steps, repeats from 2 days back, mean
-    shifts over 24 against 288 steps) with a threshold low enough for many anomaly runs, some of
-    them across part boundaries: the same scores, intervals (none split) and features."""
+    shifts over 24 against 288 steps, flags compared with the 3 days before) with a threshold low
+    enough for many anomaly runs, some of them across part boundaries: the same scores, intervals
+    (none split) and features."""
     _, settings, catalog, db, _, _ = scored
     scores = io.read_dataset(settings.storage.data_root, "scores", "db-01").drop_duplicates("timestamp")
     low = float(np.nanquantile(scores["score"], 0.93))
     outputs = {}
     for chunk in (10**9, 40):
         copy = scoring_copy(settings, tmp_path / str(chunk), stride=3, threshold=low, level_steps=24,
-                            repeat_factor=1.5)
+                            repeat_factor=1.5, **RECENT)
         score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None, chunk=chunk)
         outputs[chunk] = published(copy)
         assert io.read_watermark(copy.storage.data_root, "db-01") == outputs[chunk]["scores"]["timestamp"].max()
@@ -202,9 +206,16 @@ def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_
     part = (intervals[["start", "end"]] - first) // pd.Timedelta("5min") // 40
     assert len(intervals) >= 5 and (part["start"] != part["end"]).any()
     assert intervals["trigger"].str.contains("level").any() and intervals["trigger"].str.contains("shift").any()
-    no_repeats = scoring_copy(settings, tmp_path / "no-repeats", stride=3, threshold=low, level_steps=24, repeat_days=0)
+    no_repeats = scoring_copy(settings, tmp_path / "no-repeats", stride=3, threshold=low, level_steps=24, repeat_days=0,
+                              **RECENT)
     score_group(no_repeats, db, discover(no_repeats.storage.landing), "run", emit=lambda _: None)
     assert len(published(no_repeats)["anomalies"]) > len(intervals)  # the daily-repeat check dropped some
+    no_recent = scoring_copy(settings, tmp_path / "no-recent", stride=3, threshold=low, level_steps=24,
+                             repeat_factor=1.5, recent_days=0)
+    score_group(no_recent, db, discover(no_recent.storage.landing), "run", emit=lambda _: None)
+    flagged = {name: out["scores"].drop_duplicates("timestamp")["is_anomaly"].sum()
+               for name, out in (("recent", outputs[40]), ("no recent", published(no_recent)))}
+    assert flagged["no recent"] > flagged["recent"] > 0  # what was usual in the days before was not flagged again
 
 
 def test_parts_longer_than_a_day_stop_at_midnight_so_each_date_is_written_once(scored, tmp_path, monkeypatch):

@@ -1,7 +1,8 @@
 import numpy as np
 
 from pipeline.config import ThresholdConfig
-from pipeline.threshold import SHIFT_FLOOR, calibrate, calibrate_level, calibrate_shift, flag, flag_level, flag_shift
+from pipeline.threshold import (SHIFT_FLOOR, calibrate, calibrate_level, calibrate_shift, flag, flag_level, flag_shift,
+                                stands_out)
 
 
 def test_quantile_times_factor():
@@ -34,6 +35,12 @@ def test_shift_thresholds_are_per_metric_mean_plus_k_std_with_a_floor():
     distances = np.array([[1.0, 0.0, np.nan], [3.0, 0.0, np.nan], [np.nan, 0.0, np.nan]])
     # metric 0: mean 2 + 2 x std 1; metric 1 flat in training: the floor; metric 2 never measured: never flagged
     np.testing.assert_allclose(calibrate_shift(distances, k=2.0), [4.0, SHIFT_FLOOR, np.inf])
+
+
+def test_a_value_stands_out_above_its_limit_or_where_no_limit_is_known():
+    values = np.array([1.0, 5.0, np.nan, 3.0, 2.0])
+    limits = np.array([2.0, 2.0, 2.0, np.nan, 2.0])
+    assert stands_out(values, limits).tolist() == [False, True, False, True, False]
 
 
 def test_a_shift_flags_a_step_when_any_metric_passes_its_own_threshold():
