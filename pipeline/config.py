@@ -62,7 +62,9 @@ class ThresholdConfig:
     shift_k: float = 6.0  # flagged above mean + shift_k std of that distance over the training range
     recent_days: int = 5  # a score or level flag must also stand out against the scores of the last recent_days
     recent_k: float = 6.0  # days (0: off): a score above their mean + recent_k std, a sustained level above
-    recent_factor: float = 1.5  # recent_factor x their mean; what has been usual for days raises no new alarm
+    recent_factor: float = 1.5  # recent_factor x their mean; what has been usual for days raises no new alarm.
+    recent_shift_floor: float = 0.5  # and a mean shift above mean + recent_k std of the metric's recent shifts is
+    # flagged from recent_shift_floor x its stored threshold on: a change in a metric that has been steady lately
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.threshold: shift_baseline must be at least 1 and shift_k above 0")
     if group.threshold.recent_days < 0 or group.threshold.recent_k <= 0 or group.threshold.recent_factor <= 0:
         raise ConfigError(f"{where}.threshold: recent_days must be at least 0, recent_k and recent_factor above 0")
+    if not 0 < group.threshold.recent_shift_floor <= 1:
+        raise ConfigError(f"{where}.threshold.recent_shift_floor: must be above 0 and at most 1")
     try:
         pd.Timedelta(group.threshold.repeat_tolerance)
     except ValueError:

@@ -38,6 +38,7 @@ class Part:
     shifts: np.ndarray  # [time, metric] each metric's mean shift (score.shift); NaN when the check is off
     recent_means: np.ndarray  # mean and std of the recent days' scores before each step (score.recent_stats);
     recent_stds: np.ndarray  # NaN when the check is off
+    shift_limits: np.ndarray  # [time, metric] mean + recent_k std of the metric's recent shifts; NaN when off
     window_ends: np.ndarray  # grid steps
     codes: np.ndarray
 
@@ -47,13 +48,13 @@ class Part:
         return Part(self.start + first, self.index[first:], self.values[first:], self.imputed[first:],
                     self.metric_scores[first:], self.scores[first:], self.levels[first:], self.repeats[first:],
                     self.shifts[first:], self.recent_means[first:], self.recent_stds[first:],
-                    self.window_ends[keep], self.codes[keep])
+                    self.shift_limits[first:], self.window_ends[keep], self.codes[keep])
 
     def join(self, later: Part) -> Part:
         """This part followed by the `later` one that starts where it stops."""
         arrays = {name: np.concatenate([getattr(self, name), getattr(later, name)])
                   for name in ("values", "imputed", "metric_scores", "scores", "levels", "repeats", "shifts",
-                                "recent_means", "recent_stds", "window_ends")}
+                                "recent_means", "recent_stds", "shift_limits", "window_ends")}
         codes = [c for c in (self.codes, later.codes) if len(c)]
         return Part(self.start, self.index.append(later.index), codes=np.concatenate(codes) if codes else self.codes,
                     **arrays)

@@ -99,12 +99,13 @@ def level(scores: np.ndarray, steps: int) -> np.ndarray:
     return np.where(np.isnan(scores), np.nan, medians)
 
 
-def recent_stats(scores: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of the `steps` scores before each step (NaN ignored; NaN
-    where fewer than half of them are observed): what has been usual lately, to which an
-    alarm is compared as well as to the training range."""
-    before = pd.Series(scores).shift(1).rolling(steps, min_periods=max(steps // 2, 1))
-    return before.mean().to_numpy(), before.std(ddof=0).to_numpy()
+def recent_stats(values: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the `steps` values before each step, per column of a
+    [time, metric] array (NaN ignored; NaN where fewer than half of them are observed): what
+    has been usual lately, to which an alarm is compared as well as to the training range."""
+    before = pd.DataFrame(values).shift(1).rolling(steps, min_periods=max(steps // 2, 1))
+    shape = np.shape(values)
+    return before.mean().to_numpy().reshape(shape), before.std(ddof=0).to_numpy().reshape(shape)
 
 
 def shift(values: np.ndarray, recent: int, baseline: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
 from pipeline.score import combine, level, recent_stats, repeat_peaks, shift
-from pipeline.threshold import flag, flag_level, flag_shift, stands_out
+from pipeline.threshold import flag, flag_level, flag_shift, recent_shift_thresholds, stands_out
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -71,23 +71,27 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     usual = meta.get("metric_scales", {})  # models from before per-metric scales: raw errors
     scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
     merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
-    recent_k, recent_factor = group.threshold.recent_k, group.threshold.recent_factor
+    recent_k, recent_factor, recent_shift_floor = (group.threshold.recent_k, group.threshold.recent_factor,
+                                                   group.threshold.recent_shift_floor)
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
-    history, keep = np.empty(0), _history_steps(group)  # the latest scores, for the next part's checks
+    keep = _history_steps(group)  # the latest scores and mean shifts, for the next part's checks:
+    history = (np.empty(0), np.empty((0, len(group.metrics))))
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.n:
             stop = part_stop(grid, scored_to, chunk)
             part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales, history)
-            history = np.concatenate([history, part.scores])[max(len(history) + len(part.scores) - keep, 0):]
+            history = tuple(np.concatenate([old, new])[max(len(old) + len(new) - keep, 0):]
+                            for old, new in zip(history, (part.scores, part.shifts)))
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
             recent_mean, recent_std = part.recent_means, part.recent_stds  # NaN (no limit) when the check is off
             flags = flag(part.scores, threshold) & stands_out(part.scores, recent_mean + recent_k * recent_std)
             levels = (flag_level(part.scores, part.levels, level_threshold)
                       & stands_out(part.levels, recent_factor * recent_mean) if level_threshold is not None
                       else np.zeros_like(flags))
-            shifted = (flag_shift(part.shifts, shift_thresholds) if shift_thresholds is not None
-                       else np.zeros_like(flags))
+            shift_levels = (None if shift_thresholds is None else  # [time, metric]
+                            recent_shift_thresholds(shift_thresholds, part.shift_limits, recent_shift_floor))
+            shifted = flag_shift(part.shifts, shift_levels) if shift_levels is not None else np.zeros_like(flags)
             split = len(flags) if stop == grid.n else closed_until(flags | levels | shifted, merge_gap)
             open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
             if split == 0:
@@ -103,7 +107,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             still_open = grid.time(part.start + max(open_at, grid.new - part.start)) if open_at < split else None
             mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
             pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split,
-                                       (threshold, level_threshold, shift_thresholds), version, run_id, mark)
+                                       (threshold, level_threshold, shift_levels), version, run_id, mark)
             if grid.n - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
@@ -187,11 +191,11 @@ def _grid(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, en
 
 def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, stop: int,
                 context: pd.Timestamp | None, end: pd.Timestamp | None, model, scaler: Scaler,
-                scales: np.ndarray, history: np.ndarray) -> Part:
+                scales: np.ndarray, history: tuple[np.ndarray, np.ndarray]) -> Part:
     """Scores of steps [start, stop), from a read of the steps around them that those scores use;
     metric scores are errors over each metric's usual error (`scales`). `history` holds the
-    scores of the steps before `start` (as many as `_history_steps`, fewer at the grid's start)
-    that earlier parts gave, for its checks."""
+    scores and mean shifts of the steps before `start` (as many as `_history_steps`, fewer at
+    the grid's start) that earlier parts gave, for its checks."""
     window, smoothing, fill = group.window, max(group.threshold.smoothing, 1), group.max_gap + 1
     lo = max(0, start - _score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
@@ -208,18 +212,22 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     mine = (ends >= start) & (ends < stop)
     core = slice(start - lo, stop - lo)
     steps, (period, tolerance), n = group.threshold.level_steps, _repeat_steps(group), stop - start
-    known = np.concatenate([history, scores[core]])
+    known = np.concatenate([history[0], scores[core]])
     levels = level(known, steps)[-n:] if steps else np.full(n, np.nan)
     repeats = repeat_peaks(known, period, group.threshold.repeat_days, tolerance)[-n:] if period else np.full(n, np.nan)
     shifts = (shift(scaler.transform(values), group.threshold.shift_steps, group.threshold.shift_baseline)[core]
               if group.threshold.shift_steps else np.full(metric_scores[core].shape, np.nan))
     if recent_steps := _recent_steps(group):
         means, stds = (stat[-n:] for stat in recent_stats(known, recent_steps))
+        shift_means, shift_stds = recent_stats(np.concatenate([history[1], shifts]), recent_steps)
+        shift_limits = (shift_means + group.threshold.recent_k * shift_stds)[-n:]
     else:
         means = stds = np.full(n, np.nan)
+        shift_limits = np.full(shifts.shape, np.nan)
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
                 metric_scores=metric_scores[core], scores=scores[core], levels=levels, repeats=repeats,
-                shifts=shifts, recent_means=means, recent_stds=stds, window_ends=ends[mine], codes=out.codes[mine])
+                shifts=shifts, recent_means=means, recent_stds=stds, shift_limits=shift_limits,
+                window_ends=ends[mine], codes=out.codes[mine])
 
 
 def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
@@ -236,8 +244,8 @@ def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part
 def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
              thresholds: tuple, version: str, run_id: str) -> int:
     """Publish the part's new steps before `split`; returns the number of anomaly intervals.
-    `thresholds`: the score's, the sustained level's and the per-metric mean shifts' (None
-    when that check is off)."""
+    `thresholds`: the score's, the sustained level's and the mean shifts' ([time, metric] for
+    the part's steps; None when that check is off)."""
     first = max(grid.new - part.start, 0)
     if first >= split:
         return 0
@@ -248,7 +256,7 @@ def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: n
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
     intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_scores[new], metrics, threshold, merge_gap,
                              part.levels[new], level_threshold,
-                             None if shift_thresholds is None else part.shifts[new] / shift_thresholds)
+                             None if shift_thresholds is None else part.shifts[new] / shift_thresholds[new])
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
         idx, metrics, part.values[new], part.imputed[new], part.metric_scores[new],

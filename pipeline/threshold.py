@@ -63,6 +63,16 @@ def stands_out(values: np.ndarray, limits: np.ndarray) -> np.ndarray:
         return np.isnan(limits) | (np.nan_to_num(values, nan=-np.inf) > limits)
 
 
+def recent_shift_thresholds(thresholds: np.ndarray, limits: np.ndarray, floor: float) -> np.ndarray:
+    """Per step and metric, the mean-shift threshold lowered to what stands out lately: the
+    recent limit ([time, metric], e.g. mean + k std of the metric's shifts over the recent days),
+    kept between `floor` x the stored threshold and the stored threshold; the stored one where no
+    limit is known (NaN)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(limits), thresholds, np.clip(limits, floor * thresholds, thresholds))
+
+
 def flag_shift(distances: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """True where any metric's mean shift exceeds its threshold ([time, metric] -> [time])."""
+    """True where any metric's mean shift exceeds its threshold ([time, metric] -> [time]);
+    `thresholds` per metric, or per step and metric."""
     return flag(distances, thresholds).any(axis=1)

@@ -28,6 +28,7 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"threshold": {"repeat_tolerance": "soon"}}}, "threshold.repeat_tolerance: must be a duration"),
     ({"defaults": {"threshold": {"shift_baseline": 0}}}, "shift_baseline must be at least 1"),
     ({"defaults": {"threshold": {"recent_k": 0}}}, "recent_k and recent_factor above 0"),
+    ({"defaults": {"threshold": {"recent_shift_floor": 1.5}}}, "recent_shift_floor: must be above 0 and at most 1"),
 ])
 def test_invalid_config_names_file_key_and_problem(raw, message):
     with pytest.raises(ConfigError) as err:

@@ -24,12 +24,13 @@ def test_a_parts_tail_joined_to_the_next_part_is_one_part():
     def part(start, n):
         steps = np.arange(start, start + n, dtype=float)
         return Part(start, GRID.first + pd.to_timedelta(steps, "h"), steps[:, None], np.zeros((n, 1), bool),
-                    steps[:, None], steps, steps, steps, steps[:, None], steps, -steps, np.arange(start, start + n),
-                    steps[:, None])
+                    steps[:, None], steps, steps, steps, steps[:, None], steps, -steps, 2 * steps[:, None],
+                    np.arange(start, start + n), steps[:, None])
 
     joined = part(0, 6).tail(4).join(part(6, 3))
     assert joined.start == 4 and joined.scores.tolist() == [4, 5, 6, 7, 8] == joined.repeats.tolist()
     assert joined.shifts[:, 0].tolist() == [4, 5, 6, 7, 8]
     assert joined.recent_means.tolist() == [4, 5, 6, 7, 8] and joined.recent_stds.tolist() == [-4, -5, -6, -7, -8]
+    assert joined.shift_limits[:, 0].tolist() == [8, 10, 12, 14, 16]
     assert joined.window_ends.tolist() == [4, 5, 6, 7, 8] and joined.codes[:, 0].tolist() == [4, 5, 6, 7, 8]
     assert joined.index[0] == GRID.time(4) and len(joined.index) == 5

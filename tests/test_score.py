@@ -117,6 +117,9 @@ def test_recent_stats_are_the_mean_and_std_of_the_steps_before_each_step():
     np.testing.assert_array_equal(stds, [np.nan, 0, 1, 1, 0])
     means, _ = recent_stats(scores, 4)
     np.testing.assert_array_equal(means, [np.nan, np.nan, 2, 3, 3])  # (1, 3, 5, nan) -> 3
+    means, stds = recent_stats(np.stack([scores, 2 * scores], axis=1), 2)  # per metric of [time, metric]
+    np.testing.assert_array_equal(means[:, 1], [np.nan, 2, 4, 8, 10])
+    np.testing.assert_array_equal(stds[:, 1], [np.nan, 0, 2, 2, 0])
 
 
 def test_shift_is_the_recent_means_distance_from_the_mean_before_it():

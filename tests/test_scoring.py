@@ -10,6 +10,8 @@ from pipeline import io
 from pipeline.catalog import discover, groups, load_aligned
 from pipeline.config import Settings
 from pipeline.publish import SCORES_SCHEMA
+from pipeline.scale import Scaler
+from pipeline.score import shift
 from pipeline.scoring import score_group
 from pipeline.train import train_group
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
@@ -170,6 +172,34 @@ def test_a_sustained_shift_is_flagged_by_either_check_alone(scored, tmp_path, ch
     hit = out["anomalies"][(out["anomalies"]["start"] <= shift.end) & (out["anomalies"]["end"] >= shift.start)]
     assert hit["top_metric"].tolist() == ["db-01.replication_lag"]
     assert out["scores"].drop_duplicates("timestamp")["is_anomaly"].mean() < 0.05
+
+
+def test_a_shift_under_its_stored_threshold_is_flagged_where_the_metric_had_been_steady(scored, tmp_path):
+    """With the replication lag's stored shift threshold raised above the injected shift's largest
+    distance, the stored check alone misses it; the recent-context check, for which the lag had
+    been steady the days before, finds it (from half the stored threshold on)."""
+    _, settings, catalog, db, injected, _ = scored
+    meta = json.loads(next(Path(settings.storage.models_root).glob("db-01/*/metadata.json")).read_text())
+    aligned = load_aligned(catalog, db).values
+    distances = shift(Scaler.from_dict(meta["scaler"]).transform(aligned.to_numpy()), db.threshold.shift_steps,
+                      db.threshold.shift_baseline)
+    (incident,) = injected
+    during = (aligned.index >= incident.start) & (aligned.index <= incident.end)
+    lag = "db-01.replication_lag"
+    largest = float(np.nanmax(distances[during, db.metrics.index(lag)]))
+    found = {}
+    for recent_days in (0, 5):
+        copy = scoring_copy(settings, tmp_path / str(recent_days), threshold=1e9, level_steps=0, recent_days=recent_days)
+        for path in (tmp_path / str(recent_days) / "models").glob("*/*/metadata.json"):
+            stored = json.loads(path.read_text())
+            stored["threshold"]["shift_values"][lag] = largest / 0.8
+            path.write_text(json.dumps(stored))
+        score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
+        found[recent_days] = published(copy)["anomalies"]
+    assert found[0].empty or not overlaps(found[0], incident.start, incident.end)
+    assert overlaps(found[5], incident.start, incident.end) and set(found[5]["trigger"]) == {"shift"}
+    hit = found[5][(found[5]["start"] <= incident.end) & (found[5]["end"] >= incident.start)]
+    assert hit["top_metric"].tolist() == [lag]
 
 
 def test_mean_shift_thresholds_are_stored_per_metric_and_nothing_flags_with_both_checks_off(scored, tmp_path):

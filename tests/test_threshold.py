@@ -2,7 +2,7 @@ import numpy as np
 
 from pipeline.config import ThresholdConfig
 from pipeline.threshold import (SHIFT_FLOOR, calibrate, calibrate_level, calibrate_shift, flag, flag_level, flag_shift,
-                                stands_out)
+                                recent_shift_thresholds, stands_out)
 
 
 def test_quantile_times_factor():
@@ -41,6 +41,15 @@ def test_a_value_stands_out_above_its_limit_or_where_no_limit_is_known():
     values = np.array([1.0, 5.0, np.nan, 3.0, 2.0])
     limits = np.array([2.0, 2.0, 2.0, np.nan, 2.0])
     assert stands_out(values, limits).tolist() == [False, True, False, True, False]
+
+
+def test_recent_shift_thresholds_come_down_to_the_recent_limit_but_not_below_the_floor():
+    thresholds = np.array([4.0, 4.0, np.inf])
+    limits = np.array([[1.0, 3.0, np.nan], [np.nan, 5.0, 1.0]])  # NaN: too little history to lower it
+    expected = [[2.0, 3.0, np.inf], [4.0, 4.0, np.inf]]  # floor 0.5 x 4; a metric never calibrated stays off
+    np.testing.assert_array_equal(recent_shift_thresholds(thresholds, limits, floor=0.5), expected)
+    distances = np.array([[2.5, 0.0, 9.0], [3.0, 3.0, 9.0]])
+    assert flag_shift(distances, recent_shift_thresholds(thresholds, limits, 0.5)).tolist() == [True, False]
 
 
 def test_a_shift_flags_a_step_when_any_metric_passes_its_own_threshold():
