@@ -123,8 +123,8 @@ def _context(group: GroupConfig, first_new: pd.Timestamp | None) -> pd.Timestamp
 
 
 def _context_steps(group: GroupConfig) -> int:
-    """Steps before a step that its score, level and repeats depend on: the scores of its
-    history, and the steps those scores need (`_score_context`)."""
+    """Steps before a step that its score and checks depend on: the steps of its history, and
+    the steps their scores and mean shifts need (`_score_context`)."""
     return _score_context(group) + _history_steps(group)
 
 
@@ -145,8 +145,8 @@ def _shift_thresholds(meta: dict, group: GroupConfig) -> np.ndarray | None:
 
 
 def _history_steps(group: GroupConfig) -> int:
-    """Earlier scores a step's checks use: its level's trailing steps, the previous days of its
-    repeats, or the recent days it must stand out against."""
+    """Earlier steps whose scores (and mean shifts) a step's checks use: its level's trailing
+    steps, the previous days of its repeats, or the recent days it must stand out against."""
     period, tolerance = _repeat_steps(group)
     return max(group.threshold.level_steps - 1, group.threshold.repeat_days * period + tolerance if period else 0,
                _recent_steps(group), 0)
