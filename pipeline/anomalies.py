@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.threshold import flag
+
 INTERVAL_COLUMNS = ["start", "end", "n_points", "peak_time", "peak_score", "threshold",
                     "severity", "trigger", "top_metric", "contributors"]
 
@@ -62,25 +64,31 @@ def contributors(metric_scores: np.ndarray, metrics: tuple[str, ...], top: int =
 
 def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray, metric_scores: np.ndarray,
                  metrics: tuple[str, ...], threshold: float, merge_gap: int, levels: np.ndarray | None = None,
-                 level_threshold: float | None = None, shift_ratios: np.ndarray | None = None) -> pd.DataFrame:
+                 level_threshold: float | None = None, shift_ratios: np.ndarray | None = None,
+                 by_score: np.ndarray | None = None, by_level: np.ndarray | None = None) -> pd.DataFrame:
     """One row per merged anomalous interval (see INTERVAL_COLUMNS).
 
-    `trigger` says what flagged it: `score` (above the threshold), `level` (the sustained level
-    `levels` above `level_threshold`), `shift` (a metric's mean shift over its threshold,
-    `shift_ratios` [time, metric] above 1), or several joined by `+`; severity is the largest
-    ratio to a threshold. An interval flagged by shifts alone ranks its metrics by their shifts.
+    `trigger` says what flagged it: `score` (the steps of `by_score`, by default those above the
+    threshold), `level` (the steps of `by_level`, by default those whose sustained level `levels`
+    is above `level_threshold`), `shift` (a metric's mean shift over its threshold, `shift_ratios`
+    [time, metric] above 1), or several joined by `+`; severity is the largest ratio to a
+    threshold. An interval flagged by shifts alone ranks its metrics by their shifts.
     """
     rows = []
+    by_score = flag(scores, threshold) if by_score is None else by_score
+    if levels is None or level_threshold is None:
+        by_level = None
+    elif by_level is None:
+        by_level = flag(levels, level_threshold)
     for first, last in runs(flags, merge_gap):
         span, flagged = slice(first, last + 1), flags[first:last + 1]
         top = _peak(scores, first, last)
         ratio = float(scores[top]) / threshold if threshold > 0 else np.inf
-        triggers = ["score"] if (scores[span][flagged] > threshold).any() else []  # NaN never is
-        if levels is not None and level_threshold is not None:
-            level_peak = np.nanmax(np.where(flagged, levels[span], np.nan), initial=-np.inf)
-            if level_peak > level_threshold:
-                triggers.append("level")
-                ratio = max(ratio, level_peak / level_threshold if level_threshold > 0 else np.inf)
+        triggers = ["score"] if (by_score[span] & flagged).any() else []
+        if by_level is not None and (on_level := by_level[span] & flagged).any():
+            triggers.append("level")
+            level_peak = np.nanmax(levels[span][on_level])
+            ratio = max(ratio, level_peak / level_threshold if level_threshold > 0 else np.inf)
         shares = metric_scores[span][flagged]
         if shift_ratios is not None:
             shift_peak = np.nanmax(np.where(flagged[:, None], shift_ratios[span], np.nan), initial=-np.inf)

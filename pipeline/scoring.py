@@ -96,17 +96,18 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
             if split == 0:
                 continue
-            kept = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
+            by_score = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
             if group.threshold.repeat_days:
-                kept = drop_repeats(part.scores[:split], kept, part.repeats[:split],
-                                    group.threshold.repeat_factor * threshold, merge_gap)
-            kept |= levels[:split] | shifted[:split]
+                by_score = drop_repeats(part.scores[:split], by_score, part.repeats[:split],
+                                        group.threshold.repeat_factor * threshold, merge_gap)
+            kept = by_score | levels[:split] | shifted[:split]
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
             open_at = closed_until(kept, merge_gap)  # where a published run that later steps could extend starts
             still_open = grid.time(part.start + max(open_at, grid.new - part.start)) if open_at < split else None
             mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
-            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split,
+            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part,
+                                       (kept, by_score, levels[:split]), split,
                                        (threshold, level_threshold, shift_levels), version, run_id, mark)
             if grid.n - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
@@ -230,33 +231,36 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
                 window_ends=ends[mine], codes=out.codes[mine])
 
 
-def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
+def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, flags: tuple, split: int,
                       thresholds: tuple, version: str, run_id: str,
                       mark: tuple[pd.Timestamp, pd.Timestamp | None] | None) -> int:
     """Publish the part, then move the watermark (and the open interval's start) to `mark`, if
     any, so a killed run resumes after it."""
-    found = _publish(data_root, group, grid, part, kept, split, thresholds, version, run_id)
+    found = _publish(data_root, group, grid, part, flags, split, thresholds, version, run_id)
     if mark is not None:
         io.write_watermark(data_root, group.name, *mark)
     return found
 
 
-def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: np.ndarray, split: int,
+def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, flags: tuple, split: int,
              thresholds: tuple, version: str, run_id: str) -> int:
     """Publish the part's new steps before `split`; returns the number of anomaly intervals.
-    `thresholds`: the score's, the sustained level's and the mean shifts' ([time, metric] for
-    the part's steps; None when that check is off)."""
+    `flags`: the steps kept as anomalous, and those the score and the sustained-level checks
+    kept (each up to `split`); `thresholds`: the score's, the sustained level's and the mean
+    shifts' ([time, metric] for the part's steps; None when that check is off)."""
     first = max(grid.new - part.start, 0)
     if first >= split:
         return 0
     new = slice(first, split)
     idx, metrics, merge_gap = part.index[new], group.metrics, group.threshold.merge_gap
     threshold, level_threshold, shift_thresholds = thresholds
+    kept, by_score, by_level = flags
     stop = part.start + split
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
     intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_scores[new], metrics, threshold, merge_gap,
                              part.levels[new], level_threshold,
-                             None if shift_thresholds is None else part.shifts[new] / shift_thresholds[new])
+                             None if shift_thresholds is None else part.shifts[new] / shift_thresholds[new],
+                             by_score[new], by_level[new])
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
         idx, metrics, part.values[new], part.imputed[new], part.metric_scores[new],

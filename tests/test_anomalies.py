@@ -57,6 +57,11 @@ def test_intervals_say_whether_the_score_or_the_sustained_level_flagged_them():
     both = to_intervals(index, scores, flags, errors, ("cpu",), 3.0, merge_gap=4, levels=levels, level_threshold=0.5)
     assert both["trigger"].tolist() == ["score+level"] and both.iloc[0]["severity"] == "medium"
     assert to_intervals(index, scores, scores > 3, errors, ("cpu",), 3.0, 0)["trigger"].tolist() == ["score"]
+    # what the checks really kept, where another rule (e.g. the recent-context check) overrode a threshold
+    by_score, by_level = np.zeros(8, bool), np.array([0, 1, 0, 0, 0, 1, 0, 0], bool)
+    told = to_intervals(index, scores, flags, errors, ("cpu",), 3.0, merge_gap=4, levels=levels, level_threshold=0.5,
+                        by_score=by_score, by_level=by_level)
+    assert told["trigger"].tolist() == ["level"] and told.iloc[0]["severity"] == "medium"  # level 1.5 / 0.5
 
 
 def test_an_interval_flagged_by_mean_shifts_alone_names_the_metric_that_moved():
