@@ -170,8 +170,9 @@ def new_path(settings: Settings, catalog: Catalog, names: list[str], stages: Sta
         stages.wrap(scoring, "load_aligned", "align")  # read included: subtracted below
         stages.wrap_generator(inference, "reconstruct", "model")
         stages.wrap(inference, "timestamp_means", "errors")  # model included: subtracted below
-        for name in ("combine", "level", "repeat_peaks", "shift", "flag", "flag_level", "flag_shift", "confirm",
-                     "drop_repeats", "to_intervals", "closed_until"):
+        for name in ("combine", "level", "repeat_peaks", "shift", "recent_stats", "flag", "flag_level", "stands_out",
+                     "recent_shift_thresholds", "flag_shift", "confirm", "drop_repeats", "to_intervals",
+                     "closed_until"):
             stages.wrap(scoring, name, "scores+anomalies")
         for name in ("scores_table", "anomalies_frame", "features_frame"):
             stages.wrap(scoring, name, "frames")

@@ -218,13 +218,13 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     repeats = repeat_peaks(known, period, group.threshold.repeat_days, tolerance)[-n:] if period else np.full(n, np.nan)
     shifts = (shift(scaler.transform(values), group.threshold.shift_steps, group.threshold.shift_baseline)[core]
               if group.threshold.shift_steps else np.full(metric_scores[core].shape, np.nan))
+    means = stds = np.full(n, np.nan)
+    shift_limits = np.full(shifts.shape, np.nan)
     if recent_steps := _recent_steps(group):
         means, stds = (stat[-n:] for stat in recent_stats(known, recent_steps))
+    if recent_steps and group.threshold.shift_steps:
         shift_means, shift_stds = recent_stats(np.concatenate([history[1], shifts]), recent_steps)
         shift_limits = (shift_means + group.threshold.recent_k * shift_stds)[-n:]
-    else:
-        means = stds = np.full(n, np.nan)
-        shift_limits = np.full(shifts.shape, np.nan)
     return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
                 metric_scores=metric_scores[core], scores=scores[core], levels=levels, repeats=repeats,
                 shifts=shifts, recent_means=means, recent_stds=stds, shift_limits=shift_limits,
