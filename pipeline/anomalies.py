@@ -4,47 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.threshold import flag
+from pipeline.detect.base import Flags, peak, runs
 
 INTERVAL_COLUMNS = ["start", "end", "n_points", "peak_time", "peak_score", "threshold",
                     "severity", "trigger", "top_metric", "contributors"]
-
-
-def runs(flags: np.ndarray, merge_gap: int = 0) -> list[tuple[int, int]]:
-    """Inclusive `(first, last)` index pairs of flagged runs; runs separated by at most
-    `merge_gap` unflagged steps are merged."""
-    idx = np.flatnonzero(flags)
-    if idx.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(idx) > merge_gap + 1)
-    firsts = np.concatenate(([idx[0]], idx[breaks + 1]))
-    lasts = np.concatenate((idx[breaks], [idx[-1]]))
-    return list(zip(firsts.tolist(), lasts.tolist()))
-
-
-def confirm(scores: np.ndarray, flags: np.ndarray, threshold: float, merge_gap: int, min_peak: float) -> np.ndarray:
-    """Keep only the flagged runs (merged over `merge_gap`) that peak at `min_peak` x threshold."""
-    kept = np.zeros_like(flags)
-    for first, last in runs(flags, merge_gap):
-        if np.nanmax(scores[first:last + 1]) >= min_peak * threshold:
-            kept[first:last + 1] = flags[first:last + 1]
-    return kept
-
-
-def _peak(scores: np.ndarray, first: int, last: int) -> int:
-    """The step of the largest score in [first, last] (NaN ignored; the first step if all are NaN)."""
-    return first + int(np.argmax(np.where(np.isnan(scores[first:last + 1]), -np.inf, scores[first:last + 1])))
-
-
-def drop_repeats(scores: np.ndarray, flags: np.ndarray, repeats: np.ndarray, limit: float,
-                 merge_gap: int) -> np.ndarray:
-    """Drop the flagged runs whose peak step's `repeats` (pipeline.score.repeat_peaks) reached
-    `limit`: the same time of day scored as high before, a daily pattern rather than an incident."""
-    kept = flags.copy()
-    for first, last in runs(flags, merge_gap):
-        if repeats[_peak(scores, first, last)] >= limit:
-            kept[first:last + 1] = False
-    return kept
 
 
 def severity(ratio: float) -> str:
@@ -62,43 +25,30 @@ def contributors(metric_scores: np.ndarray, metrics: tuple[str, ...], top: int =
     return [(metrics[i], float(shares[i])) for i in order if shares[i] >= 0.10]
 
 
-def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, flags: np.ndarray, metric_scores: np.ndarray,
-                 metrics: tuple[str, ...], threshold: float, merge_gap: int, levels: np.ndarray | None = None,
-                 level_threshold: float | None = None, shift_ratios: np.ndarray | None = None,
-                 by_score: np.ndarray | None = None, by_level: np.ndarray | None = None) -> pd.DataFrame:
-    """One row per merged anomalous interval (see INTERVAL_COLUMNS).
+def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, metric_scores: np.ndarray, metrics: tuple[str, ...],
+                 threshold: float, merge_gap: int, kept: dict[str, np.ndarray], flags: dict[str, Flags]) -> pd.DataFrame:
+    """One row per merged interval of the steps some rule kept a flag at (see INTERVAL_COLUMNS).
 
-    `trigger` says what flagged it: `score` (the steps of `by_score`, by default those above the
-    threshold), `level` (the steps of `by_level`, by default those whose sustained level `levels`
-    is above `level_threshold`), `shift` (a metric's mean shift over its threshold, `shift_ratios`
-    [time, metric] above 1), or several joined by `+`; severity is the largest ratio to a
-    threshold. An interval flagged by shifts alone ranks its metrics by their shifts.
+    `kept` holds each flagging rule's flags that the filters kept, `flags` what each rule
+    raised (`pipeline.detect`), in the rules' order. `trigger` names the rules that kept steps
+    of the interval, joined by `+`; severity is the largest ratio to a threshold: the peak
+    score's to the score threshold, or a triggering rule's on the steps it kept. An interval
+    triggered by one rule that judges each metric (`shift`) ranks its metrics by that rule's
+    ratios, any other by their scores.
     """
     rows = []
-    by_score = flag(scores, threshold) if by_score is None else by_score
-    if levels is None or level_threshold is None:
-        by_level = None
-    elif by_level is None:
-        by_level = flag(levels, level_threshold)
-    for first, last in runs(flags, merge_gap):
-        span, flagged = slice(first, last + 1), flags[first:last + 1]
-        top = _peak(scores, first, last)
+    flagged = np.logical_or.reduce(list(kept.values())) if kept else np.zeros(len(index), bool)
+    for first, last in runs(flagged, merge_gap):
+        span, on = slice(first, last + 1), flagged[first:last + 1]
+        top = peak(scores, first, last)
         ratio = float(scores[top]) / threshold if threshold > 0 else np.inf
-        triggers = ["score"] if (by_score[span] & flagged).any() else []
-        if by_level is not None and (on_level := by_level[span] & flagged).any():
-            triggers.append("level")
-            level_peak = np.nanmax(levels[span][on_level])
-            ratio = max(ratio, level_peak / level_threshold if level_threshold > 0 else np.inf)
-        shares = metric_scores[span][flagged]
-        if shift_ratios is not None:
-            shift_peak = np.nanmax(np.where(flagged[:, None], shift_ratios[span], np.nan), initial=-np.inf)
-            if shift_peak > 1:
-                triggers.append("shift")
-                ratio = max(ratio, shift_peak)
-                shares = shift_ratios[span][flagged] if triggers == ["shift"] else shares
-        ranked = contributors(shares, metrics)
+        triggers = [name for name, steps in kept.items() if steps[span].any()]
+        for name in triggers:
+            ratio = max(ratio, float(np.nanmax(flags[name].ratio[span][kept[name][span]])))
+        only = flags[triggers[0]].metric_ratios if len(triggers) == 1 else None
+        ranked = contributors((metric_scores if only is None else only)[span][on], metrics)
         rows.append({
-            "start": index[first], "end": index[last], "n_points": int(flagged.sum()),
+            "start": index[first], "end": index[last], "n_points": int(on.sum()),
             "peak_time": index[top], "peak_score": float(scores[top]), "threshold": float(threshold),
             "severity": severity(ratio), "trigger": "+".join(triggers),
             "top_metric": ranked[0][0] if ranked else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from pipeline.detect.compose import Detection
+from pipeline.detect.rules import FILTERS, FLAG_RULES
+from pipeline.detect.stored import legacy_detection
+
 AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
-THRESHOLD_METHODS = ("quantile", "mean_std")
-CALIBRATION_RANGES = ("training", "validation")
-COMBINE_METHODS = ("max", "mean")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -37,37 +39,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class ThresholdConfig:
-    """How scores become anomalies: calibration of the stored threshold, then interval rules.
-
-    The defaults were chosen on the labelled NAB benchmark (benchmarks/RESULTS.md).
-    """
-
-    method: str = "mean_std"  # mean + k std, or quantile x factor
-    k: float = 6.0
-    quantile: float = 0.995
-    factor: float = 1.0
-    calibrate_on: str = "training"  # the whole training range, or only its held-out validation end
-    combine: str = "max"  # a timestamp's score: its largest metric score, or the metrics' mean
-    smoothing: int = 6  # centred rolling mean of the combined score, in steps
-    merge_gap: int = 48  # flagged runs this many steps apart or closer form one interval
-    min_peak: float = 1.1  # an interval must peak at min_peak x threshold, or it is dropped
-    level_steps: int = 144  # a sustained rise: the median score over this many trailing steps (0: off) ...
-    level_factor: float = 2.5  # ... and the step's own score above level_factor x the training range's mean
-    repeat_days: int = 2  # drop a score interval whose peak time of day already scored repeat_factor x threshold
-    repeat_tolerance: str = "1h"  # (within this much) on one of the previous repeat_days days: a daily pattern
-    repeat_factor: float = 0.8
-    shift_steps: int = 24  # a level change in the values: the mean of the last shift_steps steps (0: off) ...
-    shift_baseline: int = 288  # ... against the mean of the shift_baseline steps before them, per metric,
-    shift_k: float = 6.0  # flagged above mean + shift_k std of that distance over the training range
-    recent_days: int = 5  # a score or level flag must also stand out against the scores of the last recent_days
-    recent_k: float = 6.0  # days (0: off): a score above their mean + recent_k std, a sustained level above
-    recent_factor: float = 1.5  # recent_factor x their mean; what has been usual for days raises no new alarm.
-    recent_shift_floor: float = 0.5  # and a mean shift above mean + recent_k std of the metric's recent shifts is
-    # flagged from recent_shift_floor x its stored threshold on: a change in a metric that has been steady lately
-
-
-@dataclass(frozen=True)
 class GroupConfig:
     """One metric group: which metrics, how to align and window them, and its model."""
 
@@ -81,7 +52,7 @@ class GroupConfig:
     train_stride: int = 4
     lookback: str = "28D"
     model: ModelConfig = field(default_factory=ModelConfig)
-    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    detection: Detection = field(default_factory=Detection)  # defaults chosen on NAB (benchmarks/RESULTS.md)
 
     @property
     def interval_td(self) -> pd.Timedelta:
@@ -122,32 +93,62 @@ def _check_scalar(value: Any, kind: type, where: str) -> Any:
     return value
 
 
-def _build(cls: type, raw: Any, where: str, base: Any = None) -> Any:
-    """Build dataclass `cls` from a mapping, starting from `base`, rejecting unknown keys."""
+def build(cls: type, raw: Any, where: str, base: Any = None) -> Any:
+    """Build dataclass `cls` from a mapping, starting from `base`, rejecting unknown keys; a
+    class with a `check` method has it run, its ValueError becoming a ConfigError at `where`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - fields)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(fields)})")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(fields))})")
+    kinds = typing.get_type_hints(cls)
     values = {}
     for name, value in raw.items():
-        kind = fields[name].type
-        nested = {"ModelConfig": ModelConfig, "ThresholdConfig": ThresholdConfig}.get(kind)
-        if nested:
-            values[name] = _build(nested, value, f"{where}.{name}", getattr(base, name, None))
-        elif kind == "tuple[str, ...]":
-            items = [value] if isinstance(value, str) else value
-            if not isinstance(items, list) or not items:
-                raise ConfigError(f"{where}.{name}: expected a non-empty list of names or globs")
-            values[name] = tuple(_check_scalar(v, str, f"{where}.{name}") for v in items)
+        inner = getattr(base, name, None) if base is not None else None
+        if cls is Detection and name in ("flags", "filters"):
+            values[name] = _rules(FLAG_RULES if name == "flags" else FILTERS, value, f"{where}.{name}", inner)
         else:
-            values[name] = _check_scalar(value, _scalar_type(kind), f"{where}.{name}")
-    return dataclasses.replace(base, **values) if base is not None else cls(**values)
+            values[name] = _field(kinds[name], value, f"{where}.{name}", inner)
+    built = dataclasses.replace(base, **values) if base is not None else cls(**values)
+    if hasattr(built, "check"):
+        try:
+            built.check()
+        except ValueError as exc:
+            raise ConfigError(f"{where}.{exc}") from None
+    return built
 
 
-def _scalar_type(kind: str) -> type:
-    return {"int": int, "float": float, "str": str}[kind]
+def _field(kind: Any, value: Any, where: str, base: Any) -> Any:
+    """One field's value: a nested dataclass (None turns an optional one off), a tuple of names,
+    or a scalar."""
+    optional = [k for k in typing.get_args(kind) if k is not type(None)] if typing.get_origin(kind) is not tuple else []
+    if dataclasses.is_dataclass(kind) or (len(optional) == 1 and dataclasses.is_dataclass(optional[0])):
+        if value is None and optional:
+            return None
+        return build(optional[0] if optional else kind, value or {}, where, base)
+    if kind == tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not items:
+            raise ConfigError(f"{where}: expected a non-empty list of names")
+        return tuple(_check_scalar(v, str, where) for v in items)
+    return _check_scalar(value, kind, where)
+
+
+def _rules(registry: dict[str, type], raw: Any, where: str, base: tuple | None) -> tuple:
+    """The rules a `flags` or `filters` mapping turns on, in the order they are listed in
+    `pipeline.detect.rules` (the order they run in and an interval's trigger names them), each
+    from the base's settings of that rule (or the rule's defaults) with the mapping's keys applied."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of rule names to their settings, got {raw!r}")
+    inherited = {rule.name: rule for rule in base or ()}
+    for name in raw:
+        if name not in registry:
+            raise ConfigError(f"{where}: unknown rule {name!r} (known: {', '.join(registry)})")
+    return tuple(build(registry[name], raw[name] or {}, f"{where}.{name}", inherited.get(name, registry[name]()))
+                 for name in registry if name in raw)
 
 
 def _validate_group(group: GroupConfig, where: str) -> None:
@@ -160,29 +161,6 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}: interval/lookback must be durations like '5min' or '28D'")
     if group.aggregation not in AGGREGATIONS:
         raise ConfigError(f"{where}.aggregation: {group.aggregation!r} is not one of {AGGREGATIONS}")
-    if group.threshold.method not in THRESHOLD_METHODS:
-        raise ConfigError(f"{where}.threshold.method: {group.threshold.method!r} is not one of {THRESHOLD_METHODS}")
-    if group.threshold.calibrate_on not in CALIBRATION_RANGES:
-        raise ConfigError(f"{where}.threshold.calibrate_on: {group.threshold.calibrate_on!r} is not one of "
-                          f"{CALIBRATION_RANGES}")
-    if group.threshold.combine not in COMBINE_METHODS:
-        raise ConfigError(f"{where}.threshold.combine: {group.threshold.combine!r} is not one of {COMBINE_METHODS}")
-    if group.threshold.min_peak < 1:
-        raise ConfigError(f"{where}.threshold.min_peak: must be at least 1 (a ratio to the threshold)")
-    if not 0 < group.threshold.quantile < 1:
-        raise ConfigError(f"{where}.threshold.quantile: must be between 0 and 1")
-    if group.threshold.level_factor <= 0:
-        raise ConfigError(f"{where}.threshold.level_factor: must be above 0")
-    if group.threshold.shift_steps and (group.threshold.shift_baseline < 1 or group.threshold.shift_k <= 0):
-        raise ConfigError(f"{where}.threshold: shift_baseline must be at least 1 and shift_k above 0")
-    if group.threshold.recent_days < 0 or group.threshold.recent_k <= 0 or group.threshold.recent_factor <= 0:
-        raise ConfigError(f"{where}.threshold: recent_days must be at least 0, recent_k and recent_factor above 0")
-    if not 0 < group.threshold.recent_shift_floor <= 1:
-        raise ConfigError(f"{where}.threshold.recent_shift_floor: must be above 0 and at most 1")
-    try:
-        pd.Timedelta(group.threshold.repeat_tolerance)
-    except ValueError:
-        raise ConfigError(f"{where}.threshold.repeat_tolerance: must be a duration like '1h'")
     if not 0 < group.model.validation_fraction < 1:
         raise ConfigError(f"{where}.model.validation_fraction: must be between 0 and 1")
     for key in ("window", "stride", "train_stride"):
@@ -209,12 +187,13 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
     unknown = sorted(set(raw) - {"storage", "defaults", "groups", "promotion_margin"})
     if unknown:
         raise ConfigError(f"{source}: unknown key {unknown[0]!r}")
-    storage = _build(StorageConfig, raw.get("storage", {}), f"{source}: storage", StorageConfig())
+    storage = build(StorageConfig, raw.get("storage", {}), f"{source}: storage", StorageConfig())
     storage = StorageConfig(
         data_root=_resolve_root(os.environ.get("NIGHTWATCH_DATA_ROOT", storage.data_root), base_dir),
         models_root=_resolve_root(os.environ.get("NIGHTWATCH_MODELS_ROOT", storage.models_root), base_dir),
     )
-    defaults = _build(GroupConfig, {"name": "default", **raw.get("defaults", {})}, f"{source}: defaults",
+    _refuse_moved(raw.get("defaults", {}), f"{source}: defaults")
+    defaults = build(GroupConfig, {"name": "default", **raw.get("defaults", {})}, f"{source}: defaults",
                       GroupConfig(name="default"))
     _validate_group(defaults, f"{source}: defaults")
     groups = []
@@ -225,7 +204,8 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
         where = f"{source}: groups[{i}]"
         if not isinstance(item, dict) or "name" not in item or "metrics" not in item:
             raise ConfigError(f"{where}: each group needs 'name' and 'metrics'")
-        group = _build(GroupConfig, item, where, dataclasses.replace(defaults, name=str(item["name"])))
+        _refuse_moved(item, where)
+        group = build(GroupConfig, item, where, dataclasses.replace(defaults, name=str(item["name"])))
         _validate_group(group, where)
         groups.append(group)
     names = [g.name for g in groups]
@@ -233,6 +213,13 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
         raise ConfigError(f"{source}: group names must be unique, got {names}")
     margin = _check_scalar(raw.get("promotion_margin", 0.10), float, f"{source}: promotion_margin")
     return Settings(storage=storage, defaults=defaults, groups=tuple(groups), promotion_margin=margin)
+
+
+def _refuse_moved(raw: Any, where: str) -> None:
+    """Point a configuration written for an earlier release at where its settings went."""
+    if isinstance(raw, dict) and "threshold" in raw:
+        raise ConfigError(f"{where}.threshold: replaced by the 'detection' section (its rules and filters; "
+                          f"see the README's Detection section and nightwatch.yaml)")
 
 
 def _resolve_root(root: str, base_dir: Path | None) -> str:
@@ -253,12 +240,21 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     return parse_settings(raw, str(path), path.parent.resolve())
 
 
-def group_from_dict(raw: dict) -> GroupConfig:
-    """Rebuild a GroupConfig stored with a model (`dataclasses.asdict` form); models stored
-    before `combine` existed averaged their metric scores, those before `level_steps` had no
-    sustained-level check, those before `repeat_days` no daily-repeat check, those before
-    `shift_steps` no mean-shift check, those before `recent_days` no recent-context check."""
-    threshold = ThresholdConfig(**{"combine": "mean", "level_steps": 0, "repeat_days": 0, "shift_steps": 0,
-                                   "recent_days": 0, **raw["threshold"]})
-    return GroupConfig(**{**raw, "metrics": tuple(raw["metrics"]), "model": ModelConfig(**raw["model"]),
-                          "threshold": threshold})
+def group_to_dict(group: GroupConfig) -> dict:
+    """A group's settings as JSON, in the configuration file's shape (rules by name)."""
+    return {**dataclasses.asdict(group), "metrics": list(group.metrics), "detection": detection_to_dict(group.detection)}
+
+
+def detection_to_dict(detection: Detection) -> dict:
+    plain = {f.name: getattr(detection, f.name) for f in dataclasses.fields(detection)}
+    return {**plain, **{kind: {rule.name: dataclasses.asdict(rule) for rule in plain[kind]}
+                        for kind in ("flags", "filters")}}
+
+
+def group_from_dict(raw: dict, where: str = "stored config") -> GroupConfig:
+    """Rebuild the settings a model was trained with (`group_to_dict`'s form); a model stored
+    before detection rules has its `threshold` settings read as the rules they were."""
+    if "threshold" in raw:
+        raw = {**{k: v for k, v in raw.items() if k != "threshold"}, "detection": legacy_detection(raw["threshold"])}
+    base = GroupConfig(name=raw["name"], detection=Detection(flags=(), filters=()))
+    return build(GroupConfig, {**raw, "metrics": list(raw["metrics"])}, where, base)

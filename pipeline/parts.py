@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.anomalies import runs
+from pipeline.detect.base import Evidence, joined, runs, sliced
+from pipeline.detect.compose import Raised
 
 
 @dataclass(frozen=True)
@@ -25,39 +26,30 @@ class Grid:
 
 @dataclass(frozen=True)
 class Part:
-    """Per-step results for steps [start, start + len(index)) of the grid, and the windows ending there."""
+    """Steps [start, start + len(index)) of the grid: their values, evidence and rule flags, and
+    the windows ending there."""
 
     start: int
     index: pd.DatetimeIndex
     values: np.ndarray
     imputed: np.ndarray
-    metric_scores: np.ndarray  # [time, metric] error over the metric's usual error
-    scores: np.ndarray
-    levels: np.ndarray  # the trailing median score (pipeline.score.level); NaN when the check is off
-    repeats: np.ndarray  # the same time of day's highest score on the previous days (score.repeat_peaks)
-    shifts: np.ndarray  # [time, metric] each metric's mean shift (score.shift); NaN when the check is off
-    recent_means: np.ndarray  # mean and std of the recent days' scores before each step (score.recent_stats);
-    recent_stds: np.ndarray  # NaN when the check is off
-    shift_limits: np.ndarray  # [time, metric] mean + recent_k std of the metric's recent shifts; NaN when off
+    evidence: Evidence
+    raised: Raised
     window_ends: np.ndarray  # grid steps
     codes: np.ndarray
 
     def tail(self, first: int) -> Part:
         """The steps from `first` (relative) on, with their windows."""
-        keep = self.window_ends >= self.start + first
-        return Part(self.start + first, self.index[first:], self.values[first:], self.imputed[first:],
-                    self.metric_scores[first:], self.scores[first:], self.levels[first:], self.repeats[first:],
-                    self.shifts[first:], self.recent_means[first:], self.recent_stds[first:],
-                    self.shift_limits[first:], self.window_ends[keep], self.codes[keep])
+        keep, rows = self.window_ends >= self.start + first, slice(first, None)
+        return Part(self.start + first, self.index[rows], self.values[rows], self.imputed[rows],
+                    sliced(self.evidence, rows), sliced(self.raised, rows), self.window_ends[keep], self.codes[keep])
 
     def join(self, later: Part) -> Part:
         """This part followed by the `later` one that starts where it stops."""
-        arrays = {name: np.concatenate([getattr(self, name), getattr(later, name)])
-                  for name in ("values", "imputed", "metric_scores", "scores", "levels", "repeats", "shifts",
-                                "recent_means", "recent_stds", "shift_limits", "window_ends")}
         codes = [c for c in (self.codes, later.codes) if len(c)]
-        return Part(self.start, self.index.append(later.index), codes=np.concatenate(codes) if codes else self.codes,
-                    **arrays)
+        return Part(self.start, self.index.append(later.index), *(joined(getattr(self, name), getattr(later, name))
+                    for name in ("values", "imputed", "evidence", "raised", "window_ends")),
+                    codes=np.concatenate(codes) if codes else self.codes)
 
 
 def part_stop(grid: Grid, begin: int, chunk: int) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-import pandas as pd
 
 
 def timestamp_means(n_steps: int, window: int,
@@ -88,54 +87,3 @@ def smooth(values: np.ndarray, width: int) -> np.ndarray:
     counts = np.convolve(valid.astype(float), kernel, mode="same")
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(valid, sums / counts, np.nan)
-
-
-def level(scores: np.ndarray, steps: int) -> np.ndarray:
-    """Median score over the trailing `steps` steps (NaN ignored), where at least half of them
-    and the step itself are observed, else NaN. It stays high through a sustained shift whose
-    scores, too long-lasting to be outliers of the training range, never pass the threshold,
-    and low through isolated spikes."""
-    medians = pd.Series(scores).rolling(steps, min_periods=max(steps // 2, 1)).median().to_numpy()
-    return np.where(np.isnan(scores), np.nan, medians)
-
-
-def recent_stats(values: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of the `steps` values before each step, per column of a
-    [time, metric] array (NaN ignored; NaN where fewer than half of them are observed): what
-    has been usual lately, to which an alarm is compared as well as to the training range."""
-    before = pd.DataFrame(values).shift(1).rolling(steps, min_periods=max(steps // 2, 1))
-    shape = np.shape(values)
-    return before.mean().to_numpy().reshape(shape), before.std(ddof=0).to_numpy().reshape(shape)
-
-
-def shift(values: np.ndarray, recent: int, baseline: int) -> np.ndarray:
-    """Per metric, how far the mean of the last `recent` steps moved from the mean of the
-    `baseline` steps before them, [time, metric] (NaN ignored; NaN where fewer than half of
-    either span is observed). A change of level that the model may reconstruct as well as the
-    old one, e.g. a metric that settles at a new value."""
-    values = np.asarray(values, dtype=np.float64)  # float32 running sums would drift over long parts
-    observed = ~np.isnan(values)
-    zero = np.zeros((1, values.shape[1]))
-    sums = np.concatenate([zero, np.cumsum(np.where(observed, values, 0.0), axis=0)])
-    counts = np.concatenate([zero, np.cumsum(observed, axis=0)])
-    ends = np.arange(1, len(values) + 1)
-
-    def trailing_mean(width: int, lag: int) -> np.ndarray:
-        """Mean of the `width` steps ending `lag` steps before each step (those that exist)."""
-        hi = np.maximum(ends - lag, 0)
-        lo = np.maximum(hi - width, 0)
-        n = counts[hi] - counts[lo]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n >= max(width // 2, 1), (sums[hi] - sums[lo]) / n, np.nan)
-
-    return np.abs(trailing_mean(recent, 0) - trailing_mean(baseline, recent))
-
-
-def repeat_peaks(scores: np.ndarray, period: int, days: int, tolerance: int) -> np.ndarray:
-    """Per step, the largest score within `tolerance` steps of the same time of day on the
-    previous `days` days (`period` steps a day); NaN where none of those steps has a score."""
-    near = pd.Series(scores).rolling(2 * tolerance + 1, center=True, min_periods=1).max().to_numpy()
-    peaks = np.full(len(scores), np.nan)
-    for shift in range(period, min(days * period, len(scores) - 1) + 1, period):
-        peaks[shift:] = np.fmax(peaks[shift:], near[:-shift])
-    return peaks

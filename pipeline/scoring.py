@@ -9,6 +9,7 @@ longest such run, not with the range).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,18 +18,20 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.anomalies import confirm, drop_repeats, to_intervals
+from pipeline.anomalies import to_intervals
 from pipeline.catalog import Catalog, load_aligned, time_span
 from pipeline.config import GroupConfig, Settings, group_from_dict
-from pipeline.inference import run_windows, scaled_input
+from pipeline.detect.base import Evidence, joined, sliced
+from pipeline.detect.compose import filter_flags, published, raise_flags
+from pipeline.detect.evidence import evidence
+from pipeline.detect.stored import stored_states
+from pipeline.inference import run_windows
 from pipeline.ingest import InputError
 from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
-from pipeline.score import combine, level, recent_stats, repeat_peaks, shift
-from pipeline.threshold import flag, flag_level, flag_shift, recent_shift_thresholds, stands_out
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     if version is None:
         raise InputError("models", "no current model; run training first", group=group.name)
     meta = io.read_metadata(models_root, group.name, version)
-    group = group_from_dict(meta["config"])  # score as the model was trained: metrics, grid, window
+    group = _as_trained(group, group_from_dict(meta["config"]))
     watermark = io.read_watermark(data_root, group.name)
     start, end = (None if t is None else _utc(t) for t in (start, end))
     first_new = start if start is not None else (watermark + group.interval_td if watermark is not None else None)
@@ -65,50 +68,32 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     context = _context(group, first_new)
 
     model = load_autoencoder(io.model_path(models_root, group.name, version))
-    scaler, threshold = Scaler.from_dict(meta["scaler"]), float(meta["threshold"]["value"])
-    level_threshold = meta["threshold"].get("level_value") if group.threshold.level_steps else None
-    shift_thresholds = _shift_thresholds(meta, group)
+    scaler, states, detection = Scaler.from_dict(meta["scaler"]), stored_states(meta), group.detection
+    threshold = states.get("score", {}).get("threshold", np.nan)  # published beside each score
     usual = meta.get("metric_scales", {})  # models from before per-metric scales: raw errors
     scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
-    merge_gap, incremental = group.threshold.merge_gap, start is None and end is None
-    recent_k, recent_factor, recent_shift_floor = (group.threshold.recent_k, group.threshold.recent_factor,
-                                                   group.threshold.recent_shift_floor)
+    merge_gap, incremental = detection.merge_gap, start is None and end is None
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
-    keep = _history_steps(group)  # the latest scores and mean shifts, for the next part's checks:
-    history = (np.empty(0), np.empty((0, len(group.metrics))))
+    history = _no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.n:
             stop = part_stop(grid, scored_to, chunk)
-            part = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales, history)
-            history = tuple(np.concatenate([old, new])[max(len(old) + len(new) - keep, 0):]
-                            for old, new in zip(history, (part.scores, part.shifts)))
+            part, history = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales,
+                                        states, history)
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
-            recent_mean, recent_std = part.recent_means, part.recent_stds  # NaN (no limit) when the check is off
-            flags = flag(part.scores, threshold) & stands_out(part.scores, recent_mean + recent_k * recent_std)
-            levels = (flag_level(part.scores, part.levels, level_threshold)
-                      & stands_out(part.levels, recent_factor * recent_mean) if level_threshold is not None
-                      else np.zeros_like(flags))
-            shift_levels = (None if shift_thresholds is None else  # [time, metric]
-                            recent_shift_thresholds(shift_thresholds, part.shift_limits, recent_shift_floor))
-            shifted = flag_shift(part.shifts, shift_levels) if shift_levels is not None else np.zeros_like(flags)
-            split = len(flags) if stop == grid.n else closed_until(flags | levels | shifted, merge_gap)
-            open_run = part.tail(split) if split < len(flags) else None  # kept, not scored again
+            split = len(part.index) if stop == grid.n else closed_until(part.raised.any, merge_gap)
+            open_run = part.tail(split) if split < len(part.index) else None  # kept, not scored again
             if split == 0:
                 continue
-            by_score = confirm(part.scores[:split], flags[:split], threshold, merge_gap, group.threshold.min_peak)
-            if group.threshold.repeat_days:
-                by_score = drop_repeats(part.scores[:split], by_score, part.repeats[:split],
-                                        group.threshold.repeat_factor * threshold, merge_gap)
-            kept = by_score | levels[:split] | shifted[:split]
+            kept = filter_flags(detection, part.raised, split)
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
-            open_at = closed_until(kept, merge_gap)  # where a published run that later steps could extend starts
+            open_at = closed_until(published(kept, split), merge_gap)  # where a run later steps could extend starts
             still_open = grid.time(part.start + max(open_at, grid.new - part.start)) if open_at < split else None
             mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
-            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part,
-                                       (kept, by_score, levels[:split]), split,
-                                       (threshold, level_threshold, shift_levels), version, run_id, mark)
+            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split, threshold,
+                                       version, run_id, mark)
             if grid.n - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
@@ -118,54 +103,35 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             "model_version": version, "start": str(lo), "end": str(hi)}
 
 
+def _as_trained(configured: GroupConfig, trained: GroupConfig) -> GroupConfig:
+    """Score as the model was trained (metrics, grid, window, the rules it fitted), with the
+    settings that need no fitting (filters, merge gap) as configured now."""
+    detection = dataclasses.replace(trained.detection, merge_gap=configured.detection.merge_gap,
+                                    filters=configured.detection.filters)
+    return dataclasses.replace(trained, detection=detection)
+
+
 def _context(group: GroupConfig, first_new: pd.Timestamp | None) -> pd.Timestamp | None:
-    """The first step an incremental run reads: what the scores and levels of its new steps use."""
+    """The first step an incremental run reads: what the scores and flags of its new steps use."""
     return None if first_new is None else first_new - _context_steps(group) * group.interval_td
 
 
 def _context_steps(group: GroupConfig) -> int:
-    """Steps before a step that its score and checks depend on: the steps of its history, and
-    the steps their scores and mean shifts need (`_score_context`)."""
-    return _score_context(group) + _history_steps(group)
+    """Steps before a step that its flags depend on: the rules' look-back over earlier steps'
+    evidence, and the steps that evidence needs (`_score_context`)."""
+    return _score_context(group) + group.detection.lookback(group.interval_td)
 
 
 def _score_context(group: GroupConfig) -> int:
-    """Steps before a step that its score and mean shift depend on: the windows covering it and
-    the smoothing neighbours, or the shift's two spans; then the gap-filling neighbours."""
-    shift_steps = group.threshold.shift_steps + group.threshold.shift_baseline - 1 if group.threshold.shift_steps else 0
-    return max(group.window - 1 + max(group.threshold.smoothing, 1) // 2, shift_steps) + group.max_gap + 1
+    """Steps before a step that its score depends on: the windows covering it and the smoothing
+    neighbours, then the gap-filling neighbours."""
+    return group.window - 1 + max(group.detection.smoothing, 1) // 2 + group.max_gap + 1
 
 
-def _shift_thresholds(meta: dict, group: GroupConfig) -> np.ndarray | None:
-    """The stored per-metric mean-shift thresholds (infinite where none was calibrated); None
-    when the check is off (as for a model that predates it: `group_from_dict`)."""
-    if not group.threshold.shift_steps:
-        return None
-    stored = meta["threshold"]["shift_values"]
-    return np.array([np.inf if stored[m] is None else stored[m] for m in group.metrics])
-
-
-def _history_steps(group: GroupConfig) -> int:
-    """Earlier steps whose scores (and mean shifts) a step's checks use: its level's trailing
-    steps, the previous days of its repeats, or the recent days it must stand out against."""
-    period, tolerance = _repeat_steps(group)
-    return max(group.threshold.level_steps - 1, group.threshold.repeat_days * period + tolerance if period else 0,
-               _recent_steps(group), 0)
-
-
-def _recent_steps(group: GroupConfig) -> int:
-    """Steps in the recent-context check's days; 0 when it is off (or they make under 2 steps)."""
-    steps = round(group.threshold.recent_days * pd.Timedelta("1D") / group.interval_td)
-    return steps if steps >= 2 else 0
-
-
-def _repeat_steps(group: GroupConfig) -> tuple[int, int]:
-    """Steps in a day and in the repeat tolerance; (0, 0) when the daily-repeat check is off
-    (or the interval is over half a day)."""
-    period = round(pd.Timedelta("1D") / group.interval_td)
-    if not group.threshold.repeat_days or period < 2:
-        return 0, 0
-    return period, pd.Timedelta(group.threshold.repeat_tolerance) // group.interval_td
+def _no_evidence(group: GroupConfig) -> Evidence:
+    """The look-back before a range's first step: none."""
+    metrics = len(group.metrics)
+    return Evidence(np.empty(0), np.empty((0, metrics)), np.empty((0, metrics)), group.metrics, group.interval_td)
 
 
 def _utc(time) -> pd.Timestamp:
@@ -192,12 +158,12 @@ def _grid(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, en
 
 def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, stop: int,
                 context: pd.Timestamp | None, end: pd.Timestamp | None, model, scaler: Scaler,
-                scales: np.ndarray, history: tuple[np.ndarray, np.ndarray]) -> Part:
-    """Scores of steps [start, stop), from a read of the steps around them that those scores use;
-    metric scores are errors over each metric's usual error (`scales`). `history` holds the
-    scores and mean shifts of the steps before `start` (as many as `_history_steps`, fewer at
-    the grid's start) that earlier parts gave, for its checks."""
-    window, smoothing, fill = group.window, max(group.threshold.smoothing, 1), group.max_gap + 1
+                scales: np.ndarray, states: dict[str, dict], history: Evidence) -> tuple[Part, Evidence]:
+    """Evidence and flags of steps [start, stop), from a read of the steps around them that their
+    scores use, and the look-back the next part's rules read. Metric scores are errors over each
+    metric's usual error (`scales`); `history` is the evidence of the steps before `start` (as
+    many as the rules look back, fewer at the grid's start) that earlier parts gave."""
+    window, smoothing, fill = group.window, max(group.detection.smoothing, 1), group.max_gap + 1
     lo = max(0, start - _score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
     rows_from, rows_to = grid.time(lo), grid.time(hi) - MICROSECOND
@@ -205,66 +171,52 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
                            rows_to if end is None else min(rows_to, end),
                            grid=(grid.time(lo), grid.time(hi - 1)))
     values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
+    scaled = scaler.transform(values)
     starts = window_starts(grid.n, window, group.stride, lo, hi) - lo
-    out = run_windows(model, scaled_input(values, scaler), window, starts)
-    metric_scores = out.metric_errors / scales
-    scores = combine(metric_scores, imputed | np.isnan(values), group.threshold.smoothing, group.threshold.combine)
+    out = run_windows(model, np.nan_to_num(scaled, nan=0.0), window, starts)  # missing cells at the mean
+    core = slice(start - lo, stop - lo)
+    found = sliced(evidence(out.metric_errors, imputed | np.isnan(values), scales, scaled, group.detection,
+                            group.metrics, group.interval_td), core)
+    known = joined(history, found)
+    lookback = group.detection.lookback(group.interval_td)
     ends = out.starts + lo + window - 1
     mine = (ends >= start) & (ends < stop)
-    core = slice(start - lo, stop - lo)
-    steps, (period, tolerance), n = group.threshold.level_steps, _repeat_steps(group), stop - start
-    known = np.concatenate([history[0], scores[core]])
-    levels = level(known, steps)[-n:] if steps else np.full(n, np.nan)
-    repeats = repeat_peaks(known, period, group.threshold.repeat_days, tolerance)[-n:] if period else np.full(n, np.nan)
-    shifts = (shift(scaler.transform(values), group.threshold.shift_steps, group.threshold.shift_baseline)[core]
-              if group.threshold.shift_steps else np.full(metric_scores[core].shape, np.nan))
-    means = stds = np.full(n, np.nan)
-    shift_limits = np.full(shifts.shape, np.nan)
-    if recent_steps := _recent_steps(group):
-        means, stds = (stat[-n:] for stat in recent_stats(known, recent_steps))
-    if recent_steps and group.threshold.shift_steps:
-        shift_means, shift_stds = recent_stats(np.concatenate([history[1], shifts]), recent_steps)
-        shift_limits = (shift_means + group.threshold.recent_k * shift_stds)[-n:]
-    return Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
-                metric_scores=metric_scores[core], scores=scores[core], levels=levels, repeats=repeats,
-                shifts=shifts, recent_means=means, recent_stds=stds, shift_limits=shift_limits,
+    part = Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
+                evidence=found, raised=raise_flags(group.detection, known, states, len(history)),
                 window_ends=ends[mine], codes=out.codes[mine])
+    return part, sliced(known, slice(max(len(known) - lookback, 0), None))
 
 
-def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, flags: tuple, split: int,
-                      thresholds: tuple, version: str, run_id: str,
+def _publish_and_mark(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: dict[str, np.ndarray],
+                      split: int, threshold: float, version: str, run_id: str,
                       mark: tuple[pd.Timestamp, pd.Timestamp | None] | None) -> int:
     """Publish the part, then move the watermark (and the open interval's start) to `mark`, if
     any, so a killed run resumes after it."""
-    found = _publish(data_root, group, grid, part, flags, split, thresholds, version, run_id)
+    found = _publish(data_root, group, grid, part, kept, split, threshold, version, run_id)
     if mark is not None:
         io.write_watermark(data_root, group.name, *mark)
     return found
 
 
-def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, flags: tuple, split: int,
-             thresholds: tuple, version: str, run_id: str) -> int:
+def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: dict[str, np.ndarray], split: int,
+             threshold: float, version: str, run_id: str) -> int:
     """Publish the part's new steps before `split`; returns the number of anomaly intervals.
-    `flags`: the steps kept as anomalous, and those the score and the sustained-level checks
-    kept (each up to `split`); `thresholds`: the score's, the sustained level's and the mean
-    shifts' ([time, metric] for the part's steps; None when that check is off)."""
+    `kept`: each flagging rule's flags that the filters kept (up to `split`); `threshold`: the
+    score's, published beside each score."""
     first = max(grid.new - part.start, 0)
     if first >= split:
         return 0
     new = slice(first, split)
-    idx, metrics, merge_gap = part.index[new], group.metrics, group.threshold.merge_gap
-    threshold, level_threshold, shift_thresholds = thresholds
-    kept, by_score, by_level = flags
+    idx, metrics, found = part.index[new], group.metrics, sliced(part.evidence, new)
+    kept = sliced(kept, new)
     stop = part.start + split
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
-    intervals = to_intervals(idx, part.scores[new], kept[new], part.metric_scores[new], metrics, threshold, merge_gap,
-                             part.levels[new], level_threshold,
-                             None if shift_thresholds is None else part.shifts[new] / shift_thresholds[new],
-                             by_score[new], by_level[new])
+    intervals = to_intervals(idx, found.scores, found.metric_scores, metrics, threshold,
+                             group.detection.merge_gap, kept, sliced(part.raised.flags, new))
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
-        idx, metrics, part.values[new], part.imputed[new], part.metric_scores[new],
-        part.scores[new], threshold, kept[new], version, run_id), "timestamp", lo, hi)
+        idx, metrics, part.values[new], part.imputed[new], found.metric_scores, found.scores, threshold,
+        published(kept, len(idx)), version, run_id), "timestamp", lo, hi)
     io.upsert_partitions(data_root, "anomalies", group.name,
                          anomalies_frame(intervals, version, run_id), "start", lo, hi)
     io.upsert_partitions(data_root, "features", group.name, features_frame(

@@ -1,7 +1,6 @@
-"""Train a group's autoencoder, calibrate its threshold, register the version, maybe promote it."""
+"""Train a group's autoencoder, fit its detection rules, register the version, maybe promote it."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -14,14 +13,16 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.catalog import Catalog, load_aligned
-from pipeline.config import GroupConfig, Settings
+from pipeline.config import GroupConfig, Settings, group_to_dict
+from pipeline.detect.compose import fit
+from pipeline.detect.evidence import evidence
+from pipeline.detect.stored import stored_states
 from pipeline.inference import run_model, scaled_input
 from pipeline.ingest import InputError
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
-from pipeline.score import combine, metric_scales, shift
-from pipeline.threshold import calibrate, calibrate_level, calibrate_shift
+from pipeline.score import metric_scales
 from pipeline.window import clean_starts, window_starts, window_view
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def fingerprint(values: pd.DataFrame, group: GroupConfig) -> str:
     """Hash of the aligned training data and the group's configuration."""
     digest = hashlib.sha256(values.index.asi8.tobytes())
     digest.update(np.ascontiguousarray(values.to_numpy()).tobytes())
-    digest.update(json.dumps(dataclasses.asdict(group), sort_keys=True).encode())
+    digest.update(json.dumps(group_to_dict(group), sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -64,7 +65,8 @@ def mean_error(errors: np.ndarray, excluded: np.ndarray) -> float:
 
 def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
                 emit: Callable[[str], None] = log.info) -> dict:
-    """Fit on the lookback range, hold out its end for early stopping and the threshold."""
+    """Fit on the lookback range, hold out its end for early stopping (and, with `calibrate_on:
+    validation`, for fitting the detection rules)."""
     aligned = load_aligned(catalog, group)
     end = aligned.values.index.max()
     keep = aligned.values.index >= end - pd.Timedelta(group.lookback)
@@ -93,7 +95,7 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
                                  run_id, emit)
     promoted = _promote(settings, group, meta, values, excluded, split, existing, emit)
     return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
-            "threshold": meta["threshold"]["value"], "steps": n, "metrics": len(group.metrics)}
+            "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics)}
 
 
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
@@ -109,23 +111,18 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                          group=group.name)
     emit(f"{group.name}: training on {len(train_starts)} windows, validating on {len(val_starts)}")
     result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, group.model, emit)
-    first = 0 if group.threshold.calibrate_on == "training" else split
+    first = 0 if group.detection.calibrate_on == "training" else split
     errors = errors_from(result.model, scaler, values, first, window, group.stride, scaler)
     val_error = mean_error(errors[split - first:], excluded[split:])
     scales = metric_scales(errors, excluded[first:])
-    scores = combine(errors / scales, excluded[first:], group.threshold.smoothing, group.threshold.combine)
-    threshold, level_threshold = calibrate(scores, group.threshold), calibrate_level(scores, group.threshold)
-    shifts = None
-    if group.threshold.shift_steps:
-        distances = shift(scaler.transform(values), group.threshold.shift_steps, group.threshold.shift_baseline)
-        shifts = calibrate_shift(distances[first:], group.threshold.shift_k)
+    before_first = np.full((first, errors.shape[1]), np.nan)  # no errors computed: not calibrated on
+    calibration = evidence(np.concatenate([before_first, errors]), excluded, scales, scaler.transform(values),
+                           group.detection, group.metrics, group.interval_td)
+    states = fit(group.detection, calibration, first)
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
-        "config": dataclasses.asdict(group), "scaler": scaler.to_dict(),
-        "metric_scales": dict(zip(group.metrics, scales.tolist())),
-        "threshold": {"value": threshold, "level_value": level_threshold,
-                      "shift_values": None if shifts is None else dict(zip(group.metrics, _finite(shifts))),
-                      **dataclasses.asdict(group.threshold)},
+        "config": group_to_dict(group), "scaler": scaler.to_dict(),
+        "metric_scales": dict(zip(group.metrics, scales.tolist())), "states": states,
         "training": {"start": str(frame.index[0]), "end": str(frame.index[-1]),
                      "validation_start": str(frame.index[split]), "steps": len(values),
                      "train_windows": int(len(train_starts)), "val_windows": int(len(val_starts)),
@@ -134,13 +131,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
         "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
     }
     io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta)
-    emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, threshold={threshold:.4f})")
+    emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, states {json.dumps(states)})")
     return meta
-
-
-def _finite(values: np.ndarray) -> list[float | None]:
-    """JSON-safe floats: None for an infinite value."""
-    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndarray, excluded: np.ndarray,

@@ -19,9 +19,11 @@ STEPS = DAYS * 288  # 5-minute steps
 GROUPS = [{"name": "web-01", "metrics": ["web-01/*"]}, {"name": "db-01", "metrics": ["db-01.*"]}]
 
 
-def tiny_config(root: Path, groups: list[dict] | None = None) -> dict:
+def tiny_config(root: Path, groups: list[dict] | None = None, detection: dict | None = None) -> dict:
+    """The tiny defaults; `detection` (the config file's section) replaces the default detection."""
     return {"storage": {"data_root": str(root / "data"), "models_root": str(root / "models")},
-            "defaults": TINY, "groups": GROUPS if groups is None else groups}
+            "defaults": {**TINY, **({"detection": detection} if detection is not None else {})},
+            "groups": GROUPS if groups is None else groups}
 
 
 def write_config(root: Path, groups: list[dict] | None = None) -> Path:
@@ -52,8 +54,8 @@ def land_sample_with_bad_inputs(root: Path) -> list:
     return injected
 
 
-def tiny_settings(root: Path, groups: list[dict] | None = None) -> Settings:
-    return parse_settings(tiny_config(root, groups), "test-config", root)
+def tiny_settings(root: Path, groups: list[dict] | None = None, detection: dict | None = None) -> Settings:
+    return parse_settings(tiny_config(root, groups, detection), "test-config", root)
 
 
 def overlaps(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> bool:

@@ -1,8 +1,11 @@
-import dataclasses
+import json
 
 import pytest
 
-from pipeline.config import ConfigError, check_name, group_from_dict, load_settings, parse_settings
+from pipeline.config import ConfigError, check_name, group_from_dict, group_to_dict, load_settings, parse_settings
+from pipeline.detect.compose import Detection
+from pipeline.detect.score import Score
+from pipeline.detect.shift import Shift
 
 
 def test_defaults_apply_to_declared_groups(tmp_path):
@@ -18,17 +21,25 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"aggregation": "avg"}}, "defaults.aggregation: 'avg' is not one of"),
     ({"defaults": {"window": "long"}}, "defaults.window: expected int"),
     ({"defaults": {"interval": "soon"}}, "interval/lookback must be durations"),
-    ({"defaults": {"threshold": {"method": "magic"}}}, "threshold.method: 'magic'"),
+    ({"defaults": {"detection": {"flags": {"score": {"method": "magic"}}}}}, "detection.flags.score.method: 'magic'"),
+    ({"defaults": {"detection": {"flags": {"spike": {}}}}}, "detection.flags: unknown rule 'spike' (known: score"),
+    ({"defaults": {"detection": {"flags": {"score": {"kk": 1}}}}}, "detection.flags.score: unknown key 'kk'"),
+    ({"defaults": {"detection": {"flags": {"score": {"recent": {"days": 0}}}}}}, "score.recent.days must be at least 1"),
+    ({"defaults": {"detection": {"flags": {"level": None}}}}, "filters.min_peak.applies_to: 'score' is not a flagging"),
+    ({"defaults": {"detection": {"flags": []}}}, "detection.flags: expected a mapping of rule names"),
+    ({"defaults": {"threshold": {"k": 5}}}, "threshold: replaced by the 'detection' section"),
     ({"groups": [{"name": "../etc", "metrics": ["x"]}]}, "name '../etc' must match"),
     ({"groups": [{"name": "a/b", "metrics": ["x"]}]}, "name 'a/b' must match"),
     ({"groups": [{"name": "a"}]}, "each group needs 'name' and 'metrics'"),
     ({"groups": [{"name": "a", "metrics": ["x"]}, {"name": "a", "metrics": ["y"]}]}, "must be unique"),
     ({"defaults": {"stride": 100, "window": 10}}, "stride: must not exceed window"),
-    ({"defaults": {"threshold": {"level_factor": 0}}}, "threshold.level_factor: must be above 0"),
-    ({"defaults": {"threshold": {"repeat_tolerance": "soon"}}}, "threshold.repeat_tolerance: must be a duration"),
-    ({"defaults": {"threshold": {"shift_baseline": 0}}}, "shift_baseline must be at least 1"),
-    ({"defaults": {"threshold": {"recent_k": 0}}}, "recent_k and recent_factor above 0"),
-    ({"defaults": {"threshold": {"recent_shift_floor": 1.5}}}, "recent_shift_floor: must be above 0 and at most 1"),
+    ({"defaults": {"detection": {"flags": {"level": {"factor": 0}}}}}, "flags.level.steps must be at least 1 and factor"),
+    ({"defaults": {"detection": {"filters": {"daily_repeat": {"tolerance": "soon"}}}}},
+     "filters.daily_repeat.tolerance: must be a duration"),
+    ({"defaults": {"detection": {"flags": {"shift": {"baseline": 0}}}}}, "flags.shift.steps and baseline must be"),
+    ({"defaults": {"detection": {"flags": {"shift": {"recent": {"floor": 1.5}}}}}}, "floor above 0 and at most 1"),
+    ({"defaults": {"detection": {"filters": {"min_peak": {"ratio": 0.5}}}}}, "filters.min_peak.ratio: must be at least 1"),
+    ({"defaults": {"detection": {"combine": "sum"}}}, "defaults.detection.combine: 'sum' is not one of"),
 ])
 def test_invalid_config_names_file_key_and_problem(raw, message):
     with pytest.raises(ConfigError) as err:
@@ -56,14 +67,16 @@ def test_check_name_accepts_safe_names():
 
 def test_group_round_trips_through_its_stored_dict():
     group = parse_settings({"groups": [{"name": "a", "metrics": ["x", "y"], "window": 12}]}, "c").groups[0]
-    assert group_from_dict(dataclasses.asdict(group)) == group
-    stored = dataclasses.asdict(group)
-    del stored["threshold"]["combine"]  # a model stored before the key existed averaged its metrics
-    del stored["threshold"]["level_steps"]  # nor had it a sustained-level check
-    del stored["threshold"]["repeat_days"]  # or a daily-repeat check
-    del stored["threshold"]["shift_steps"]  # or a mean-shift check
-    del stored["threshold"]["recent_days"]  # or a recent-context check
-    old = group_from_dict(stored).threshold
-    assert old.combine == "mean" and old.level_steps == 0 == old.repeat_days == old.shift_steps == old.recent_days
-    with pytest.raises(ConfigError, match=r"threshold.combine: 'sum' is not one of"):
-        parse_settings({"defaults": {"threshold": {"combine": "sum"}}}, "c")
+    assert group_from_dict(json.loads(json.dumps(group_to_dict(group), sort_keys=True))) == group
+
+
+def test_listed_rules_are_on_in_the_registrys_order_with_their_defaults_and_the_rest_off():
+    raw = {"defaults": {"detection": {"flags": {"shift": {"k": 4.0}, "score": None}, "filters": {}}},
+           "groups": [{"name": "a", "metrics": ["x"], "detection": {"flags": {"shift": {"steps": 12}}}}]}
+    settings = parse_settings(raw, "c")
+    assert settings.defaults.detection.flags == (Score(), Shift(k=4.0)) and settings.defaults.detection.filters == ()
+    (group,) = settings.groups
+    assert group.detection.flags == (Shift(steps=12, k=4.0),)  # a group's list replaces, its rules inherit
+    off = parse_settings({"defaults": {"detection": {"flags": {"score": {"recent": None}}}}}, "c").defaults
+    assert off.detection.flags == (Score(recent=None),)
+    assert parse_settings({}, "c").defaults.detection == Detection()

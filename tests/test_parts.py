@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 
+from pipeline.detect.base import Evidence, Flags
+from pipeline.detect.compose import Raised
 from pipeline.parts import Grid, Part, closed_until, part_stop
 
 GRID = Grid(pd.Timestamp("2026-01-01 20:00", tz="UTC"), n=100, new=0, interval=pd.Timedelta("1h"))
@@ -23,14 +25,16 @@ def test_steps_are_closed_until_the_last_run_that_could_still_grow():
 def test_a_parts_tail_joined_to_the_next_part_is_one_part():
     def part(start, n):
         steps = np.arange(start, start + n, dtype=float)
+        evidence = Evidence(steps, 2 * steps[:, None], -steps[:, None], ("x",), GRID.interval)
+        raised = Raised({"score": Flags(steps > 5, steps / 5)}, {"daily_repeat:score": 3 * steps})
         return Part(start, GRID.first + pd.to_timedelta(steps, "h"), steps[:, None], np.zeros((n, 1), bool),
-                    steps[:, None], steps, steps, steps, steps[:, None], steps, -steps, 2 * steps[:, None],
-                    np.arange(start, start + n), steps[:, None])
+                    evidence, raised, np.arange(start, start + n), steps[:, None])
 
     joined = part(0, 6).tail(4).join(part(6, 3))
-    assert joined.start == 4 and joined.scores.tolist() == [4, 5, 6, 7, 8] == joined.repeats.tolist()
-    assert joined.shifts[:, 0].tolist() == [4, 5, 6, 7, 8]
-    assert joined.recent_means.tolist() == [4, 5, 6, 7, 8] and joined.recent_stds.tolist() == [-4, -5, -6, -7, -8]
-    assert joined.shift_limits[:, 0].tolist() == [8, 10, 12, 14, 16]
+    assert joined.start == 4 and joined.evidence.scores.tolist() == [4, 5, 6, 7, 8]
+    assert joined.evidence.metric_scores[:, 0].tolist() == [8, 10, 12, 14, 16] and joined.values[0, 0] == 4
+    assert joined.evidence.values[:, 0].tolist() == [-4, -5, -6, -7, -8] and joined.evidence.metrics == ("x",)
+    assert joined.raised.flags["score"].raised.tolist() == [False, False, True, True, True]
+    assert joined.raised.measures["daily_repeat:score"].tolist() == [12, 15, 18, 21, 24]
     assert joined.window_ends.tolist() == [4, 5, 6, 7, 8] and joined.codes[:, 0].tolist() == [4, 5, 6, 7, 8]
     assert joined.index[0] == GRID.time(4) and len(joined.index) == 5

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.score import combine, level, metric_scales, recent_stats, repeat_peaks, shift, smooth, timestamp_means
+from pipeline.score import combine, metric_scales, smooth, timestamp_means
 
 
 def test_errors_are_averaged_over_covering_windows():
@@ -89,50 +89,3 @@ def test_a_quiet_metrics_anomaly_is_not_drowned_by_a_noisy_metric():
 
     assert not set(range(500, 510)) & set(flagged(np.ones(2)))  # raw errors: the noisy metric hides it
     assert set(range(500, 510)) <= set(flagged(metric_scales(train, none)))  # scaled: quiet's usual is floored
-
-
-def test_level_is_the_trailing_median_so_a_spike_leaves_it_and_a_shift_raises_it():
-    spike = np.array([1, 1, 1, 9, 1, 1, 1], dtype=float)
-    np.testing.assert_array_equal(level(spike, 4), [np.nan, 1, 1, 1, 1, 1, 1])  # needs half the steps seen
-    shift = np.array([1, 1, 1, 9, 9, 9, 9], dtype=float)
-    np.testing.assert_array_equal(level(shift, 4), [np.nan, 1, 1, 1, 5, 9, 9])
-    gaps = np.array([1, np.nan, 9, 9, np.nan], dtype=float)  # NaN ignored, and a NaN step has no level
-    np.testing.assert_array_equal(level(gaps, 4), [np.nan, np.nan, 5, 9, np.nan])
-
-
-def test_repeat_peaks_look_at_the_same_time_on_the_previous_days():
-    scores = np.array([0, 5, 0, 0,   0, 0, 0, 0,   0, 0, 0, 7], dtype=float)  # 4 steps a day
-    peaks = repeat_peaks(scores, period=4, days=2, tolerance=0)
-    np.testing.assert_array_equal(peaks[:4], [np.nan] * 4)  # no earlier day
-    np.testing.assert_array_equal(peaks[4:], [0, 5, 0, 0, 0, 5, 0, 0])  # step 9: two days after the 5
-    near = repeat_peaks(scores, period=4, days=1, tolerance=1)  # within a step of the same time
-    np.testing.assert_array_equal(near[4:8], [5, 5, 5, 0])
-
-
-def test_recent_stats_are_the_mean_and_std_of_the_steps_before_each_step():
-    scores = np.array([1, 3, 5, np.nan, 9], dtype=float)
-    means, stds = recent_stats(scores, 2)
-    # step 0: nothing before; step 1: (1) is half of 2 steps; step 4: (5, nan) -> 5; the step itself never counts
-    np.testing.assert_array_equal(means, [np.nan, 1, 2, 4, 5])
-    np.testing.assert_array_equal(stds, [np.nan, 0, 1, 1, 0])
-    means, _ = recent_stats(scores, 4)
-    np.testing.assert_array_equal(means, [np.nan, np.nan, 2, 3, 3])  # (1, 3, 5, nan) -> 3
-    means, stds = recent_stats(np.stack([scores, 2 * scores], axis=1), 2)  # per metric of [time, metric]
-    np.testing.assert_array_equal(means[:, 1], [np.nan, 2, 4, 8, 10])
-    np.testing.assert_array_equal(stds[:, 1], [np.nan, 0, 2, 2, 0])
-
-
-def test_shift_is_the_recent_means_distance_from_the_mean_before_it():
-    values = np.array([[0, 0, 0, 0, 4, 4, 4], [1, 1, 1, 1, 1, 1, 1]], float).T
-    out = shift(values, recent=2, baseline=4)
-    # step 4: mean(0, 4) = 2 against mean(0, 0, 0) = 0; step 6: mean(4, 4) against mean(0, 0, 0, 4) = 1
-    np.testing.assert_allclose(out[:, 0], [np.nan, np.nan, np.nan, 0, 2, 4, 3])
-    np.testing.assert_allclose(out[3:, 1], 0)  # a flat metric does not move
-
-
-def test_shift_ignores_nan_and_needs_half_of_each_span():
-    values = np.array([[0, np.nan, 0, 0, np.nan, 6]], float).T
-    out = shift(values, recent=2, baseline=4)
-    # step 3: baseline (0, nan) has 1 of the 2 needed; step 4: recent (0, nan) -> 0, baseline (0, nan, 0) -> 0;
-    # step 5: recent (nan, 6) -> 6, baseline (0, nan, 0, 0) -> 0
-    np.testing.assert_allclose(out[:, 0], [np.nan, np.nan, np.nan, np.nan, 0, 6])

@@ -8,10 +8,10 @@ import pytest
 
 from pipeline import io
 from pipeline.catalog import discover, groups, load_aligned
-from pipeline.config import Settings
+from pipeline.config import GroupConfig, Settings
 from pipeline.publish import SCORES_SCHEMA
 from pipeline.scale import Scaler
-from pipeline.score import shift
+from pipeline.detect.shift import Shift, mean_shift
 from pipeline.scoring import score_group
 from pipeline.train import train_group
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
@@ -108,18 +108,30 @@ def test_an_interval_open_at_the_watermark_is_extended_by_the_next_run(scored, t
 
 
 def scoring_copy(settings, target: Path, stride: int | None = None, threshold: float | None = None,
-                 **threshold_config) -> Settings:
-    """A fresh data root with the same landing and models; the current model's stride, threshold or
-    threshold settings (e.g. level_steps) changed."""
+                 flags: dict | None = None, filters: dict | None = None) -> Settings:
+    """A fresh data root with the same landing and models; the current model's stride, score
+    threshold or flagging rules changed (`flags`: a rule's changed settings, None to turn it off),
+    and the settings' filters replaced (`filters`: the config file's mapping)."""
     shutil.copytree(settings.storage.landing, target / "data" / "landing")
     shutil.copytree(settings.storage.models_root, target / "models")
     for path in (target / "models").glob("*/*/metadata.json"):
         meta = json.loads(path.read_text())
         meta["config"]["stride"] = stride or meta["config"]["stride"]
-        meta["threshold"]["value"] = threshold or meta["threshold"]["value"]
-        meta["config"]["threshold"].update(threshold_config)
+        meta["states"]["score"]["threshold"] = threshold or meta["states"]["score"]["threshold"]
+        stored = meta["config"]["detection"]["flags"]
+        for name, change in (flags or {}).items():
+            if change is None:
+                del stored[name]
+            else:
+                stored[name].update(change)
         path.write_text(json.dumps(meta))
-    return tiny_settings(target)
+    return tiny_settings(target, detection=None if filters is None else {"filters": filters})
+
+
+def db_group(settings) -> GroupConfig:
+    """The db-01 group as `settings` configure it (their filters apply at scoring)."""
+    (db,) = [g for g in groups(settings, discover(settings.storage.landing)) if g.name == "db-01"]
+    return db
 
 
 def published(settings) -> dict[str, pd.DataFrame]:
@@ -156,14 +168,14 @@ def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(sc
     np.testing.assert_allclose(outputs[None]["metric_score"], raw, rtol=1e-9)  # raw errors, as before
 
 
-@pytest.mark.parametrize("check, settings_change", [("level", {"level_steps": 24, "shift_steps": 0}),
-                                                     ("shift", {"level_steps": 0})])
-def test_a_sustained_shift_is_flagged_by_either_check_alone(scored, tmp_path, check, settings_change):
+@pytest.mark.parametrize("check, flags", [("level", {"level": {"steps": 24}, "shift": None}),
+                                          ("shift", {"level": None})])
+def test_a_sustained_shift_is_flagged_by_either_check_alone(scored, tmp_path, check, flags):
     """With the score's threshold out of reach and the other check off, the trailing median score
     (over 2 hours here) or the values' mean shift alone flags the injected shift, and names the
     metric that moved."""
     _, settings, catalog, db, injected, _ = scored
-    copy = scoring_copy(settings, tmp_path, threshold=1e9, **settings_change)
+    copy = scoring_copy(settings, tmp_path, threshold=1e9, flags=flags)
     score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
     out = published(copy)
     (shift,) = injected
@@ -181,18 +193,19 @@ def test_a_shift_under_its_stored_threshold_is_flagged_where_the_metric_had_been
     _, settings, catalog, db, injected, _ = scored
     meta = json.loads(next(Path(settings.storage.models_root).glob("db-01/*/metadata.json")).read_text())
     aligned = load_aligned(catalog, db).values
-    distances = shift(Scaler.from_dict(meta["scaler"]).transform(aligned.to_numpy()), db.threshold.shift_steps,
-                      db.threshold.shift_baseline)
+    rule = Shift()
+    distances = mean_shift(Scaler.from_dict(meta["scaler"]).transform(aligned.to_numpy()), rule.steps, rule.baseline)
     (incident,) = injected
     during = (aligned.index >= incident.start) & (aligned.index <= incident.end)
     lag = "db-01.replication_lag"
     largest = float(np.nanmax(distances[during, db.metrics.index(lag)]))
     found = {}
     for recent_days in (0, 5):
-        copy = scoring_copy(settings, tmp_path / str(recent_days), threshold=1e9, level_steps=0, recent_days=recent_days)
+        recent = {} if recent_days else {"score": {"recent": None}, "shift": {"recent": None}}
+        copy = scoring_copy(settings, tmp_path / str(recent_days), threshold=1e9, flags={"level": None, **recent})
         for path in (tmp_path / str(recent_days) / "models").glob("*/*/metadata.json"):
             stored = json.loads(path.read_text())
-            stored["threshold"]["shift_values"][lag] = largest / 0.8
+            stored["states"]["shift"]["thresholds"][lag] = largest / 0.8
             path.write_text(json.dumps(stored))
         score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None)
         found[recent_days] = published(copy)["anomalies"]
@@ -205,14 +218,18 @@ def test_a_shift_under_its_stored_threshold_is_flagged_where_the_metric_had_been
 def test_mean_shift_thresholds_are_stored_per_metric_and_nothing_flags_with_both_checks_off(scored, tmp_path):
     _, settings, catalog, db, _, _ = scored
     meta = json.loads(next(Path(settings.storage.models_root).glob("db-01/*/metadata.json")).read_text())
-    assert list(meta["threshold"]["shift_values"]) == list(db.metrics)
-    assert all(v >= 0.1 for v in meta["threshold"]["shift_values"].values())
-    off = scoring_copy(settings, tmp_path, threshold=1e9, level_steps=0, shift_steps=0)
+    assert list(meta["states"]["shift"]["thresholds"]) == list(db.metrics)
+    assert all(v >= 0.1 for v in meta["states"]["shift"]["thresholds"].values())
+    off = scoring_copy(settings, tmp_path, threshold=1e9, flags={"level": None, "shift": None})
     score_group(off, db, discover(off.storage.landing), "run", emit=lambda _: None)
     assert published(off)["anomalies"].empty
 
 
-RECENT = {"recent_days": 3, "recent_k": 2.0, "recent_factor": 1.2}  # a recent-context check that bites on the sample
+# a level over 2 hours, and recent-context checks that bite on the sample (over 3 days)
+RECENT = {"score": {"recent": {"days": 3, "k": 2.0}}, "level": {"steps": 24, "recent": {"days": 3, "factor": 1.2}},
+          "shift": {"recent": {"days": 3, "k": 2.0, "floor": 0.5}}}
+NO_RECENT = {"score": {"recent": None}, "level": {"steps": 24, "recent": None}, "shift": {"recent": None}}
+LOOSE_REPEATS = {"min_peak": {}, "daily_repeat": {"factor": 1.5}}
 
 
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
@@ -225,9 +242,9 @@ def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_
     low = float(np.nanquantile(scores["score"], 0.93))
     outputs = {}
     for chunk in (10**9, 40):
-        copy = scoring_copy(settings, tmp_path / str(chunk), stride=3, threshold=low, level_steps=24,
-                            repeat_factor=1.5, **RECENT)
-        score_group(copy, db, discover(copy.storage.landing), "run", emit=lambda _: None, chunk=chunk)
+        copy = scoring_copy(settings, tmp_path / str(chunk), stride=3, threshold=low, flags=RECENT,
+                            filters=LOOSE_REPEATS)
+        score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lambda _: None, chunk=chunk)
         outputs[chunk] = published(copy)
         assert io.read_watermark(copy.storage.data_root, "db-01") == outputs[chunk]["scores"]["timestamp"].max()
     assert_same_outputs(outputs[10**9], outputs[40])
@@ -236,13 +253,13 @@ def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_
     part = (intervals[["start", "end"]] - first) // pd.Timedelta("5min") // 40
     assert len(intervals) >= 5 and (part["start"] != part["end"]).any()
     assert intervals["trigger"].str.contains("level").any() and intervals["trigger"].str.contains("shift").any()
-    no_repeats = scoring_copy(settings, tmp_path / "no-repeats", stride=3, threshold=low, level_steps=24, repeat_days=0,
-                              **RECENT)
-    score_group(no_repeats, db, discover(no_repeats.storage.landing), "run", emit=lambda _: None)
+    no_repeats = scoring_copy(settings, tmp_path / "no-repeats", stride=3, threshold=low, flags=RECENT,
+                              filters={"min_peak": {}})
+    score_group(no_repeats, db_group(no_repeats), discover(no_repeats.storage.landing), "run", emit=lambda _: None)
     assert len(published(no_repeats)["anomalies"]) > len(intervals)  # the daily-repeat check dropped some
-    no_recent = scoring_copy(settings, tmp_path / "no-recent", stride=3, threshold=low, level_steps=24,
-                             repeat_factor=1.5, recent_days=0)
-    score_group(no_recent, db, discover(no_recent.storage.landing), "run", emit=lambda _: None)
+    no_recent = scoring_copy(settings, tmp_path / "no-recent", stride=3, threshold=low, flags=NO_RECENT,
+                             filters=LOOSE_REPEATS)
+    score_group(no_recent, db_group(no_recent), discover(no_recent.storage.landing), "run", emit=lambda _: None)
     flagged = {name: out["scores"].drop_duplicates("timestamp")["is_anomaly"].sum()
                for name, out in (("recent", outputs[40]), ("no recent", published(no_recent)))}
     assert flagged["no recent"] > flagged["recent"] > 0  # what was usual in the days before was not flagged again
@@ -302,3 +319,29 @@ def test_a_run_killed_between_parts_resumes_after_the_last_published_one(scored,
     assert io.read_watermark(copy.storage.data_root, "db-01") == after["scores"]["timestamp"].max()
     done = expected["scores"]["timestamp"] <= mark  # the first part is not scored again
     pd.testing.assert_frame_equal(after["scores"][done], expected["scores"][done], rtol=1e-4, atol=1e-7)
+
+
+LEGACY = Path(__file__).parent / "fixtures" / "legacy-db-01"
+
+
+def test_a_model_version_stored_before_detection_rules_scores_as_it_did(tmp_path):
+    """A version saved by the code before detection rules (its `threshold` section: a low score
+    threshold, a level over 24 steps, recent context over 3 days), with what that code published
+    for the sample: scored now with the default settings, the same scores and intervals."""
+    land_sample(tmp_path, keep=("db-01",))
+    shutil.copytree(LEGACY / "models", tmp_path / "models")
+    settings = tiny_settings(tmp_path)
+    catalog = discover(settings.storage.landing)
+    (db,) = [g for g in groups(settings, catalog) if g.name == "db-01"]
+    score_group(settings, db, catalog, "run", emit=lambda _: None)
+    scores = io.read_dataset(settings.storage.data_root, "scores", "db-01").drop_duplicates("timestamp")
+    then = pd.read_parquet(LEGACY / "scores.parquet")
+    np.testing.assert_allclose(scores["score"], then["score"], rtol=1e-4)
+    assert scores["is_anomaly"].tolist() == then["is_anomaly"].tolist() and then["is_anomaly"].sum() > 100
+    columns = ["start", "end", "n_points", "peak_time", "severity", "trigger", "top_metric", "contributors"]
+    anomalies = io.read_dataset(settings.storage.data_root, "anomalies", "db-01")[columns]
+    expected = pd.DataFrame(json.loads((LEGACY / "anomalies.json").read_text()))
+    for column in ("start", "end", "peak_time"):
+        expected[column] = pd.to_datetime(expected[column], utc=True).dt.as_unit("us")
+    pd.testing.assert_frame_equal(anomalies.reset_index(drop=True), expected[columns], check_dtype=False)
+    assert {"score+shift", "score+level+shift"} <= set(anomalies["trigger"])

@@ -29,7 +29,8 @@ def test_training_registers_a_complete_current_version(trained):
     assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras"]
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["metrics"] == list(web.metrics) and len(meta["scaler"]["center"]) == 5
-    assert meta["threshold"]["value"] > 0 and meta["threshold"]["method"] == "mean_std"
+    assert meta["states"]["score"]["threshold"] > 0 and meta["config"]["detection"]["flags"]["score"]["method"] == "mean_std"
+    assert set(meta["states"]) == {"score", "level", "shift"}
     assert meta["training"]["validation_start"] > meta["training"]["start"]
     assert {"tensorflow-cpu", "keras", "pandas"} <= set(meta["libraries"])
     assert len(meta["fingerprint"]) == 64 and meta["run_id"] == "run-1"

@@ -260,7 +260,8 @@ def test_a_bad_late_file_fails_scoring_and_keeps_published_rows(outcome):
 CONFIG_CASES = [
     ({"defaults": {"window": 1}}, "defaults.window: must be at least 2"),
     ({"defaults": {"max_gap": -1}}, "defaults.max_gap: must not be negative"),
-    ({"defaults": {"threshold": {"quantile": 1.5}}}, "threshold.quantile: must be between 0 and 1"),
+    ({"defaults": {"detection": {"flags": {"score": {"quantile": 1.5}}}}},
+     "detection.flags.score.quantile: must be between 0 and 1"),
     ({"defaults": {"model": {"validation_fraction": 0}}}, "validation_fraction: must be between 0 and 1"),
     ({"defaults": {"model": {"epochs": "many"}}}, "defaults.model.epochs: expected int"),
     ({"defaults": {"interval": "-5min"}}, "interval/lookback must be durations"),
