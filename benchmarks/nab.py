@@ -36,7 +36,8 @@ import yaml  # noqa: E402
 
 from pipeline import io  # noqa: E402
 from pipeline.catalog import discover, groups  # noqa: E402
-from pipeline.config import parse_settings  # noqa: E402
+from pipeline.config import detection_to_dict, parse_settings  # noqa: E402
+from pipeline.detect.compose import Detection  # noqa: E402
 from pipeline.evaluate import attribution_counts, overlap_counts, point_counts, summarise  # noqa: E402
 from pipeline.sample_data import GROUPS, group_frame, inject  # noqa: E402
 from pipeline.scoring import score_group  # noqa: E402
@@ -46,13 +47,21 @@ ORION_CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchang
 
 
 def apply_override(raw: dict, assignment: str) -> None:
-    """`threshold.quantile=0.99` sets raw['defaults']['threshold']['quantile'] (YAML-typed)."""
+    """`detection.flags.score.k=5` sets raw['defaults']['detection']['flags']['score']['k']
+    (YAML-typed). The detection section starts from the defaults, so one rule's setting leaves
+    the other rules on; `false` removes a key (`detection.flags.level=false` turns that rule off)."""
     key, value = assignment.split("=", 1)
     node = raw.setdefault("defaults", {})
+    if key.startswith("detection."):
+        node.setdefault("detection", detection_to_dict(Detection()))
     *parents, leaf = key.split(".")
     for part in parents:
         node = node.setdefault(part, {})
-    node[leaf] = yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    if parsed is False:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = parsed
 
 
 def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) -> tuple[pd.DataFrame, pd.Series]:
@@ -190,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generated", action="store_true", help="also run the multi-metric sample groups")
     parser.add_argument("--pairs", action="store_true", help="run the signals as two-metric groups, in pairs")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        help="override a default, e.g. --set threshold.quantile=0.99")
+                        help="override a default, e.g. --set detection.flags.score.k=5")
     parser.add_argument("--json", type=Path, help="write per-signal results here")
     parser.add_argument("--workers", type=int, default=1, help="signals evaluated at once, one process each")
     args = parser.parse_args(argv)

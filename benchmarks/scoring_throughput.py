@@ -40,14 +40,16 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from pipeline import inference, io, model, scoring  # noqa: E402
-from pipeline.anomalies import confirm, to_intervals  # noqa: E402
+from pipeline.anomalies import to_intervals  # noqa: E402
 from pipeline.catalog import Catalog, discover, groups, read_group  # noqa: E402
 from pipeline.config import Settings, group_from_dict, parse_settings  # noqa: E402
 from pipeline.publish import anomalies_frame, features_frame, scores_table  # noqa: E402
 from pipeline.resample import aggregate_to_grid, fill_short_gaps, grid_index  # noqa: E402
 from pipeline.scale import Scaler  # noqa: E402
-from pipeline.score import combine, timestamp_means  # noqa: E402
-from pipeline.threshold import flag  # noqa: E402
+from pipeline.detect.compose import detect  # noqa: E402
+from pipeline.detect.evidence import evidence  # noqa: E402
+from pipeline.detect.stored import stored_states  # noqa: E402
+from pipeline.score import timestamp_means  # noqa: E402
 from pipeline.train import train_group  # noqa: E402
 from pipeline.window import iter_batches, window_starts, window_view  # noqa: E402
 
@@ -170,9 +172,7 @@ def new_path(settings: Settings, catalog: Catalog, names: list[str], stages: Sta
         stages.wrap(scoring, "load_aligned", "align")  # read included: subtracted below
         stages.wrap_generator(inference, "reconstruct", "model")
         stages.wrap(inference, "timestamp_means", "errors")  # model included: subtracted below
-        for name in ("combine", "level", "repeat_peaks", "shift", "recent_stats", "flag", "flag_level", "stands_out",
-                     "recent_shift_thresholds", "flag_shift", "confirm", "drop_repeats", "to_intervals",
-                     "closed_until"):
+        for name in ("evidence", "raise_flags", "filter_flags", "published", "to_intervals", "closed_until"):
             stages.wrap(scoring, name, "scores+anomalies")
         for name in ("scores_table", "anomalies_frame", "features_frame"):
             stages.wrap(scoring, name, "frames")
@@ -210,7 +210,8 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
         index, values, imputed = aligned.values.index, aligned.values.to_numpy(), aligned.imputed.to_numpy()
         autoencoder = keras.saving.load_model(io.model_path(models_root, name, version), compile=False,
                                               safe_mode=True)  # a full Keras load per group, as it was
-        scaled = inference.scaled_input(values, Scaler.from_dict(meta["scaler"]))
+        scaler = Scaler.from_dict(meta["scaler"])
+        scaled = inference.scaled_input(values, scaler)
         starts, codes = window_starts(len(scaled), group.window, group.stride), []
 
         def batches():
@@ -230,14 +231,17 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
             errors = timestamp_means(len(scaled), group.window, batches())
         stages.seconds["errors"] -= stages.seconds["model"] - model_before
         with stages.timed("scores+anomalies"):
-            errors = errors / np.array([meta["metric_scales"][m] for m in group.metrics])
-            scores = combine(errors, imputed | np.isnan(values), group.threshold.smoothing, group.threshold.combine)
-            threshold, cfg = float(meta["threshold"]["value"]), group.threshold
-            flags = confirm(scores, flag(scores, threshold), threshold, cfg.merge_gap, cfg.min_peak)
-            intervals = to_intervals(index, scores, flags, errors, group.metrics, threshold, cfg.merge_gap)
+            scales = np.array([meta["metric_scales"][m] for m in group.metrics])
+            found = evidence(errors, imputed | np.isnan(values), scales, scaler.transform(values), group.detection, group.metrics,
+                             group.interval_td)
+            states = stored_states(meta)
+            detected = detect(group.detection, found, states)
+            threshold, flags = float(states["score"]["threshold"]), detected.published
+            intervals = to_intervals(index, found.scores, found.metric_scores, group.metrics, threshold,
+                                     group.detection.merge_gap, detected.kept, detected.raised.flags)
         with stages.timed("frames"):
-            frames = {"scores": scores_table(index, group.metrics, values, imputed, errors, scores, threshold, flags,
-                                             version, "bench"),
+            frames = {"scores": scores_table(index, group.metrics, values, imputed, found.metric_scores,
+                                             found.scores, threshold, flags, version, "bench"),
                       "anomalies": anomalies_frame(intervals, version, "bench"),
                       "features": features_frame(index[starts + group.window - 1], np.concatenate(codes), version,
                                                  "bench")}
