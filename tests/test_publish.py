@@ -3,6 +3,7 @@ import pandas as pd
 
 from pipeline.publish import SCORES_SCHEMA, anomalies_frame, features_frame, scores_table
 from pipeline.anomalies import INTERVAL_COLUMNS, to_intervals
+from pipeline.detect.base import Flags
 
 INDEX = pd.date_range("2026-01-01", periods=2, freq="5min", tz="UTC").as_unit("ns")  # published as µs
 
@@ -22,7 +23,10 @@ def test_scores_table_is_long_per_metric_and_reads_back_with_schema():
 
 
 def test_anomalies_and_features_carry_version_and_run():
-    intervals = to_intervals(INDEX, np.array([5.0, 0.0]), np.array([True, False]), np.ones((2, 1)), ("a",), 1.0, 0)
+    scores, raised = np.array([5.0, 0.0]), np.array([True, False])
+    intervals = to_intervals(INDEX, scores, np.ones((2, 1)), ("a",), 1.0, 0, {"score": raised},
+                             {"score": Flags(raised, scores)})
+    assert len(intervals) == 1
     out = anomalies_frame(intervals, "v1", "run")
     assert list(out.columns) == [*INTERVAL_COLUMNS, "model_version", "run_id"]
     feats = features_frame(INDEX, np.ones((2, 3)), "v1", "run")
