@@ -1,14 +1,18 @@
 import dataclasses
+import typing
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.detect.base import Evidence, sliced
+from pipeline.anomalies import to_intervals
+from pipeline.config import ConfigError, parse_settings
+from pipeline.detect.base import Evidence, Flags, sliced
 from pipeline.detect.compose import Detection, detect, filter_flags, fit, raise_flags
 from pipeline.detect.daily_repeat import DailyRepeat
 from pipeline.detect.level import Level
 from pipeline.detect.min_peak import MinPeak
+from pipeline.detect.rules import FLAG_RULES
 from pipeline.detect.score import Score
 from pipeline.detect.shift import Shift
 
@@ -84,3 +88,48 @@ def test_a_filter_must_apply_to_a_flagging_rule_that_is_on():
         Detection(flags=(Score(),), filters=(MinPeak(applies_to=("level",)),)).check()
     with pytest.raises(ValueError, match="combine: 'sum'"):
         Detection(combine="sum").check()
+
+
+@dataclasses.dataclass(frozen=True)
+class Above:
+    """A rule written for this test only: a step whose scaled value passes the training range's
+    largest one by `margin`."""
+
+    name: typing.ClassVar[str] = "above"
+    margin: float = 1.0
+
+    def check(self) -> None:
+        if self.margin <= 0:
+            raise ValueError("margin: must be above 0")
+
+    def lookback(self, interval: pd.Timedelta) -> int:
+        return 0
+
+    def fit(self, evidence: Evidence, first: int) -> dict:
+        return {"limit": float(np.nanmax(evidence.values[first:])) + self.margin}
+
+    def flags(self, evidence: Evidence, state: dict) -> Flags:
+        top = np.nanmax(evidence.values, axis=1)
+        return Flags(top > state["limit"], top / state["limit"])
+
+
+def test_a_new_rule_is_one_class_and_one_registry_entry(monkeypatch):
+    """Registered, the rule is configured by name (its keys checked), fitted, filtered and named in
+    the trigger by the same code that runs the built-in rules."""
+    monkeypatch.setitem(FLAG_RULES, "above", Above)
+    raw = {"defaults": {"detection": {"merge_gap": 0, "flags": {"score": {"recent": None}, "above": {"margin": 2.0}},
+                                      "filters": {"min_peak": {"ratio": 1.2, "applies_to": ["above"]}}}}}
+    detection = parse_settings(raw, "test").defaults.detection
+    assert [rule.name for rule in detection.flags] == ["score", "above"]  # the registry's order
+    with pytest.raises(ConfigError, match=r"test: defaults\.detection\.flags\.above\.margin: must be above 0"):
+        parse_settings({"defaults": {"detection": {"flags": {"above": {"margin": -0.0}}}}}, "test")
+
+    training = evidence([1.0] * 4, [0.0, 1.0, 0.5, 1.0])
+    states = fit(detection, training, 0)
+    assert states == {"score": {"threshold": 1.0}, "above": {"limit": 3.0}}
+    found = detect(detection, evidence([0.0] * 6, [0, 3.3, 0, 0, 4.0, 0]), states)
+    assert found.raised.flags["above"].raised.tolist() == [False, True, False, False, True, False]
+    assert found.kept["above"].tolist() == [False] * 4 + [True, False]  # 3.3 / 3 grazes the limit: dropped
+    intervals = to_intervals(pd.date_range("2026-01-01", periods=6, freq="6h", tz="UTC"), np.zeros(6),
+                             np.zeros((6, 1)), ("x",), 1.0, 0, found.kept, found.raised.flags)
+    assert intervals[["trigger", "n_points"]].values.tolist() == [["above", 1]]
