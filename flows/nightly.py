@@ -45,6 +45,9 @@ def _by_group(futures: dict, stage: str) -> tuple[dict[str, dict], dict[str, str
                 failed[name] = f"{type(exc).__name__}: {exc}"
     for name, message in failed.items():
         get_run_logger().error(f"group {name} failed: {message}")
+    for name, result in done.items():
+        for line in result.get("warnings", []):
+            get_run_logger().warning(f"group {name}: {line}")
     order = list(futures)  # results in group order, whatever order the groups finished in
     return ({n: done[n] for n in order if n in done}, {n: failed[n] for n in order if n in failed})
 

@@ -17,7 +17,7 @@ from pipeline.train import train_group
 
 @task(name="discover-landing", retries=2, retry_delay_seconds=5)
 def discover_task(settings: Settings) -> Catalog:
-    catalog = discover(settings.storage.landing)
+    catalog = discover(settings.storage.landing, future_tolerance=settings.future_tolerance)
     for path, error in catalog.errors.items():
         get_run_logger().error(f"skipped unreadable landing file: {error}")
     return catalog

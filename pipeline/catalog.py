@@ -13,12 +13,19 @@ from pipeline.ingest import InputError
 from pipeline.resample import Aligned, GridError, align
 
 
+FUTURE_TOLERANCE = "1h"  # how far past the run's clock a landed row may be (clocks drift, files land late)
+MICROSECOND = pd.Timedelta(1, "us")
+
+
 @dataclass(frozen=True)
 class Catalog:
-    """Landing files with the series each holds, and the files that could not be read."""
+    """Landing files with the series each holds, the files that could not be read, and the time
+    no row after which is read: the run's clock plus a tolerance. A stray future timestamp would
+    otherwise make scoring fill years of empty steps and move the watermark past every real row."""
 
     files: dict[str, dict[str, str | None]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    until: pd.Timestamp | None = None
 
     @property
     def series(self) -> dict[str, str | None]:
@@ -29,15 +36,41 @@ class Catalog:
         return out
 
 
-def discover(landing: str) -> Catalog:
-    """Scan every landing file's schema (and metric names for long files)."""
+def discover(landing: str, now: pd.Timestamp | None = None, future_tolerance: str = FUTURE_TOLERANCE) -> Catalog:
+    """Scan every landing file's schema (and metric names for long files); rows after `now`
+    (the current UTC time if not given) plus `future_tolerance` will not be read."""
     files, errors = {}, {}
     for path in io.landing_files(landing):
         try:
             files[path] = io.scan_file(path)
         except InputError as exc:
             errors[path] = str(exc)
-    return Catalog(files=files, errors=errors)
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    return Catalog(files=files, errors=errors, until=now + pd.Timedelta(future_tolerance))
+
+
+def _until(catalog: Catalog, end: pd.Timestamp | None) -> pd.Timestamp | None:
+    """`end`, no later than the catalog's clock limit."""
+    if catalog.until is None:
+        return end
+    return catalog.until if end is None else min(end, catalog.until)
+
+
+def future_rows(catalog: Catalog, group: GroupConfig) -> list[str]:
+    """One line per landing file of the group holding rows after the clock limit, which are
+    not read: the file, how many rows and the latest time."""
+    if catalog.until is None:
+        return []
+    lines = []
+    for path in _sources(catalog, group):
+        try:
+            span = io.time_span(path, set(group.metrics), catalog.until + MICROSECOND)
+        except InputError as exc:
+            raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
+        if span is not None:
+            lines.append(f"{path}: {span[2]} row(s) of group {group.name!r} after {catalog.until} (the run's clock "
+                         f"plus the future tolerance) skipped; the latest at {span[1]}")
+    return lines
 
 
 def groups(settings: Settings, catalog: Catalog) -> list[GroupConfig]:
@@ -89,15 +122,15 @@ def read_group(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None 
 
     Read whole, every metric must have a numeric value somewhere.
     """
-    wanted, sources = set(group.metrics), _sources(catalog, group)
+    wanted, sources, whole = set(group.metrics), _sources(catalog, group), start is None and end is None
     parts = []
     for path in sources:
         try:
-            parts.append(io.read_series(path, wanted, start, end))
+            parts.append(io.read_series(path, wanted, start, _until(catalog, end)))
         except InputError as exc:
             raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
     rows = pd.concat(parts, ignore_index=True)
-    if start is None and end is None:
+    if whole:
         empty = sorted(wanted - set(rows.loc[rows["value"].notna(), "series"].unique()))
         if empty:
             holders = ", ".join(p for p in sources if empty[0] in catalog.files[p])
@@ -111,7 +144,7 @@ def time_span(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None =
     spans = []
     for path in _sources(catalog, group):
         try:
-            spans.append(io.time_span(path, set(group.metrics), start, end))
+            spans.append(io.time_span(path, set(group.metrics), start, _until(catalog, end)))
         except InputError as exc:
             raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
     spans = [s for s in spans if s is not None]

@@ -79,6 +79,7 @@ class Settings:
     defaults: GroupConfig = field(default_factory=lambda: GroupConfig(name="default"))
     groups: tuple[GroupConfig, ...] = ()
     promotion_margin: float = 0.10
+    future_tolerance: str = "1h"  # landed rows later than the run's clock plus this are not read
 
 
 def _check_scalar(value: Any, kind: type, where: str) -> Any:
@@ -184,7 +185,7 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
     raw = raw or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: top level must be a mapping")
-    unknown = sorted(set(raw) - {"storage", "defaults", "groups", "promotion_margin"})
+    unknown = sorted(set(raw) - {"storage", "defaults", "groups", "promotion_margin", "future_tolerance"})
     if unknown:
         raise ConfigError(f"{source}: unknown key {unknown[0]!r}")
     storage = build(StorageConfig, raw.get("storage", {}), f"{source}: storage", StorageConfig())
@@ -212,7 +213,14 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: group names must be unique, got {names}")
     margin = _check_scalar(raw.get("promotion_margin", 0.10), float, f"{source}: promotion_margin")
-    return Settings(storage=storage, defaults=defaults, groups=tuple(groups), promotion_margin=margin)
+    tolerance = _check_scalar(raw.get("future_tolerance", "1h"), str, f"{source}: future_tolerance")
+    try:
+        if pd.Timedelta(tolerance) < pd.Timedelta(0):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"{source}: future_tolerance: must be a duration of 0 or more like '1h', got {tolerance!r}")
+    return Settings(storage=storage, defaults=defaults, groups=tuple(groups), promotion_margin=margin,
+                    future_tolerance=tolerance)
 
 
 def _refuse_moved(raw: Any, where: str) -> None:

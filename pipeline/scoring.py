@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.anomalies import to_intervals
-from pipeline.catalog import Catalog, load_aligned, time_span
+from pipeline.catalog import Catalog, future_rows, load_aligned, time_span
 from pipeline.config import GroupConfig, Settings, group_from_dict
 from pipeline.detect.base import Evidence, joined, sliced
 from pipeline.detect.compose import filter_flags, published, raise_flags
@@ -54,13 +54,16 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         raise InputError("models", "no current model; run training first", group=group.name)
     meta = io.read_metadata(models_root, group.name, version)
     group = _as_trained(group, group_from_dict(meta["config"]))
+    warnings = future_rows(catalog, group)  # rows past the clock: not scored, and the watermark stays before them
+    for line in warnings:
+        emit(f"warning: {line}")
     watermark = io.read_watermark(data_root, group.name)
     start, end = (None if t is None else _utc(t) for t in (start, end))
     first_new = start if start is not None else (watermark + group.interval_td if watermark is not None else None)
     grid = _grid(catalog, group, _context(group, first_new), end, first_new)
     if grid is None:
         emit(f"{group.name}: nothing new to score after {watermark}")
-        return {"group": group.name, "scored": 0, "anomalies": 0, "model_version": version}
+        return {"group": group.name, "scored": 0, "anomalies": 0, "model_version": version, "warnings": warnings}
     open_since = io.read_open_since(data_root, group.name) if start is None and end is None else None
     if open_since is not None and first_new is not None:  # at most `chunk` steps back
         first_new = max(open_since, first_new - chunk * group.interval_td)
@@ -100,7 +103,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     lo, hi = grid.time(grid.new), grid.time(grid.n - 1)
     emit(f"{group.name}: scored {grid.n - grid.new} steps {lo} .. {hi}, {intervals} anomaly intervals")
     return {"group": group.name, "scored": grid.n - grid.new, "anomalies": intervals,
-            "model_version": version, "start": str(lo), "end": str(hi)}
+            "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings}
 
 
 def _as_trained(configured: GroupConfig, trained: GroupConfig) -> GroupConfig:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.catalog import Catalog, load_aligned
+from pipeline.catalog import Catalog, future_rows, load_aligned
 from pipeline.config import GroupConfig, Settings, group_to_dict
 from pipeline.detect.compose import fit
 from pipeline.detect.evidence import evidence
@@ -66,7 +66,11 @@ def mean_error(errors: np.ndarray, excluded: np.ndarray) -> float:
 def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
                 emit: Callable[[str], None] = log.info) -> dict:
     """Fit on the lookback range, hold out its end for early stopping (and, with `calibrate_on:
-    validation`, for fitting the detection rules)."""
+    validation`, for fitting the detection rules). Rows after the catalog's clock limit are left
+    out, and named in the summary's `warnings`."""
+    warnings = future_rows(catalog, group)
+    for line in warnings:
+        emit(f"warning: {line}")
     aligned = load_aligned(catalog, group)
     end = aligned.values.index.max()
     keep = aligned.values.index >= end - pd.Timedelta(group.lookback)
@@ -95,7 +99,8 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
                                  run_id, emit)
     promoted = _promote(settings, group, meta, values, excluded, split, existing, emit)
     return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
-            "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics)}
+            "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics),
+            "warnings": warnings}
 
 
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,

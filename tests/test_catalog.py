@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
-from pipeline.catalog import discover, load_aligned, read_group, resolve_groups, time_span
+from pipeline.catalog import discover, future_rows, load_aligned, read_group, resolve_groups, time_span
 from pipeline.config import GroupConfig, Settings, parse_settings
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
@@ -48,3 +48,19 @@ def test_resolve_groups_globs_then_auto_groups():
 def test_no_declaration_means_defaults_everywhere():
     groups = resolve_groups(Settings(), {"a": None})
     assert [(g.name, g.metrics, g.window) for g in groups] == [("a", ("a",), 48)]
+
+
+def test_rows_after_the_clock_plus_the_tolerance_are_not_read_and_are_named(tmp_path):
+    frame = pd.DataFrame({"timestamp": [*pd.date_range(T0, periods=4, freq="h"), pd.Timestamp("2030-01-01")],
+                          "g.a": [1.0, 2.0, 3.0, 4.0, 5.0]})  # 00:00 .. 03:00, and one stray row
+    io.write_parquet_atomic(frame, tmp_path / "w.parquet")
+    group = GroupConfig(name="g", metrics=("g.a",))
+    catalog = discover(str(tmp_path), now=T0 + pd.Timedelta("1h30min"), future_tolerance="1h")
+    assert catalog.until == T0 + pd.Timedelta("2h30min")
+    assert read_group(catalog, group)["value"].tolist() == [1.0, 2.0, 3.0]
+    assert time_span(catalog, group) == (T0, T0 + pd.Timedelta("2h"), 3)
+    assert time_span(catalog, group, end=pd.Timestamp("2031-01-01", tz="UTC"))[1] == T0 + pd.Timedelta("2h")
+    (line,) = future_rows(catalog, group)
+    assert line.startswith(f"{tmp_path / 'w.parquet'}: 2 row(s) of group 'g' after 2026-03-01 02:30:00+00:00")
+    assert line.endswith("the latest at 2030-01-01 00:00:00+00:00")
+    assert future_rows(discover(str(tmp_path), now=pd.Timestamp("2030-01-01", tz="UTC")), group) == []

@@ -29,6 +29,8 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"detection": {"flags": []}}}, "detection.flags: expected a mapping of rule names"),
     ({"defaults": {"threshold": {"k": 5}}}, "threshold: replaced by the 'detection' section"),
     ({"groups": [{"name": "../etc", "metrics": ["x"]}]}, "name '../etc' must match"),
+    ({"future_tolerance": "-1h"}, "future_tolerance: must be a duration of 0 or more like '1h', got '-1h'"),
+    ({"future_tolerance": "later"}, "future_tolerance: must be a duration"),
     ({"groups": [{"name": "a/b", "metrics": ["x"]}]}, "name 'a/b' must match"),
     ({"groups": [{"name": "a"}]}, "each group needs 'name' and 'metrics'"),
     ({"groups": [{"name": "a", "metrics": ["x"]}, {"name": "a", "metrics": ["y"]}]}, "must be unique"),
