@@ -14,6 +14,7 @@ TIMESTAMP = "timestamp"
 LONG_COLUMNS = ("timestamp", "metric", "value")
 # Plausible metric times: epoch zero (1970) and the nanosecond ceiling (2262) are sentinels.
 EARLIEST, LATEST = pd.Timestamp("1990-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
+MAX_MAGNITUDE = 1e30  # larger values' squares overflow float64 sums; far past any counter or gauge
 
 
 class InputError(ValueError):
@@ -44,10 +45,6 @@ def detect_layout(columns: list[str], source: str) -> str:
     if len(columns) < 2:
         raise InputError(source, "wide layout needs at least one metric column besides timestamp")
     return "wide"
-
-
-def series_name(metric: str, group: str | None) -> str:
-    return f"{group}/{metric}" if group else str(metric)
 
 
 def long_series(frame: pd.DataFrame, source: str) -> pd.Series:
@@ -83,14 +80,23 @@ def parse_timestamps(values: pd.Series, source: str) -> pd.Series:
     return parsed.dt.as_unit("us")
 
 
-def numeric_values(values: pd.Series, source: str, column: str) -> np.ndarray:
-    """Float64 values; strings or other non-numbers are rejected, inf becomes NaN."""
+def numeric_values(values: pd.Series, source: str, column: str, series: np.ndarray | None = None) -> np.ndarray:
+    """Float64 values; strings or other non-numbers are rejected, inf becomes NaN. Finite values
+    beyond `MAX_MAGNITUDE` are refused: their squares overflow, and a model trained on them
+    (scaler centre inf, every score 0) would be registered and score nothing. `series`: each
+    row's series name, for a long file's `value` column."""
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         sample = values.dropna()
         example = f", e.g. {sample.iloc[0]!r}" if len(sample) else ""
         raise InputError(source, f"non-numeric values (dtype {values.dtype}{example})", column)
     out = values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
     out[~np.isfinite(out)] = np.nan
+    huge = np.abs(out) > MAX_MAGNITUDE
+    if huge.any():
+        first = int(np.argmax(huge))
+        of = f" (series {series[first]!r})" if series is not None else ""
+        raise InputError(source, f"{int(huge.sum())} values beyond ±{MAX_MAGNITUDE:.0e}, where float arithmetic "
+                         f"overflows, e.g. {float(out[first])!r}{of}", column)
     return out
 
 
@@ -110,7 +116,7 @@ def to_long(frame: pd.DataFrame, source: str, wanted: set[str] | None = None,
         out = pd.DataFrame({
             "timestamp": parse_timestamps(frame[TIMESTAMP][keep].reset_index(drop=True), source),
             "series": series[keep].to_numpy(),
-            "value": numeric_values(frame["value"][keep], source, "value"),
+            "value": numeric_values(frame["value"][keep], source, "value", series[keep].to_numpy()),
         })
     else:
         metrics = [c for c in frame.columns if c != TIMESTAMP and (wanted is None or c in wanted)]

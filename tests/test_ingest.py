@@ -70,3 +70,13 @@ def test_non_numeric_values_are_rejected():
 
 def test_input_error_names_group_when_given():
     assert str(InputError("f", "bad", "value", "web")) == "f: group 'web': column 'value': bad"
+
+
+def test_values_whose_squares_overflow_are_refused_naming_the_column_or_series():
+    wide = pd.DataFrame({"timestamp": ["2026-01-01", "2026-01-02"], "cpu": [1.0, 2.0], "mem": [1e308, -1e31]})
+    with pytest.raises(InputError, match=r"w.parquet: column 'mem': 2 values beyond ±1e\+30, .* e.g. 1e\+308$"):
+        to_long(wide, "w.parquet")
+    long = pd.DataFrame({"timestamp": ["2026-01-01"] * 2, "group": "web", "metric": ["cpu", "mem"],
+                         "value": [1e30, 5e300]})  # 1e30 itself is accepted
+    with pytest.raises(InputError, match=r"column 'value': 1 values beyond .* e.g. 5e\+300 \(series 'web/mem'\)"):
+        to_long(long, "l.parquet")

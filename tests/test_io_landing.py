@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline import io
@@ -17,7 +18,16 @@ def test_landing_files_are_nested_sorted_and_skip_hidden(tmp_path):
         (tmp_path / rel).write_bytes(b"")
     names = [p[len(str(tmp_path)) + 1:] for p in io.landing_files(str(tmp_path))]
     assert names == ["a/date=2026-01-01/y.parquet", "b/x.parquet"]
-    assert io.landing_files(str(tmp_path / "missing")) == []
+    with pytest.raises(InputError, match=f"{tmp_path / 'missing'}: the landing folder does not exist"):
+        io.landing_files(str(tmp_path / "missing"))
+
+
+def test_a_file_with_a_repeated_column_name_is_refused_naming_the_column(tmp_path):
+    times = pa.array(pd.date_range(T0, periods=3, freq="5min"))
+    pq.write_table(pa.table([times, pa.array([1.0] * 3), pa.array([2.0] * 3)], names=["timestamp", "d.x", "d.x"]),
+                   tmp_path / "d.parquet")
+    with pytest.raises(InputError, match=r"d\.parquet: column 'd\.x': 1 column name\(s\) appear more than once"):
+        io.scan_file(str(tmp_path / "d.parquet"))
 
 
 def test_scan_and_read_long_and_wide_files(tmp_path):

@@ -19,10 +19,12 @@ DECODED_BUDGET = 256 << 20  # bytes of decoded landing row groups kept for the n
 
 
 def landing_files(root: str) -> list[str]:
-    """Parquet files under `root`, nested and hive-partitioned folders included, sorted."""
+    """Parquet files under `root`, nested and hive-partitioned folders included, sorted. A missing
+    `root` is refused once, naming it, rather than read as 'no landed series' for every group."""
     fs, path = fsspec.core.url_to_fs(root)
     if not fs.exists(path):
-        return []
+        raise InputError(root, "the landing folder does not exist (it is <storage.data_root>/landing; "
+                         "`nightwatch generate` writes sample data there)")
     files = [f for f in fs.find(path) if f.endswith(".parquet")]
     visible = [f for f in files if not any(p.startswith((".", "_")) for p in f[len(path):].split("/") if p)]
     return [fs.unstrip_protocol(f) if "://" in root else f for f in sorted(visible)]
@@ -129,6 +131,10 @@ def _schema(path: str) -> pa.Schema:
 def scan_file(path: str) -> dict[str, str | None]:
     """The series a file holds, each with its source group (None for wide files)."""
     names = _schema(path).names
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(path, f"{len(repeated)} column name(s) appear more than once; each column needs its own name",
+                         repeated[0])
     if detect_layout(names, path) == "wide":
         return {c: None for c in names if c != "timestamp"}
     columns = ["metric"] + (["group"] if "group" in names else [])

@@ -96,6 +96,8 @@ CASES = [
          ("cats.parquet", "column 'cats.m0'", "non-numeric values (dtype category"), declared=["cats.*"]),
     Case("blobs", {"blobs.parquet": with_column("blobs", "blobs.m1", [b"\x00\x01"] * STEPS)},
          ("blobs.parquet", "column 'blobs.m1'", "non-numeric values"), declared=["blobs.*"]),
+    Case("huge", {"huge.parquet": with_column("huge", "huge.m1", [1e308] * STEPS)},
+         ("huge.parquet", "column 'huge.m1'", f"{STEPS} values beyond ±1e+30"), declared=["huge.*"]),
     Case("epochs", {"epochs.parquet": with_column("epochs", "timestamp", np.arange(STEPS) * 300)},
          ("epochs.parquet", "column 'timestamp'", "numeric timestamps are ambiguous"), declared=["epochs.*"]),
     Case("badts", {"badts.parquet": with_column("badts", "timestamp", ["yesterday"] + ["2026-11-18"] * (STEPS - 1))},
