@@ -6,7 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Set before prefect is imported (it reads its settings then) and only where the environment has no
+# value, so a user's own choice wins: no TensorFlow banner, and no usage telemetry from Prefect's
+# local server, which logs an ERROR on every command where it cannot be sent (an offline machine).
+ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+os.environ.update({name: value for name, value in ENV_DEFAULTS.items() if name not in os.environ})
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -67,23 +71,78 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_file(value: str) -> str:
+    """`--config` names a file that exists: a mistyped path must not run on defaults in this folder."""
+    if not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {value}")
+    return value
+
+
+def _time(value: str) -> str:
+    """`--start`/`--end`: a time pandas reads (naive ones are UTC, as landed timestamps are)."""
+    import pandas as pd
+
+    try:
+        time = pd.Timestamp(value)
+    except ValueError:
+        time = pd.NaT
+    if time is pd.NaT:
+        raise argparse.ArgumentTypeError(f"not a time: {value!r} (e.g. 2026-11-18 or 2026-11-18T06:00Z)")
+    return value
+
+
+def _utc(value: str):
+    import pandas as pd
+
+    time = pd.Timestamp(value)
+    return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+
+
+def _positive(value: str) -> int:
+    """`--days`: a whole number of days, at least 1 (0 would show or write nothing)."""
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days, at least 1, got {value!r}")
+    return days
+
+
+def _check(parser: argparse.ArgumentParser, command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse what no single option can check alone, before anything starts (`command`: the
+    subcommand's parser, whose usage the error shows)."""
+    if args.config is None and os.environ.get("NIGHTWATCH_CONFIG"):
+        try:
+            _config_file(os.environ["NIGHTWATCH_CONFIG"])
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument --config (from $NIGHTWATCH_CONFIG): {exc}")
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if start is not None and end is not None and _utc(start) > _utc(end):
+        command.error(f"argument --start: {start} is after --end {end}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nightwatch", description=__doc__)
-    parser.add_argument("--config", help="settings YAML (default: $NIGHTWATCH_CONFIG or ./nightwatch.yaml)")
+    parser.add_argument("--config", type=_config_file,
+                        help="settings YAML (default: $NIGHTWATCH_CONFIG or ./nightwatch.yaml)")
+    config = argparse.ArgumentParser(add_help=False)  # every command also takes --config after its name
+    config.add_argument("--config", type=_config_file, default=argparse.SUPPRESS, help="settings YAML")
     sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="write sample metric parquet with injected anomalies")
-    gen.add_argument("--days", type=int, default=21)
+    gen = sub.add_parser("generate", parents=[config], help="write sample metric parquet with injected anomalies")
+    gen.add_argument("--days", type=_positive, default=21)
     gen.add_argument("--landing", help="landing folder (default: the configured data root's landing/)")
-    sub.add_parser("train", help="train a model per metric group")
-    score = sub.add_parser("score", help="score new data (or --start/--end for a backfill)")
-    score.add_argument("--start")
-    score.add_argument("--end")
+    sub.add_parser("train", parents=[config], help="train a model per metric group")
+    score = sub.add_parser("score", parents=[config], help="score new data (or --start/--end for a backfill)")
+    score.add_argument("--start", type=_time)
+    score.add_argument("--end", type=_time)
     for name in ("report", "run"):
-        cmd = sub.add_parser(name, help="write the ops report" if name == "report" else
+        cmd = sub.add_parser(name, parents=[config], help="write the ops report" if name == "report" else
                              "nightly flow: train, score, report")
-        cmd.add_argument("--days", type=int, default=7, help="days of data the report shows per group")
-    sub.add_parser("serve", help="serve all flows with their schedules in this process")
+        cmd.add_argument("--days", type=_positive, default=7, help="days of data the report shows per group")
+    sub.add_parser("serve", parents=[config], help="serve all flows with their schedules in this process")
     args = parser.parse_args(argv)
+    _check(parser, sub.choices[args.command], args)
     if args.command == "generate":
         return _generate(args)
     if args.command == "serve":

@@ -47,7 +47,7 @@ def _by_group(futures: dict, stage: str) -> tuple[dict[str, dict], dict[str, str
         get_run_logger().error(f"group {name} failed: {message}")
     for name, result in done.items():
         for line in result.get("warnings", []):
-            get_run_logger().warning(f"group {name}: {line}")
+            get_run_logger().warning(line)
     order = list(futures)  # results in group order, whatever order the groups finished in
     return ({n: done[n] for n in order if n in done}, {n: failed[n] for n in order if n in failed})
 
@@ -80,11 +80,13 @@ def score_flow(config: str | None = None, start: str | None = None, end: str | N
 
 @flow(name="report")
 def report_flow(config: str | None = None, days: int = 7, failures: dict[str, str] | None = None,
-                file_errors: dict[str, str] | None = None) -> str:
-    """Write the HTML ops report and publish its summary as Prefect artifacts."""
+                file_errors: dict[str, str] | None = None, warnings: dict[str, list[str]] | None = None) -> str:
+    """Write the HTML ops report and publish its summary as Prefect artifacts (`failures`, `warnings`:
+    what the stages before it found, per group)."""
     settings = load_settings(config)
     groups = io.published_groups(settings.storage.data_root, "scores")
-    path, markdown, latest = report_task(settings, groups, failures or {}, file_errors or {}, days, _run_id())
+    path, markdown, latest = report_task(settings, groups, failures or {}, file_errors or {}, days, _run_id(),
+                                         warnings or {})
     create_markdown_artifact(markdown, key="ops-anomaly-report", description="Nightwatch anomaly report")
     create_table_artifact(latest, key="ops-latest-anomalies",
                           description=f"Nightwatch: newest anomaly intervals of the last {days} days, all groups")
@@ -102,9 +104,17 @@ def nightly_flow(config: str | None = None, days: int = 7):
         for name, msg in result["failed"].items():
             failures[name] = "; ".join(filter(None, [failures.get(name), f"{stage}: {msg}"]))
     file_errors = trained["landing_errors"]
-    report = report_flow(config, days, failures, file_errors)
-    get_run_logger().info(f"report written to {report}")
-    if failures or file_errors:
+    warnings: dict[str, list[str]] = {}
+    for result in (*trained["trained"].values(), *scored["scored"].values()):
+        if result.get("warnings"):
+            warnings.setdefault(result["group"], []).extend(result["warnings"])
+    written = report_flow(config, days, failures, file_errors, warnings, return_state=True)  # its failure ends the run below
+    report = written.result() if written.is_completed() else None
+    if report is not None:
+        get_run_logger().info(f"report written to {report}")
+    if failures or file_errors or report is None:
         why = "".join(f"\n{name}: {msg}" for name, msg in failures.items())  # which group failed, and why
-        return Failed(message=f"failed groups: {sorted(failures)}; unreadable files: {sorted(file_errors)}{why}")
+        unwritten = "" if report is not None else f"\nreport not written: {written.message}"
+        return Failed(message=f"failed groups: {sorted(failures)}; unreadable files: {sorted(file_errors)}"
+                              f"{why}{unwritten}")
     return Completed(message=f"all groups trained and scored; report at {report}")

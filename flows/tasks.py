@@ -15,19 +15,19 @@ from pipeline.scoring import score_group
 from pipeline.train import train_group
 
 
-@task(name="discover-landing", retries=2, retry_delay_seconds=5)
-def discover_task(settings: Settings) -> Catalog:
-    catalog = discover(settings.storage.landing, future_tolerance=settings.future_tolerance)
-    for path, error in catalog.errors.items():
-        get_run_logger().error(f"skipped unreadable landing file: {error}")
-    return catalog
-
-
 def io_error(task, task_run, state) -> bool:
     """Retry condition: only I/O failures (a storage hiccup, a lock held too long) are worth a retry.
 
     Bad landed data or a bad configuration fails the same way again, after a whole new training."""
     return isinstance(state.result(raise_on_failure=False), OSError)
+
+
+@task(name="discover-landing", retries=2, retry_delay_seconds=5, retry_condition_fn=io_error)
+def discover_task(settings: Settings) -> Catalog:
+    catalog = discover(settings.storage.landing, future_tolerance=settings.future_tolerance)
+    for path, error in catalog.errors.items():
+        get_run_logger().error(f"skipped unreadable landing file: {error}")
+    return catalog
 
 
 @task(name="train-group", task_run_name="train-{group.name}", retries=1, retry_delay_seconds=10,
@@ -73,22 +73,35 @@ def _cell(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
-@task(name="write-report", retries=2, retry_delay_seconds=5)
+@task(name="write-report", retries=2, retry_delay_seconds=5, retry_condition_fn=io_error)
 def report_task(settings: Settings, groups: list[str], failures: dict[str, str], file_errors: dict[str, str],
-                days: int, run_id: str) -> tuple[str, str, list[dict]]:
-    """Write the HTML report on each group's last `days` of published data.
+                days: int, run_id: str, warnings: dict[str, list[str]] | None = None) -> tuple[str, str, list[dict]]:
+    """Write the HTML report on each group's last `days` of published data, with each group's failure
+    and warnings (e.g. scoring's: too many steps without a score).
 
     Returns the report's path, its markdown summary and the newest anomaly intervals as table rows."""
-    root = settings.storage.data_root
-    sections = []
-    for group in sorted(set(groups) | set(failures)):
-        scores, anomalies = io.read_dataset(root, "scores", group), io.read_dataset(root, "anomalies", group)
-        if not scores.empty:
-            since = scores["timestamp"].max() - pd.Timedelta(days=days)
-            scores = scores[scores["timestamp"] >= since]
-            anomalies = anomalies[anomalies["end"] >= since] if not anomalies.empty else anomalies
-        sections.append(GroupSection(group, scores, anomalies, failures.get(group)))
+    root, warnings = settings.storage.data_root, warnings or {}
+    sections = [_section(root, group, failures.get(group), days, tuple(warnings.get(group, ())))
+                for group in sorted(set(groups) | set(failures))]
     title = f"Nightwatch anomaly report {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC"
     path = io.write_report(root, f"report-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}-{run_id[:8]}.html",
                            build_html(title, sections, file_errors))
     return str(path), markdown_summary(title, sections, file_errors, str(path)), latest_anomaly_rows(sections)
+
+
+def _section(root: str, group: str, failure: str | None, days: int, warnings: tuple[str, ...]) -> GroupSection:
+    """One group's part of the report: its last `days` of published data, and its failure if any.
+
+    A group whose data cannot be read (a name from the data that is no usable folder name, a broken
+    file) is shown failed with the reason, and every other group is still reported."""
+    try:
+        scores, anomalies = io.read_dataset(root, "scores", group), io.read_dataset(root, "anomalies", group)
+    except Exception as exc:  # noqa: BLE001 - this group's section shows the error, the others render
+        error = f"report: {type(exc).__name__}: {exc}"
+        get_run_logger().error(f"group {group} failed: {error}")
+        return GroupSection(group, error="; ".join(filter(None, [failure, error])), warnings=warnings)
+    if not scores.empty:
+        since = scores["timestamp"].max() - pd.Timedelta(days=days)
+        scores = scores[scores["timestamp"] >= since]
+        anomalies = anomalies[anomalies["end"] >= since] if not anomalies.empty else anomalies
+    return GroupSection(group, scores, anomalies, failure, warnings)

@@ -265,4 +265,6 @@ def group_from_dict(raw: dict, where: str = "stored config") -> GroupConfig:
     if "threshold" in raw:
         raw = {**{k: v for k, v in raw.items() if k != "threshold"}, "detection": legacy_detection(raw["threshold"])}
     base = GroupConfig(name=raw["name"], detection=Detection(flags=(), filters=()))
-    return build(GroupConfig, {**raw, "metrics": list(raw["metrics"])}, where, base)
+    group = build(GroupConfig, {**raw, "metrics": list(raw["metrics"])}, where, base)
+    _validate_group(group, where)
+    return group

@@ -14,12 +14,14 @@ MAX_POINTS = 1200
 
 @dataclass(frozen=True)
 class GroupSection:
-    """What the report shows for one group: its recent scores and anomaly intervals, or its error."""
+    """What the report shows for one group: its recent scores and anomaly intervals, or its error,
+    and what its run warned about (scored, but maybe not to be trusted: e.g. few steps with a score)."""
 
     group: str
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     anomalies: pd.DataFrame = field(default_factory=pd.DataFrame)
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def _path(times: np.ndarray, values: np.ndarray, t0: float, span: float, top: float,
@@ -119,6 +121,7 @@ def build_html(title: str, sections: list[GroupSection], file_errors: dict[str, 
         body.append(f'<h2>Landing files skipped</h2><ul class="error">{items}</ul>')
     for s in sections:
         body.append(f'<section class="group" id="group-{html.escape(s.group)}"><h2>{html.escape(s.group)}</h2>')
+        body += [f'<p class="warning">Warning: {html.escape(w)}</p>' for w in s.warnings]
         if s.error:
             body.append(f'<p class="error">Failed: {html.escape(s.error)}</p>')
         elif s.scores.empty:
@@ -128,7 +131,7 @@ def build_html(title: str, sections: list[GroupSection], file_errors: dict[str, 
             body.append(intervals_table(s.anomalies))
         body.append("</section>")
     style = ("body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}.error{color:#b00}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}.error{color:#b00}.warning{color:#a60}"
              "svg{border:1px solid #eee;display:block;max-width:100%;height:auto}")
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
@@ -139,7 +142,8 @@ def summary_rows(sections: list[GroupSection]) -> list[dict]:
     for s in sections:
         high = int((s.anomalies["severity"] == "high").sum()) if not s.anomalies.empty else 0
         last = _fmt(s.scores["timestamp"].max()) if not s.scores.empty else ""
-        rows.append({"group": s.group, "status": "failed: " + s.error if s.error else "ok",
+        status = "failed: " + s.error if s.error else "warning: " + "; ".join(s.warnings) if s.warnings else "ok"
+        rows.append({"group": s.group, "status": status,
                      "intervals": len(s.anomalies), "high": high, "scored until": last})
     return rows
 
@@ -148,8 +152,9 @@ def summary_table_html(sections: list[GroupSection]) -> str:
     rows = summary_rows(sections)
     head = "".join(f"<th>{k}</th>" for k in ("group", "status", "intervals", "high", "scored until"))
     cells = []
-    for r in rows:  # a failure reads "failed" here, linking to its group's section with the whole message
-        status = (f'<a href="#group-{html.escape(r["group"])}">failed</a>' if r["status"] != "ok" else "ok")
+    for r in rows:  # "failed" or "warning" here, linking to the group's section with the whole message
+        kind = r["status"].split(":")[0]
+        status = f'<a href="#group-{html.escape(r["group"])}">{kind}</a>' if kind != "ok" else "ok"
         values = [html.escape(r["group"]), status] + [html.escape(str(r[k])) for k in ("intervals", "high",
                                                                                       "scored until")]
         cells.append("<tr>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")

@@ -37,6 +37,7 @@ from pipeline.window import window_starts
 log = logging.getLogger(__name__)
 CHUNK = 1 << 16  # steps scored per part of a long range
 MICROSECOND = pd.Timedelta(1, "us")  # published times are microseconds
+MAX_UNSCORED = 0.05  # a larger share of scored steps without a score (no metric observed) is warned about
 
 
 def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
@@ -78,6 +79,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     merge_gap, incremental = detection.merge_gap, start is None and end is None
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
     history = _no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
+    unscored = 0  # new steps with no score: every metric missing or imputed there
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.n:
@@ -90,6 +92,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             if split == 0:
                 continue
             kept = filter_flags(detection, part.raised, split)
+            unscored += int(np.isnan(part.evidence.scores[max(grid.new - part.start, 0):split]).sum())
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
             open_at = closed_until(published(kept, split), merge_gap)  # where a run later steps could extend starts
@@ -102,6 +105,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         intervals += pending.result() if pending is not None else 0
     lo, hi = grid.time(grid.new), grid.time(grid.n - 1)
     emit(f"{group.name}: scored {grid.n - grid.new} steps {lo} .. {hi}, {intervals} anomaly intervals")
+    if unscored > MAX_UNSCORED * (grid.n - grid.new):  # anomalies there go unseen: say so, not just "scored"
+        warnings.append(f"{group.name}: {unscored / (grid.n - grid.new):.0%} of scored steps have no score "
+                        "(missing or imputed values)")
     return {"group": group.name, "scored": grid.n - grid.new, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings}
 

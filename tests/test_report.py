@@ -43,3 +43,15 @@ def test_plot_has_threshold_line_time_axis_and_failed_link():
     assert page.count('class="threshold"') == 1
     assert "01-01 00:00" in page and "01-01 00:15" in page  # first and last tick of the time axis
     assert '<a href="#group-db-01">failed</a>' in page and "Failed: InputError: long message" in page
+
+
+def test_a_groups_warnings_are_shown_in_its_section_and_the_summaries():
+    warned = GroupSection("web-01", section().scores, section().anomalies,
+                          warnings=("web-01: 12% of scored steps have no score (missing or imputed values)",))
+    page = build_html("Report", [warned, GroupSection("db-01", error="boom", warnings=("late",))])
+    assert ('<h2>web-01</h2><p class="warning">Warning: web-01: 12% of scored steps have no score (missing or '
+            'imputed values)</p><svg') in page  # the plot and table as usual
+    assert '<td><a href="#group-web-01">warning</a></td>' in page and '<a href="#group-db-01">failed</a>' in page
+    assert '<h2>db-01</h2><p class="warning">Warning: late</p><p class="error">Failed: boom</p>' in page
+    md = markdown_summary("Report", [warned], {}, "/r.html")
+    assert "| web-01 | warning: web-01: 12% of scored steps have no score (missing or imputed values) | 1 | 1 |" in md

@@ -345,3 +345,24 @@ def test_a_model_version_stored_before_detection_rules_scores_as_it_did(tmp_path
         expected[column] = pd.to_datetime(expected[column], utc=True).dt.as_unit("us")
     pd.testing.assert_frame_equal(anomalies.reset_index(drop=True), expected[columns], check_dtype=False)
     assert {"score+shift", "score+level+shift"} <= set(anomalies["trigger"])
+
+
+@pytest.mark.parametrize("blank", [0.03, 0.12])
+def test_a_range_with_many_steps_without_a_score_is_warned_about(scored, tmp_path, blank):
+    """Every metric missing over a stretch of the range: its steps have no score; more than 5% of the
+    scored steps is a warning in the result (the flow logs it, the report shows it)."""
+    _, settings, _, db, _, summary = scored
+    assert summary["warnings"] == []  # the sample is observed throughout
+    copy = scoring_copy(settings, tmp_path)
+    for path in Path(copy.storage.landing).rglob("*.parquet"):
+        frame = pd.read_parquet(path)
+        if set(db.metrics) <= set(frame.columns):
+            start = len(frame) // 2
+            frame.loc[start:start + int(blank * len(frame)), list(db.metrics)] = np.nan
+            io.write_parquet_atomic(frame, path)
+    result = score_group(copy, db, discover(copy.storage.landing), "gaps", emit=lambda _: None)
+    steps = io.read_dataset(copy.storage.data_root, "scores", "db-01").groupby("timestamp")["score"].first()
+    share = steps.isna().mean()
+    assert result["scored"] == len(steps) and abs(share - blank) < 0.01  # the blank stretch, and no more
+    expected = [f"db-01: {share:.0%} of scored steps have no score (missing or imputed values)"]
+    assert result["warnings"] == (expected if blank > 0.05 else [])
