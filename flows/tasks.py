@@ -41,7 +41,8 @@ def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id:
     return {**summary, "worker": worker}
 
 
-@task(name="score-group", task_run_name="score-{group.name}", retries=1, retry_delay_seconds=5)
+@task(name="score-group", task_run_name="score-{group.name}", retries=1, retry_delay_seconds=5,
+      retry_condition_fn=io_error)
 def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
                start: str | None = None, end: str | None = None) -> dict:
     return score_group(settings, group, catalog, run_id, pd.Timestamp(start) if start else None,

@@ -20,13 +20,13 @@ import pandas as pd
 from pipeline import io
 from pipeline.anomalies import to_intervals
 from pipeline.catalog import Catalog, future_rows, load_aligned, time_span
-from pipeline.config import GroupConfig, Settings, group_from_dict
+from pipeline.config import GroupConfig, Settings
 from pipeline.detect.base import Evidence, joined, sliced
 from pipeline.detect.compose import filter_flags, published, raise_flags
 from pipeline.detect.evidence import evidence
-from pipeline.detect.stored import stored_states
 from pipeline.inference import run_windows
 from pipeline.ingest import InputError
+from pipeline.metadata import check_input_shape, parse_metadata
 from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
@@ -53,8 +53,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     version = io.current_version(models_root, group.name)
     if version is None:
         raise InputError("models", "no current model; run training first", group=group.name)
-    meta = io.read_metadata(models_root, group.name, version)
-    group = _as_trained(group, group_from_dict(meta["config"]))
+    stored = parse_metadata(io.read_metadata(models_root, group.name, version),
+                            str(io.metadata_path(models_root, group.name, version)), group.name, version)
+    group = _as_trained(group, stored.config)
     warnings = future_rows(catalog, group)  # rows past the clock: not scored, and the watermark stays before them
     for line in warnings:
         emit(f"warning: {line}")
@@ -71,11 +72,11 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         grid = _grid(catalog, group, _context(group, first_new), end, first_new)
     context = _context(group, first_new)
 
-    model = load_autoencoder(io.model_path(models_root, group.name, version))
-    scaler, states, detection = Scaler.from_dict(meta["scaler"]), stored_states(meta), group.detection
+    model_file = io.model_path(models_root, group.name, version)
+    model = load_autoencoder(model_file)
+    check_input_shape(model.template.input_shape, stored, model_file)
+    scaler, states, scales, detection = stored.scaler, stored.states, stored.metric_scales, group.detection
     threshold = states.get("score", {}).get("threshold", np.nan)  # published beside each score
-    usual = meta.get("metric_scales", {})  # models from before per-metric scales: raw errors
-    scales = np.array([usual.get(metric, 1.0) for metric in group.metrics])
     merge_gap, incremental = detection.merge_gap, start is None and end is None
     done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
     history = _no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules

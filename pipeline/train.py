@@ -13,12 +13,13 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.catalog import Catalog, future_rows, load_aligned
-from pipeline.config import GroupConfig, Settings, group_to_dict
+from pipeline.config import ConfigError, GroupConfig, Settings, group_to_dict
 from pipeline.detect.compose import fit
 from pipeline.detect.evidence import evidence
 from pipeline.detect.stored import stored_states
 from pipeline.inference import run_model, scaled_input
 from pipeline.ingest import InputError
+from pipeline.metadata import StoredVersion, parse_metadata
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
@@ -93,6 +94,8 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     existing = io.current_version(settings.storage.models_root, group.name)
     try:
         meta = io.read_metadata(settings.storage.models_root, group.name, version)
+        parse_metadata(meta, str(io.metadata_path(settings.storage.models_root, group.name, version)), group.name,
+                       version)
         emit(f"{group.name}: version {version} already trained on identical data; reusing it")
     except FileNotFoundError:
         meta = _fit_and_register(settings, group, version, digest, frame, values, excluded, scaler, split,
@@ -135,6 +138,7 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
         "val_error": val_error, "fingerprint": digest, "libraries": library_versions(),
         "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
     }
+    parse_metadata(meta, f"group {group.name!r}: version {version} (refused, not registered)", group.name, version)
     io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta)
     emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, states {json.dumps(states)})")
     return meta
@@ -146,13 +150,13 @@ def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndar
     root, version = settings.storage.models_root, meta["version"]
     if current == version:
         return True
-    if current is not None:
-        cur_meta = io.read_metadata(root, group.name, current)
-        comparable = (cur_meta["metrics"] == meta["metrics"]
-                      and cur_meta["config"]["window"] == meta["config"]["window"])
+    running = _usable(root, group.name, current, emit) if current is not None else None
+    if running is not None:
+        comparable = (list(running.config.metrics) == meta["metrics"]
+                      and running.config.window == meta["config"]["window"])
         if comparable:
             cur_errors = errors_from(
-                load_autoencoder(io.model_path(root, group.name, current)), Scaler.from_dict(cur_meta["scaler"]),
+                load_autoencoder(io.model_path(root, group.name, current)), running.scaler,
                 values, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
             cur_error = mean_error(cur_errors, excluded[split:])
             if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
@@ -162,3 +166,14 @@ def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndar
     io.set_current_version(root, group.name, version)
     emit(f"{group.name}: current version is now {version}")
     return True
+
+
+def _usable(models_root: str, group: str, version: str, emit: Callable[[str], None]) -> StoredVersion | None:
+    """The current version's metadata, or None when it is refused: a broken current version is
+    replaced by the new one rather than blocking every later training."""
+    try:
+        return parse_metadata(io.read_metadata(models_root, group, version),
+                              str(io.metadata_path(models_root, group, version)), group, version)
+    except (ConfigError, FileNotFoundError) as exc:
+        emit(f"{group}: current version {version} is unusable, replacing it ({exc})")
+        return None

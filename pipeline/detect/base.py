@@ -61,6 +61,14 @@ def joined(first, later):
     return first
 
 
+def positive_number(value, key: str) -> float:
+    """A stored threshold as a float; ValueError "key: problem" unless it is a finite number above 0
+    (0 would flag every step, NaN none, and a negative one every step with a score)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{key}: must be a finite number above 0, got {value!r}")
+    return float(value)
+
+
 def steps_in(days: int, interval: pd.Timedelta) -> int:
     """Steps of `interval` in `days` days; 0 when that makes under 2 steps (too coarse to use)."""
     steps = round(days * pd.Timedelta("1D") / interval)

@@ -27,6 +27,8 @@ class FlagRule(Protocol):
 
     def fit(self, evidence: Evidence, first: int) -> dict: ...  # JSON state from steps [first:]
 
+    def check_state(self, state: dict, metrics: tuple[str, ...]) -> None: ...  # ValueError "key: problem"
+
     def flags(self, evidence: Evidence, state: dict) -> Flags: ...
 
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from pipeline.detect.base import Evidence, Flags, flag, ratio, steps_in
+from pipeline.detect.base import Evidence, Flags, flag, positive_number, ratio, steps_in
 from pipeline.detect.recent import recent_stats, stands_out
 
 METHODS = ("mean_std", "quantile")
@@ -49,6 +49,9 @@ class Score:
 
     def fit(self, evidence: Evidence, first: int) -> dict:
         return {"threshold": calibrate(evidence.scores[first:], self)}
+
+    def check_state(self, state: dict, metrics: tuple[str, ...]) -> None:
+        positive_number(state.get("threshold"), "threshold")
 
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         threshold = state["threshold"]

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from pipeline.detect.base import Evidence, Flags, flag, ratio, row_max, steps_in
+from pipeline.detect.base import Evidence, Flags, flag, positive_number, ratio, row_max, steps_in
 from pipeline.detect.recent import recent_stats
 
 FLOOR = 0.1  # a mean shift is flagged only above 0.1 training std, even for a metric flat in training
@@ -52,6 +52,17 @@ class Shift:
     def fit(self, evidence: Evidence, first: int) -> dict:
         thresholds = calibrate(mean_shift(evidence.values, self.steps, self.baseline)[first:], self.k)
         return {"thresholds": {m: float(t) if np.isfinite(t) else None for m, t in zip(evidence.metrics, thresholds)}}
+
+    def check_state(self, state: dict, metrics: tuple[str, ...]) -> None:
+        """One threshold per metric: a number above 0, or null for a metric with no shifts in training
+        (never flagged)."""
+        thresholds = state.get("thresholds")
+        if not isinstance(thresholds, dict) or sorted(thresholds) != sorted(metrics):
+            raise ValueError(f"thresholds: must give each of the metrics {list(metrics)} a threshold, got "
+                             f"{sorted(thresholds) if isinstance(thresholds, dict) else thresholds!r}")
+        for metric in metrics:
+            if thresholds[metric] is not None:
+                positive_number(thresholds[metric], f"thresholds.{metric}")
 
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         stored = np.array([np.inf if state["thresholds"].get(m) is None else state["thresholds"][m]

@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pipeline.config import check_name
+from pipeline.config import ConfigError, check_name
 from pipeline.io.files import LOCK, locked, remove, safe_child, staged, sweep, write_json_atomic
 
 CURRENT = "CURRENT.json"
@@ -37,8 +37,18 @@ def version_dir(models_root: str, group: str, version: str) -> Path:
     return safe_child(models_root, group) / check_name(version, f"group {group!r}: model version")
 
 
+def metadata_path(models_root: str, group: str, version: str) -> Path:
+    return version_dir(models_root, group, version) / "metadata.json"
+
+
 def read_metadata(models_root: str, group: str, version: str) -> dict:
-    return json.loads((version_dir(models_root, group, version) / "metadata.json").read_text())
+    """The version's metadata as stored (`pipeline.metadata` checks it); a file that is no JSON is a
+    ConfigError naming it, not retried as an I/O error would be."""
+    path = metadata_path(models_root, group, version)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
 
 
 def model_path(models_root: str, group: str, version: str) -> str:

@@ -1,0 +1,123 @@
+"""A model version's `metadata.json`, checked before a version is registered and when it is
+loaded: everything scoring reads from it (settings, scaler, per-metric scales, the rules'
+fitted states) must be there, of the right kind, finite and agreeing with the metrics, so a
+broken or tampered version is refused with an error naming the file and key instead of
+publishing garbage (a zero scale divides by zero, a NaN threshold silently turns a rule off)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.config import ConfigError, GroupConfig, group_from_dict
+from pipeline.detect.stored import stored_states
+from pipeline.scale import Scaler
+
+
+class MetadataError(ConfigError):
+    """A model version's metadata that cannot be scored with; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """What scoring reads of a model version, validated."""
+
+    version: str
+    config: GroupConfig
+    scaler: Scaler
+    metric_scales: np.ndarray  # [metric] each metric's usual error (1 for versions from before them)
+    states: dict[str, dict]  # each flagging rule's fitted state, by rule name
+    val_error: float
+
+
+def parse_metadata(meta: object, source: str, group: str, version: str) -> StoredVersion:
+    """`meta` as the version `version` of group `group`; MetadataError "source: key: problem"."""
+    def fail(key: str, problem: str):
+        raise MetadataError(f"{source}: {key}: {problem}")
+
+    if not isinstance(meta, dict):
+        fail("(top level)", f"expected a mapping, got {type(meta).__name__}")
+    for key in ("version", "config", "scaler", "val_error"):
+        if key not in meta:
+            fail(key, "missing")
+    if meta["version"] != version:
+        fail("version", f"{meta['version']!r} is not the folder's version {version!r}")
+    if not isinstance(meta["config"], dict):
+        fail("config", "expected a mapping")
+    try:
+        config = group_from_dict(meta["config"], f"{source}: config")
+    except ConfigError as exc:  # its message names the file and key already
+        raise MetadataError(str(exc)) from None
+    except (KeyError, TypeError) as exc:
+        fail("config", f"unreadable ({type(exc).__name__}: {exc})")
+    if config.name != group:
+        fail("config.name", f"{config.name!r} is not the group {group!r}")
+    metrics = config.metrics
+    if "metrics" in meta and meta["metrics"] != list(metrics):
+        fail("metrics", f"{meta['metrics']!r} differ from config.metrics {list(metrics)}")
+    scaler = _scaler(meta["scaler"], metrics, fail)
+    scales = _metric_scales(meta.get("metric_scales"), metrics, fail)
+    states = _states(meta, config, fail)
+    val_error = meta["val_error"]
+    if isinstance(val_error, bool) or not isinstance(val_error, (int, float)) or not np.isfinite(val_error) \
+            or val_error < 0:
+        fail("val_error", f"must be a finite number, at least 0, got {val_error!r}")
+    return StoredVersion(version, config, scaler, scales, states, float(val_error))
+
+
+def check_input_shape(shape: tuple, stored: StoredVersion, source: str) -> None:
+    """The model's input `[batch, window, metrics]` agrees with the settings it is scored with."""
+    expected = (stored.config.window, len(stored.config.metrics))
+    if tuple(shape[1:]) != expected:
+        raise MetadataError(f"{source}: config.window, config.metrics: the model takes windows of shape "
+                            f"{tuple(shape[1:])}, the metadata says {expected}")
+
+
+def _numbers(values: object, n: int) -> np.ndarray | None:
+    """`values` as `n` floats, or None if it is not a list of `n` numbers."""
+    if not isinstance(values, list) or len(values) != n or \
+            any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        return None
+    return np.array(values, dtype=np.float64)
+
+
+def _scaler(raw: object, metrics: tuple[str, ...], fail) -> Scaler:
+    if not isinstance(raw, dict) or raw.get("metrics") != list(metrics):
+        fail("scaler.metrics", f"must list the metrics {list(metrics)}")
+    center, scale = _numbers(raw.get("center"), len(metrics)), _numbers(raw.get("scale"), len(metrics))
+    if center is None or not np.isfinite(center).all():
+        fail("scaler.center", f"must be {len(metrics)} finite numbers, got {raw.get('center')!r}")
+    if scale is None or not (np.isfinite(scale) & (scale > 0)).all():
+        fail("scaler.scale", f"must be {len(metrics)} finite numbers above 0, got {raw.get('scale')!r}")
+    return Scaler.from_dict(raw)
+
+
+def _metric_scales(raw: object, metrics: tuple[str, ...], fail) -> np.ndarray:
+    if raw is None or raw == {}:  # versions from before per-metric scales score raw errors
+        return np.ones(len(metrics))
+    if not isinstance(raw, dict) or sorted(raw) != sorted(metrics):
+        fail("metric_scales", f"must give each of the metrics {list(metrics)} a scale")
+    scales = _numbers([raw[m] for m in metrics], len(metrics))
+    if scales is None or not (np.isfinite(scales) & (scales > 0)).all():
+        fail("metric_scales", f"must be finite numbers above 0, got {raw!r}")
+    return scales
+
+
+def _states(meta: dict, config: GroupConfig, fail) -> dict[str, dict]:
+    """The fitted state of each flagging rule the version's settings turn on, each checked by its rule."""
+    layout = "states" if "states" in meta else "threshold"
+    try:
+        states = stored_states(meta)
+    except (KeyError, TypeError, AttributeError) as exc:
+        fail(layout, f"unreadable ({type(exc).__name__}: {exc})")
+    if not isinstance(states, dict):
+        fail(layout, "expected a mapping")
+    for rule in config.detection.flags:
+        state = states.get(rule.name)
+        if not isinstance(state, dict):
+            fail(f"states.{rule.name}", "missing: the rule is on in config.detection but has no fitted state")
+        try:
+            rule.check_state(state, config.metrics)
+        except ValueError as exc:
+            fail(f"states.{rule.name}", str(exc))
+    return states
