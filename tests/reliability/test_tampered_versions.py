@@ -143,3 +143,14 @@ def test_training_never_registers_a_version_it_could_not_score(registry, monkeyp
         train_group(settings, group, discover(settings.storage.landing), "train-again", emit=lambda _: None)
     assert sorted(p.name for p in (root / "models" / "good").iterdir()) == versions
     assert io.current_version(settings.storage.models_root, "good") == genuine
+
+
+def test_training_replaces_a_current_version_that_is_refused(registry, crafted):
+    """A broken current version does not block the next training: the new version is promoted."""
+    root, settings, group, _ = registry
+    path = crafted(changed("scaler/scale", [0.0, 1.0]))
+    lines = []
+    summary = train_group(settings, group, discover(settings.storage.landing), "train-again", emit=lines.append)
+    assert summary["promoted"] and io.current_version(settings.storage.models_root, "good") == summary["version"]
+    assert f"good: current version {CRAFTED} is unusable, replacing it ({path}: scaler.scale: must be 2 finite " \
+           "numbers above 0" in "\n".join(lines)
