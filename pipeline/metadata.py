@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline import io
 from pipeline.config import ConfigError, GroupConfig, group_from_dict
 from pipeline.detect.stored import stored_states
 from pipeline.scale import Scaler
@@ -28,6 +29,18 @@ class StoredVersion:
     metric_scales: np.ndarray  # [metric] each metric's usual error (1 for versions from before them)
     states: dict[str, dict]  # each flagging rule's fitted state, by rule name
     val_error: float
+
+
+def read_version(models_root: str, group: str, version: str) -> StoredVersion:
+    """The stored version `version` of `group`, checked; one whose metadata file is missing (a
+    current pointer naming a folder that is not there) is refused like a broken one."""
+    path = io.metadata_path(models_root, group, version)
+    try:
+        meta = io.read_metadata(models_root, group, version)
+    except FileNotFoundError:
+        raise MetadataError(f"{path}: missing: version {version!r} of group {group!r} is not in the registry "
+                            "(a current pointer naming a version that is not there?)") from None
+    return parse_metadata(meta, str(path), group, version)
 
 
 def parse_metadata(meta: object, source: str, group: str, version: str) -> StoredVersion:

@@ -26,7 +26,7 @@ from pipeline.detect.compose import filter_flags, published, raise_flags
 from pipeline.detect.evidence import evidence
 from pipeline.inference import run_windows
 from pipeline.ingest import InputError
-from pipeline.metadata import check_input_shape, parse_metadata
+from pipeline.metadata import check_input_shape, read_version
 from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 16  # steps scored per part of a long range
 MICROSECOND = pd.Timedelta(1, "us")  # published times are microseconds
 MAX_UNSCORED = 0.05  # a larger share of scored steps without a score (no metric observed) is warned about
+
+
+class NoCurrentModel(LookupError):
+    """The group has no model version to score with (not trained yet, or its training failed)."""
 
 
 def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
@@ -52,9 +56,8 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     models_root, data_root = settings.storage.models_root, settings.storage.data_root
     version = io.current_version(models_root, group.name)
     if version is None:
-        raise InputError("models", "no current model; run training first", group=group.name)
-    stored = parse_metadata(io.read_metadata(models_root, group.name, version),
-                            str(io.metadata_path(models_root, group.name, version)), group.name, version)
+        raise NoCurrentModel(f"{models_root}: group {group.name!r}: no current model; run training first")
+    stored = read_version(models_root, group.name, version)
     group = _as_trained(group, stored.config)
     warnings = future_rows(catalog, group)  # rows past the clock: not scored, and the watermark stays before them
     for line in warnings:

@@ -19,7 +19,7 @@ from pipeline.detect.evidence import evidence
 from pipeline.detect.stored import stored_states
 from pipeline.inference import run_model, scaled_input
 from pipeline.ingest import InputError
-from pipeline.metadata import StoredVersion, parse_metadata
+from pipeline.metadata import StoredVersion, parse_metadata, read_version
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
@@ -172,8 +172,7 @@ def _usable(models_root: str, group: str, version: str, emit: Callable[[str], No
     """The current version's metadata, or None when it is refused: a broken current version is
     replaced by the new one rather than blocking every later training."""
     try:
-        return parse_metadata(io.read_metadata(models_root, group, version),
-                              str(io.metadata_path(models_root, group, version)), group, version)
-    except (ConfigError, FileNotFoundError) as exc:
+        return read_version(models_root, group, version)
+    except ConfigError as exc:
         emit(f"{group}: current version {version} is unusable, replacing it ({exc})")
         return None

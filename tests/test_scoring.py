@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from pipeline import io
-from pipeline.catalog import discover, groups, load_aligned
+from pipeline.catalog import Catalog, discover, groups, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.publish import SCORES_SCHEMA
 from pipeline.scale import Scaler
 from pipeline.detect.shift import Shift, mean_shift
-from pipeline.scoring import score_group
+from pipeline.scoring import NoCurrentModel, score_group
 from pipeline.train import train_group
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
 
@@ -366,3 +366,11 @@ def test_a_range_with_many_steps_without_a_score_is_warned_about(scored, tmp_pat
     assert result["scored"] == len(steps) and abs(share - blank) < 0.01  # the blank stretch, and no more
     expected = [f"db-01: {share:.0%} of scored steps have no score (missing or imputed values)"]
     assert result["warnings"] == (expected if blank > 0.05 else [])
+
+
+def test_a_group_without_a_current_model_is_refused_naming_it(tmp_path):
+    settings = tiny_settings(tmp_path, [{"name": "db-01", "metrics": ["db-01.*"]}])
+    with pytest.raises(NoCurrentModel, match=f"{settings.storage.models_root}: group 'db-01': no current model; "
+                                             "run training first"):
+        score_group(settings, settings.groups[0], Catalog(files={}, errors={}), "run", emit=lambda _: None)
+    assert not Path(settings.storage.data_root, "scores").exists()

@@ -154,3 +154,14 @@ def test_training_replaces_a_current_version_that_is_refused(registry, crafted):
     assert summary["promoted"] and io.current_version(settings.storage.models_root, "good") == summary["version"]
     assert f"good: current version {CRAFTED} is unusable, replacing it ({path}: scaler.scale: must be 2 finite " \
            "numbers above 0" in "\n".join(lines)
+
+
+def test_a_current_pointer_to_a_missing_version_is_refused_naming_it(registry, crafted):
+    root, settings, group, _ = registry
+    path = crafted(lambda meta: meta)
+    shutil.rmtree(path.parent)
+    before = published(root)
+    with pytest.raises(ConfigError, match=f"{path}: missing: version '{CRAFTED}' of group 'good' is not in the "
+                                          "registry"):
+        score_group(settings, group, discover(settings.storage.landing), "missing", emit=lambda _: None)
+    assert published(root) == before
