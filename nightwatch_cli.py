@@ -1,4 +1,5 @@
-"""`nightwatch` command line: generate sample data, train, score, report, run the nightly flow, serve."""
+"""`nightwatch` command line: generate sample data, train, score, report, run the nightly flow, serve,
+and show or reset a group's scoring state."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ from pathlib import Path
 # local server, which logs an ERROR on every command where it cannot be sent (an offline machine).
 ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 os.environ.update({name: value for name, value in ENV_DEFAULTS.items() if name not in os.environ})
+AUDIT_LINES = 5  # resets `state show` lists, newest last
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -71,6 +73,35 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state(args: argparse.Namespace) -> int:
+    """`state show|reset GROUP`: a plain admin command on the group's state file, which starts neither
+    Prefect nor TensorFlow, so it works while a flow is broken or running."""
+    import json
+
+    from pipeline import io
+    from pipeline.config import load_settings
+
+    data_root, now = load_settings(args.config).storage.data_root, _now()
+    if args.action == "reset":
+        to = None if args.clear else _utc(args.to)
+        print(json.dumps(io.reset_state(data_root, args.group, to, now, who="cli")))
+        return 0
+    path, watermark = io.state_path(data_root, args.group), io.read_watermark(data_root, args.group)
+    print(f"state of group {args.group!r}: {path}" +
+          ("" if path.exists() else " (none: the next incremental run scores everything)"))
+    for label, time in (("watermark", watermark), ("open since", io.read_open_since(data_root, args.group)),
+                        ("newest score", io.newest_time(data_root, "scores", args.group, "timestamp"))):
+        print(f"  {label:<13}{'-' if time is None else time}")
+    if watermark is not None and watermark > now:
+        print(f"  warning: the watermark is after now ({now:%Y-%m-%d %H:%M} UTC), so nothing before it is scored; "
+              f"move it back with `nightwatch state reset {args.group} --to TIME`")
+    lines = io.read_audit(data_root, args.group, AUDIT_LINES)
+    print(f"resets: {io.audit_path(data_root, args.group)}" + ("" if lines else " (none)"))
+    for line in lines:
+        print(f"  {line}")
+    return 0
+
+
 def _config_file(value: str) -> str:
     """`--config` names a file that exists: a mistyped path must not run on defaults in this folder."""
     if not Path(value).is_file():
@@ -91,11 +122,27 @@ def _time(value: str) -> str:
     return value
 
 
+def _group(value: str) -> str:
+    """`state GROUP`: a usable group name (it names the state file), checked as configured names are."""
+    from pipeline.config import ConfigError, check_name
+
+    try:
+        return check_name(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _utc(value: str):
     import pandas as pd
 
     time = pd.Timestamp(value)
     return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+
+
+def _now():
+    import pandas as pd
+
+    return pd.Timestamp.now(tz="UTC")
 
 
 def _positive(value: str) -> int:
@@ -120,6 +167,10 @@ def _check(parser: argparse.ArgumentParser, command: argparse.ArgumentParser, ar
     start, end = getattr(args, "start", None), getattr(args, "end", None)
     if start is not None and end is not None and _utc(start) > _utc(end):
         command.error(f"argument --start: {start} is after --end {end}")
+    to = getattr(args, "to", None)
+    if to is not None and _utc(to) > (now := _now()):
+        command.error(f"argument --to: {to} is after now ({now:%Y-%m-%d %H:%M} UTC); group {args.group!r} "
+                      "would score nothing until then")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,10 +192,21 @@ def main(argv: list[str] | None = None) -> int:
                              "nightly flow: train, score, report")
         cmd.add_argument("--days", type=_positive, default=7, help="days of data the report shows per group")
     sub.add_parser("serve", parents=[config], help="serve all flows with their schedules in this process")
+    state = sub.add_parser("state", parents=[config], help="show or reset a group's scoring watermark")
+    actions = state.add_subparsers(dest="action", required=True)
+    actions.add_parser("show", parents=[config], help="the state file, watermark, open interval, newest score, "
+                       "last resets").add_argument("group", type=_group, metavar="GROUP")
+    reset = actions.add_parser("reset", parents=[config], help="move the watermark back (logged in state/GROUP.log)")
+    reset.add_argument("group", type=_group, metavar="GROUP")
+    target = reset.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", type=_time, help="the new watermark: steps after it are scored again (UTC if naive)")
+    target.add_argument("--clear", action="store_true", help="remove the state: the next run scores everything")
     args = parser.parse_args(argv)
-    _check(parser, sub.choices[args.command], args)
+    _check(parser, actions.choices[args.action] if args.command == "state" else sub.choices[args.command], args)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "state":
+        return _state(args)
     if args.command == "serve":
         return _serve(args)
     return _run_flow(args)

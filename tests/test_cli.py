@@ -33,7 +33,7 @@ def no_start(monkeypatch):
     """Any command that gets past argument checking fails the test: refusals start nothing."""
     import nightwatch_cli
 
-    for name in ("_generate", "_run_flow", "_serve"):
+    for name in ("_generate", "_run_flow", "_serve", "_state"):
         monkeypatch.setattr(nightwatch_cli, name, lambda args, name=name: pytest.fail(f"{name} started"))
 
 
@@ -50,6 +50,13 @@ def no_start(monkeypatch):
     (["report", "--days", "-2"], "argument --days: must be a whole number of days, at least 1, got '-2'"),
     (["run", "--days", "1.5"], "argument --days: must be a whole number of days, at least 1, got '1.5'"),
     (["generate", "--days", "0"], "argument --days: "),
+    (["state", "reset", "db-01", "--to", "2999-01-01"], "argument --to: 2999-01-01 is after now ("),
+    (["state", "reset", "db-01", "--to", "soon"], "argument --to: not a time: 'soon'"),
+    (["state", "reset", "db-01"], "one of the arguments --to --clear is required"),
+    (["state", "reset", "db-01", "--to", "2026-11-18", "--clear"], "argument --clear: not allowed with argument --to"),
+    (["state", "show", "../db-01"], "argument GROUP: group: name '../db-01' must match"),
+    (["state", "show"], "the following arguments are required: GROUP"),
+    (["state", "show", "db-01", "--config", "{missing}"], "argument --config: no such file: {missing}"),
 ])
 def test_wrong_arguments_are_refused_before_anything_starts(tmp_path, capsys, no_start, argv, message):
     missing = str(tmp_path / "nightwatch.yml")  # a typo of the file's name

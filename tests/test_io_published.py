@@ -1,6 +1,9 @@
-"""Published datasets: idempotent day-partitioned upserts, watermarks."""
+"""Published datasets: idempotent day-partitioned upserts, the scoring state and its logged resets."""
+import json
+
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from pipeline import io
 
@@ -69,3 +72,42 @@ def test_watermark_round_trip_with_the_open_intervals_start(tmp_path):
     assert io.read_open_since(str(tmp_path), "g") == T0 - pd.Timedelta("1h")
     io.write_watermark(str(tmp_path), "g", T0 + pd.Timedelta("1h"))  # the interval closed
     assert io.read_open_since(str(tmp_path), "g") is None
+
+
+def test_reset_state_moves_the_watermark_keeps_an_earlier_open_start_and_logs_the_change(tmp_path):
+    root, now = str(tmp_path), T0 + pd.Timedelta("1D")
+    io.write_watermark(root, "g", pd.Timestamp("2030-01-01", tz="UTC"), T0 - pd.Timedelta("2h"))
+    entry = io.reset_state(root, "g", T0, now, who="cli")
+    assert (io.read_watermark(root, "g"), io.read_open_since(root, "g")) == (T0, T0 - pd.Timedelta("2h"))
+    assert entry == {"time": now.isoformat(), "group": "g", "who": "cli",
+                     "old_watermark": "2030-01-01T00:00:00+00:00", "old_open_since": "2026-01-01T20:00:00+00:00",
+                     "new_watermark": T0.isoformat(), "new_open_since": "2026-01-01T20:00:00+00:00"}
+    io.reset_state(root, "g", T0 - pd.Timedelta("3h"), now, who="cli")  # before the open start: it goes
+    assert io.read_open_since(root, "g") is None
+    lines = io.audit_path(root, "g").read_text().splitlines()
+    assert [json.loads(line)["new_watermark"] for line in lines] == [T0.isoformat(), "2026-01-01T19:00:00+00:00"]
+    assert io.read_audit(root, "g", 1) == lines[-1:]
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == [".g.lock", "g.json", "g.log"]  # no .tmp-*
+
+
+def test_reset_state_without_a_state_file_creates_it_and_clear_removes_it(tmp_path):
+    root, now = str(tmp_path), T0 + pd.Timedelta("1h")
+    io.reset_state(root, "g", T0, now, who="cli")
+    assert io.state_path(root, "g") == tmp_path / "state" / "g.json" and io.read_watermark(root, "g") == T0
+    entry = io.reset_state(root, "g", None, now, who="cli")
+    assert not io.state_path(root, "g").exists() and io.read_watermark(root, "g") is None
+    assert (entry["old_watermark"], entry["new_watermark"]) == (T0.isoformat(), None)
+    assert len(io.read_audit(root, "g", 10)) == 2
+
+
+def test_reset_state_refuses_a_time_after_now_naming_the_group(tmp_path):
+    with pytest.raises(ValueError, match="group 'g': cannot reset the watermark to 2026-01-01 22:00:00"):
+        io.reset_state(str(tmp_path), "g", T0, T0 - pd.Timedelta("1s"), who="cli")
+    assert not (tmp_path / "state").exists() and io.read_audit(str(tmp_path), "g", 5) == []
+
+
+def test_newest_time_reads_the_newest_partition(tmp_path):
+    root = str(tmp_path)
+    assert io.newest_time(root, "scores", "g", "timestamp") is None
+    io.upsert_partitions(root, "scores", "g", frame(T0, 5, 1.0), "timestamp", T0, T0 + pd.Timedelta("4h"))
+    assert io.newest_time(root, "scores", "g", "timestamp") == T0 + pd.Timedelta("4h")

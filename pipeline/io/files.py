@@ -98,6 +98,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append one line and sync it: an audit log only grows, and a reader sees whole lines (one
+    small append is one write). Call while holding the folder's lock, so lines never interleave."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise StorageError(f"cannot append to {path}: {exc}") from exc
+
+
 def write_json_atomic(path: Path, obj: dict) -> None:
     write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 

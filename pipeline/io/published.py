@@ -1,14 +1,17 @@
-"""Published datasets (scores, anomalies, features) as hive partitions, watermarks, reports."""
+"""Published datasets (scores, anomalies, features) as hive partitions, scoring state, reports."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
 from pipeline.config import check_name
-from pipeline.io.files import LOCK, locked, sweep, write_bytes_atomic, write_json_atomic, write_table_atomic
+from pipeline.io.files import (LOCK, append_line, locked, remove, sweep, write_bytes_atomic, write_json_atomic,
+                                write_table_atomic)
 
 
 def dataset_dir(data_root: str, dataset: str, group: str) -> Path:
@@ -72,6 +75,26 @@ def published_groups(data_root: str, dataset: str) -> list[str]:
     return sorted(p.name[6:] for p in base.glob("group=*") if p.is_dir()) if base.exists() else []
 
 
+def newest_time(data_root: str, dataset: str, group: str, time_column: str) -> pd.Timestamp | None:
+    """The latest `time_column` value of a group's published dataset, read from its newest date
+    partition only (empty days are never left behind by `upsert_partitions`)."""
+    files = sorted(dataset_dir(data_root, dataset, group).glob("date=*/part-0.parquet"))
+    if not files:
+        return None
+    times = pd.read_parquet(files[-1], columns=[time_column])[time_column]
+    return times.max() if len(times) else None
+
+
+def state_path(data_root: str, group: str) -> Path:
+    """`<data_root>/state/<group>.json`: the group's watermark and the start of an interval open there."""
+    return Path(data_root) / "state" / f"{check_name(group)}.json"
+
+
+def audit_path(data_root: str, group: str) -> Path:
+    """`<data_root>/state/<group>.log`: one JSON line per reset of the group's state by hand."""
+    return Path(data_root) / "state" / f"{check_name(group)}.log"
+
+
 def read_watermark(data_root: str, group: str) -> pd.Timestamp | None:
     """The last step published by incremental scoring."""
     return _state(data_root, group).get("scored_until")
@@ -82,19 +105,63 @@ def read_open_since(data_root: str, group: str) -> pd.Timestamp | None:
     return _state(data_root, group).get("open_since")
 
 
+def read_audit(data_root: str, group: str, last: int) -> list[str]:
+    """The last `last` lines of the group's reset log (none if it was never reset)."""
+    path = audit_path(data_root, group)
+    return path.read_text().splitlines()[-last:] if path.exists() else []
+
+
 def _state(data_root: str, group: str) -> dict[str, pd.Timestamp]:
-    path = Path(data_root) / "state" / f"{check_name(group)}.json"
+    path = state_path(data_root, group)
     raw = json.loads(path.read_text()) if path.exists() else {}
     return {key: pd.Timestamp(value) for key, value in raw.items() if value is not None}
 
 
+@contextmanager
+def _state_locked(data_root: str, group: str) -> Iterator[Path]:
+    """The group's state file, with its lock held and temp names of killed writers swept."""
+    path = state_path(data_root, group)
+    with locked(path.parent / f".{group}.lock"):
+        sweep(path.parent, f".tmp-{path.name}-*")
+        yield path
+
+
+def _write_state(path: Path, scored_until: pd.Timestamp, open_since: pd.Timestamp | None) -> None:
+    write_json_atomic(path, {"scored_until": scored_until.isoformat(),
+                             "open_since": None if open_since is None else open_since.isoformat()})
+
+
 def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp,
                     open_since: pd.Timestamp | None = None) -> None:
-    state = Path(data_root) / "state"
-    with locked(state / f".{check_name(group)}.lock"):
-        sweep(state, f".tmp-{group}.json-*")
-        write_json_atomic(state / f"{group}.json", {"scored_until": scored_until.isoformat(),
-                                                    "open_since": None if open_since is None else open_since.isoformat()})
+    with _state_locked(data_root, group) as path:
+        _write_state(path, scored_until, open_since)
+
+
+def reset_state(data_root: str, group: str, scored_until: pd.Timestamp | None, now: pd.Timestamp,
+                who: str) -> dict[str, str | None]:
+    """Set the group's watermark to `scored_until` (UTC, not after `now`), keeping the start of an
+    open interval only if it is at or before it; None removes the state, so the next incremental
+    run scores everything. A watermark moved past real data (a stray 2030 row once did) otherwise
+    stops scoring for good. Each reset appends one JSON line to `<group>.log`, which is returned."""
+    if scored_until is not None and scored_until > now:
+        raise ValueError(f"group {group!r}: cannot reset the watermark to {scored_until}, after now ({now})")
+    with _state_locked(data_root, group) as path:
+        old = _state(data_root, group)
+        open_since = old.get("open_since")
+        kept = None if scored_until is None or open_since is None or open_since > scored_until else open_since
+        if scored_until is None:
+            remove(path)
+        else:
+            _write_state(path, scored_until, kept)
+        entry = {"time": now.isoformat(), "group": group, "who": who,
+                 "old_watermark": _iso(old.get("scored_until")), "old_open_since": _iso(open_since),
+                 "new_watermark": _iso(scored_until), "new_open_since": _iso(kept)}
+        append_line(audit_path(data_root, group), json.dumps(entry))
+    return entry
+
+
+def _iso(time: pd.Timestamp | None) -> str | None:
+    return None if time is None else time.isoformat()
 
 
 def write_report(data_root: str, name: str, html: str) -> Path:
