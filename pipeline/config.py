@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import re
 import typing
@@ -15,6 +16,7 @@ import yaml
 from pipeline.detect.compose import Detection
 from pipeline.detect.rules import FILTERS, FLAG_RULES
 from pipeline.detect.stored import legacy_detection
+from pipeline.training_range import TrainingRange
 
 AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -52,6 +54,7 @@ class GroupConfig:
     train_stride: int = 4
     lookback: str = "28D"
     model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingRange = field(default_factory=TrainingRange)  # which steps the model learns as normal
     detection: Detection = field(default_factory=Detection)  # defaults chosen on NAB (benchmarks/RESULTS.md)
 
     @property
@@ -83,6 +86,8 @@ class Settings:
 
 
 def _check_scalar(value: Any, kind: type, where: str) -> Any:
+    if kind is str and isinstance(value, datetime.date):  # YAML reads 2026-11-10 as a date
+        value = value.isoformat()
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -99,8 +104,8 @@ def build(cls: type, raw: Any, where: str, base: Any = None) -> Any:
     class with a `check` method has it run, its ValueError becoming a ConfigError at `where`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - fields)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(fields))})")
     kinds = typing.get_type_hints(cls)
@@ -110,7 +115,8 @@ def build(cls: type, raw: Any, where: str, base: Any = None) -> Any:
         if cls is Detection and name in ("flags", "filters"):
             values[name] = _rules(FLAG_RULES if name == "flags" else FILTERS, value, f"{where}.{name}", inner)
         else:
-            values[name] = _field(kinds[name], value, f"{where}.{name}", inner)
+            values[name] = _field(kinds[name], value, f"{where}.{name}", inner,
+                                  fields[name].metadata.get("may_be_empty", False))
     built = dataclasses.replace(base, **values) if base is not None else cls(**values)
     if hasattr(built, "check"):
         try:
@@ -120,9 +126,9 @@ def build(cls: type, raw: Any, where: str, base: Any = None) -> Any:
     return built
 
 
-def _field(kind: Any, value: Any, where: str, base: Any) -> Any:
-    """One field's value: a nested dataclass (None turns an optional one off), a tuple of names,
-    or a scalar."""
+def _field(kind: Any, value: Any, where: str, base: Any, may_be_empty: bool = False) -> Any:
+    """One field's value: a nested dataclass (None turns an optional one off), a tuple of names
+    (empty only where the field's metadata allows it), or a scalar (None only where it may be unset)."""
     optional = [k for k in typing.get_args(kind) if k is not type(None)] if typing.get_origin(kind) is not tuple else []
     if dataclasses.is_dataclass(kind) or (len(optional) == 1 and dataclasses.is_dataclass(optional[0])):
         if value is None and optional:
@@ -130,9 +136,11 @@ def _field(kind: Any, value: Any, where: str, base: Any) -> Any:
         return build(optional[0] if optional else kind, value or {}, where, base)
     if kind == tuple[str, ...]:
         items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not items:
+        if not isinstance(items, (list, tuple)) or not (items or may_be_empty):
             raise ConfigError(f"{where}: expected a non-empty list of names")
         return tuple(_check_scalar(v, str, where) for v in items)
+    if len(optional) == 1:
+        return None if value is None else _check_scalar(value, optional[0], where)
     return _check_scalar(value, kind, where)
 
 

@@ -66,16 +66,18 @@ def mean_error(errors: np.ndarray, excluded: np.ndarray) -> float:
 
 def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
                 emit: Callable[[str], None] = log.info) -> dict:
-    """Fit on the lookback range, hold out its end for early stopping (and, with `calibrate_on:
-    validation`, for fitting the detection rules). Rows after the catalog's clock limit are left
-    out, and named in the summary's `warnings`."""
+    """Fit on the training range (`group.training`: by default the lookback before the newest data,
+    excluded intervals counted as missing), hold out its end for early stopping (and, with
+    `calibrate_on: validation`, for fitting the detection rules). Rows after the catalog's clock
+    limit are left out, and named in the summary's `warnings`."""
     warnings = future_rows(catalog, group)
     for line in warnings:
         emit(f"warning: {line}")
     aligned = load_aligned(catalog, group)
-    end = aligned.values.index.max()
-    keep = aligned.values.index >= end - pd.Timedelta(group.lookback)
+    keep = group.training.rows(aligned.values.index, group.lookback)
     frame, imputed = aligned.values[keep], aligned.imputed.to_numpy()[keep]
+    left_out = group.training.excluded(frame.index)
+    frame = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
     values, n, window = frame.to_numpy(), int(keep.sum()), group.window
     split = int(n * (1 - group.model.validation_fraction))
     if split < 2 * window or n - split < window:
@@ -84,7 +86,7 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         raise InputError("landing", f"{n} aligned steps is too short for window {window}: need at least "
                          f"{needed}", group=group.name)
     digest = fingerprint(frame, group)
-    version = f"{end:%Y%m%dT%H%M%SZ}-{digest[:10]}"
+    version = f"{frame.index[-1]:%Y%m%dT%H%M%SZ}-{digest[:10]}"
     excluded = imputed | np.isnan(values)
     try:
         scaler = fit_scaler(values[:split], group.metrics)
@@ -133,6 +135,7 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
         "metric_scales": dict(zip(group.metrics, scales.tolist())), "states": states,
         "training": {"start": str(frame.index[0]), "end": str(frame.index[-1]),
                      "validation_start": str(frame.index[split]), "steps": len(values),
+                     "excluded_steps": int(group.training.excluded(frame.index).sum()),
                      "train_windows": int(len(train_starts)), "val_windows": int(len(val_starts)),
                      "epochs": result.epochs, "keras_val_loss": result.val_loss},
         "val_error": val_error, "fingerprint": digest, "libraries": library_versions(),

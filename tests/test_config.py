@@ -1,11 +1,13 @@
 import json
 
 import pytest
+import yaml
 
 from pipeline.config import ConfigError, check_name, group_from_dict, group_to_dict, load_settings, parse_settings
 from pipeline.detect.compose import Detection
 from pipeline.detect.score import Score
 from pipeline.detect.shift import Shift
+from pipeline.training_range import TrainingRange
 
 
 def test_defaults_apply_to_declared_groups(tmp_path):
@@ -42,6 +44,12 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"detection": {"flags": {"shift": {"recent": {"floor": 1.5}}}}}}, "floor above 0 and at most 1"),
     ({"defaults": {"detection": {"filters": {"min_peak": {"ratio": 0.5}}}}}, "filters.min_peak.ratio: must be at least 1"),
     ({"defaults": {"detection": {"combine": "sum"}}}, "defaults.detection.combine: 'sum' is not one of"),
+    ({"groups": [{"name": "a", "metrics": ["x"], "training": {"exclude": ["2026-11-10"]}}]},
+     "groups[0].training.exclude[0]: '2026-11-10' is not an interval 'start/end'"),
+    ({"defaults": {"training": {"first_steps": 0}}}, "defaults.training.first_steps: must be at least 1"),
+    ({"defaults": {"training": {"first_steps": None, "start": 5}}}, "defaults.training.start: not a time: '5'"),
+    ({"defaults": {"training": {"exclude": "x/y"}}}, "defaults.training.exclude[0]: not a time: 'x'"),
+    ({"defaults": {"training": {"until": "2026-11-10"}}}, "defaults.training: unknown key 'until'"),
 ])
 def test_invalid_config_names_file_key_and_problem(raw, message):
     with pytest.raises(ConfigError) as err:
@@ -70,6 +78,21 @@ def test_check_name_accepts_safe_names():
 def test_group_round_trips_through_its_stored_dict():
     group = parse_settings({"groups": [{"name": "a", "metrics": ["x", "y"], "window": 12}]}, "c").groups[0]
     assert group_from_dict(json.loads(json.dumps(group_to_dict(group), sort_keys=True))) == group
+
+
+def test_a_training_range_is_read_from_yaml_and_stored_with_the_group():
+    raw = yaml.safe_load("""
+defaults: {training: {start: 2026-11-01, exclude: ["2026-11-10T03:00/2026-11-10T09:00"]}}
+groups: [{name: a, metrics: [x], training: {first_steps: 400, exclude: []}}]
+""")
+    settings = parse_settings(raw, "c")
+    assert settings.defaults.training == TrainingRange(start="2026-11-01", exclude=("2026-11-10T03:00/2026-11-10T09:00",))
+    (group,) = settings.groups
+    assert group.training == TrainingRange(start="2026-11-01", first_steps=400)  # each key from the defaults or its own
+    assert group_from_dict(json.loads(json.dumps(group_to_dict(group)))) == group
+    stored = group_to_dict(group)
+    del stored["training"]  # a model version stored before training ranges
+    assert group_from_dict(stored).training == TrainingRange()
 
 
 def test_listed_rules_are_on_in_the_registrys_order_with_their_defaults_and_the_rest_off():

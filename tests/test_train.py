@@ -1,13 +1,16 @@
 import dataclasses
 import json
 
+import pandas as pd
 import pytest
 
 from pipeline import io
 from pipeline.catalog import discover, groups
 from pipeline.ingest import InputError
+from pipeline.sample_data import landing_files
 from pipeline.train import train_group
-from tests.helpers import STEPS, land_sample, tiny_settings
+from pipeline.training_range import TrainingRange
+from tests.helpers import DAYS, STEPS, land_sample, tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +61,26 @@ def test_group_shorter_than_its_windows_is_rejected(trained):
     huge = dataclasses.replace(web, window=2000)
     with pytest.raises(InputError, match=f"group 'web-01': {STEPS} aligned steps is too short for window 2000"):
         train_group(settings, huge, catalog, "run-4", emit=lambda _: None)
+
+
+def test_a_training_range_leaves_out_a_known_incident_and_can_be_cut_to_its_first_steps(trained):
+    """Excluded steps count as missing: no training window holds them, and the metadata says how
+    many there were; `first_steps` trains on the first N steps alone."""
+    root, settings, catalog, web, summary = trained
+    (incident,) = [i for i in landing_files(days=DAYS, end="2026-11-20")[1] if i.group == "web-01"]
+    full = io.read_metadata(settings.storage.models_root, "web-01", summary["version"])["training"]
+    clean = dataclasses.replace(web, training=TrainingRange(exclude=(f"{incident.start}/{incident.end}",)))
+    result = train_group(settings, clean, catalog, "run-5", emit=lambda _: None)
+    meta = io.read_metadata(settings.storage.models_root, "web-01", result["version"])
+    steps = (incident.end - incident.start) // pd.Timedelta("5min") + 1
+    assert meta["training"]["excluded_steps"] == steps and full["excluded_steps"] == 0
+    windows = meta["training"]["train_windows"] + meta["training"]["val_windows"]
+    assert full["train_windows"] + full["val_windows"] - windows >= steps // web.train_stride  # windows over it left out
+    assert meta["config"]["training"]["exclude"] == [f"{incident.start}/{incident.end}"]
+
+    first = dataclasses.replace(web, training=TrainingRange(first_steps=1000))
+    result = train_group(settings, first, catalog, "run-6", emit=lambda _: None)
+    meta = io.read_metadata(settings.storage.models_root, "web-01", result["version"])
+    assert meta["training"]["steps"] == 1000 and meta["training"]["start"] == full["start"]
+    assert pd.Timestamp(meta["training"]["end"]) == pd.Timestamp(full["start"]) + 999 * pd.Timedelta("5min")
+    assert result["version"].startswith(f"{pd.Timestamp(meta['training']['end']):%Y%m%dT%H%M%SZ}-")
