@@ -2,6 +2,7 @@
 how far its steps can be published before an anomaly run that later steps could extend."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,11 +14,13 @@ from pipeline.detect.compose import Raised
 
 @dataclass(frozen=True)
 class Grid:
-    """The steps of the range being scored: `n` buckets from `first`, new data from step `new`."""
+    """The steps of the range being scored: `n` buckets from `first` (all that landed, as the
+    windows of the last published steps read those after them); steps [`new`, `stop`) are published."""
 
     first: pd.Timestamp
     n: int
     new: int
+    stop: int
     interval: pd.Timedelta
 
     def time(self, step: int) -> pd.Timestamp:
@@ -56,8 +59,8 @@ def part_stop(grid: Grid, begin: int, chunk: int) -> int:
     """Where a part from `begin` stops: `chunk` steps on, moved back to the first step of that
     day when the part then still spans a day, so each date partition is written once."""
     stop = begin + chunk
-    if stop >= grid.n:
-        return grid.n
+    if stop >= grid.stop:
+        return grid.stop
     midnight = stop - (grid.time(stop) - grid.time(stop).floor("D")) // grid.interval
     return midnight if midnight > begin else stop
 
@@ -69,3 +72,32 @@ def closed_until(flags: np.ndarray, merge_gap: int) -> int:
     if not found or len(flags) - found[-1][1] > merge_gap + 1:
         return len(flags)
     return found[-1][0]
+
+
+def run_start(flags_of: Callable[[int, int], np.ndarray], step: int, merge_gap: int, floor: int) -> int:
+    """The first step of a flagged run ending `merge_gap` steps or fewer before `step` (else
+    `step`), from the flags of steps [lo, `step`) that `flags_of(lo, step)` gives: spans twice
+    as long each time until one starts `merge_gap` + 1 quiet steps before the run, or at `floor`."""
+    span = merge_gap + 1
+    while True:
+        lo = max(step - span, floor)
+        found = runs(flags_of(lo, step), merge_gap) if lo < step else []
+        if not found or found[-1][1] < step - lo - merge_gap - 1:
+            return step
+        if len(found) > 1 or found[-1][0] > merge_gap or lo == floor:
+            return lo + found[-1][0]
+        span *= 2
+
+
+def run_stop(flags_of: Callable[[int, int], np.ndarray], step: int, merge_gap: int, ceiling: int) -> int:
+    """One past the last step of a flagged run starting `merge_gap` steps or fewer after `step`
+    - 1 (else `step`), as `run_start` looks before a step, up to `ceiling`."""
+    span = merge_gap + 1
+    while True:
+        hi = min(step + span, ceiling)
+        found = runs(flags_of(step, hi), merge_gap) if hi > step else []
+        if not found or found[0][0] > merge_gap:
+            return step
+        if len(found) > 1 or found[0][1] < hi - step - merge_gap - 1 or hi == ceiling:
+            return step + found[0][1] + 1
+        span *= 2

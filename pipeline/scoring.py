@@ -6,10 +6,15 @@ flat and every score equals the one scoring the range at once gives. A part is p
 up to the start of an anomaly run that later steps could still extend; that run is kept
 and joined to the next part, so intervals are never split (memory grows only with the
 longest such run, not with the range).
+
+A backfill [start, end] publishes what one pass over all the landed data does for its steps:
+it reads the landed rows after `end` that the windows of its last steps use (up to the run's
+clock limit), and its ends move out to the whole anomaly runs reaching them (`_backfill_grid`).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +32,7 @@ from pipeline.detect.evidence import evidence
 from pipeline.inference import run_windows
 from pipeline.ingest import InputError
 from pipeline.metadata import check_input_shape, read_version
-from pipeline.parts import Grid, Part, closed_until, part_stop
+from pipeline.parts import Grid, Part, closed_until, part_stop, run_start, run_stop
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
@@ -81,17 +86,21 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     scaler, states, scales, detection = stored.scaler, stored.states, stored.metric_scales, group.detection
     threshold = states.get("score", {}).get("threshold", np.nan)  # published beside each score
     merge_gap, incremental = detection.merge_gap, start is None and end is None
-    done, scored_to, intervals, open_run = 0, 0, 0, None  # steps before `done` are published (or context)
+    scorer = functools.partial(_score_part, catalog, group, model, scaler, scales, states)
+    if not incremental:
+        grid, context = _backfill_grid(catalog, group, grid, context, first_new, end, chunk, scorer)
+    score = functools.partial(scorer, context)
+    done = scored_to = max(grid.new - _context_steps(group), 0)  # steps before `done` are published (or context)
+    intervals, open_run = 0, None
     history = _no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
     unscored = 0  # new steps with no score: every metric missing or imputed there
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
-        while done < grid.n:
+        while done < grid.stop:
             stop = part_stop(grid, scored_to, chunk)
-            part, history = _score_part(catalog, group, grid, scored_to, stop, context, end, model, scaler, scales,
-                                        states, history)
+            part, history = score(grid, scored_to, stop, history)
             part, scored_to = (part if open_run is None else open_run.join(part)), stop
-            split = len(part.index) if stop == grid.n else closed_until(part.raised.any, merge_gap)
+            split = len(part.index) if stop == grid.stop else closed_until(part.raised.any, merge_gap)
             open_run = part.tail(split) if split < len(part.index) else None  # kept, not scored again
             if split == 0:
                 continue
@@ -104,15 +113,15 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
             pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split, threshold,
                                        version, run_id, mark)
-            if grid.n - grid.new > chunk:
+            if grid.stop - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
-    lo, hi = grid.time(grid.new), grid.time(grid.n - 1)
-    emit(f"{group.name}: scored {grid.n - grid.new} steps {lo} .. {hi}, {intervals} anomaly intervals")
-    if unscored > MAX_UNSCORED * (grid.n - grid.new):  # anomalies there go unseen: say so, not just "scored"
-        warnings.append(f"{group.name}: {unscored / (grid.n - grid.new):.0%} of scored steps have no score "
+    lo, hi, scored = grid.time(grid.new), grid.time(grid.stop - 1), grid.stop - grid.new
+    emit(f"{group.name}: scored {scored} steps {lo} .. {hi}, {intervals} anomaly intervals")
+    if unscored > MAX_UNSCORED * scored:  # anomalies there go unseen: say so, not just "scored"
+        warnings.append(f"{group.name}: {unscored / scored:.0%} of scored steps have no score "
                         "(missing or imputed values)")
-    return {"group": group.name, "scored": grid.n - grid.new, "anomalies": intervals,
+    return {"group": group.name, "scored": scored, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings}
 
 
@@ -155,33 +164,59 @@ def _utc(time) -> pd.Timestamp:
 
 def _grid(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, end: pd.Timestamp | None,
           first_new: pd.Timestamp | None) -> Grid | None:
-    """The buckets from the first to the last row in [context, end]; None if nothing new to score."""
-    span = time_span(catalog, group, context, end)
+    """The buckets from the first row after `context` to the last landed one (the windows of the
+    steps up to `end` read the rows after it), publishing those from `first_new` up to `end`;
+    None if nothing new to score."""
+    span = time_span(catalog, group, context)
     if span is None:
         return None
     interval = group.interval_td
     first, last = span[0].floor(interval), span[1].floor(interval)
     n = (last - first) // interval + 1
     new = 0 if first_new is None else min(n, max(0, -((first - first_new) // interval)))
+    stop = n if end is None else min(n, (end.floor(interval) - first) // interval + 1)
     if n >= MAX_STEPS and span[2] < n:
         raise InputError("landing", f"timestamps span {first} .. {last}, over {MAX_STEPS} intervals of {interval} "
                          f"with only {span[2]} rows; look for stray timestamps", group=group.name)
-    return Grid(first, n, new, interval) if new < n and n >= group.window else None
+    return Grid(first, n, new, stop, interval) if new < stop and n >= group.window else None
 
 
-def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, stop: int,
-                context: pd.Timestamp | None, end: pd.Timestamp | None, model, scaler: Scaler,
-                scales: np.ndarray, states: dict[str, dict], history: Evidence) -> tuple[Part, Evidence]:
+def _backfill_grid(catalog: Catalog, group: GroupConfig, grid: Grid, context: pd.Timestamp | None,
+                   first_new: pd.Timestamp | None, end: pd.Timestamp | None, chunk: int,
+                   scorer: Callable) -> tuple[Grid, pd.Timestamp | None]:
+    """A backfill's grid and the first time it reads, its steps widened to the whole flagged runs
+    (any rule's flags, merged over the merge gap) reaching either end, as one pass over all the
+    data publishes them: the filters judge whole runs and an interval is replaced whole, never
+    cut into a fragment beside the one already published. The runs are found by scoring the
+    steps beyond each end (at most `chunk` back, as for an interval open at the watermark)."""
+    if first_new is not None:  # reach back that far (same new steps: never None)
+        context = _context(group, first_new - chunk * group.interval_td)
+        grid = _grid(catalog, group, context, end, first_new)
+    lookback, merge_gap = group.detection.lookback(group.interval_td), group.detection.merge_gap
+
+    def flags(lo: int, hi: int) -> np.ndarray:
+        """Steps of [lo, hi) some rule flags, as one pass does: scored with the look-back before them."""
+        begin = max(lo - lookback, 0)
+        part, _ = scorer(context, dataclasses.replace(grid, new=lo), begin, hi, _no_evidence(group))
+        return part.raised.any[lo - begin:]
+
+    first = run_start(flags, grid.new, merge_gap, max(grid.new - chunk, 0))
+    return dataclasses.replace(grid, new=first, stop=run_stop(flags, grid.stop, merge_gap, grid.n)), context
+
+
+def _score_part(catalog: Catalog, group: GroupConfig, model, scaler: Scaler, scales: np.ndarray,
+                states: dict[str, dict], context: pd.Timestamp | None, grid: Grid, start: int, stop: int,
+                history: Evidence) -> tuple[Part, Evidence]:
     """Evidence and flags of steps [start, stop), from a read of the steps around them that their
-    scores use, and the look-back the next part's rules read. Metric scores are errors over each
-    metric's usual error (`scales`); `history` is the evidence of the steps before `start` (as
-    many as the rules look back, fewer at the grid's start) that earlier parts gave."""
+    scores use (landed rows after the published ones included), and the look-back the next part's
+    rules read. Metric scores are errors over each metric's usual error (`scales`); `history` is
+    the evidence of the steps before `start` (as many as the rules look back, fewer at the grid's
+    start) that earlier parts gave. Steps before the grid's new ones raise no flag."""
     window, smoothing, fill = group.window, max(group.detection.smoothing, 1), group.max_gap + 1
     lo = max(0, start - _score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
     rows_from, rows_to = grid.time(lo), grid.time(hi) - MICROSECOND
-    aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context),
-                           rows_to if end is None else min(rows_to, end),
+    aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context), rows_to,
                            grid=(grid.time(lo), grid.time(hi - 1)))
     values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
     scaled = scaler.transform(values)
@@ -195,7 +230,8 @@ def _score_part(catalog: Catalog, group: GroupConfig, grid: Grid, start: int, st
     ends = out.starts + lo + window - 1
     mine = (ends >= start) & (ends < stop)
     part = Part(start=start, index=aligned.values.index[core], values=values[core], imputed=imputed[core],
-                evidence=found, raised=raise_flags(group.detection, known, states, len(history)),
+                evidence=found, raised=raise_flags(group.detection, known, states, len(history)).quiet_before(
+                    grid.new - start),
                 window_ends=ends[mine], codes=out.codes[mine])
     return part, sliced(known, slice(max(len(known) - lookback, 0), None))
 

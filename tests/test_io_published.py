@@ -111,3 +111,15 @@ def test_newest_time_reads_the_newest_partition(tmp_path):
     assert io.newest_time(root, "scores", "g", "timestamp") is None
     io.upsert_partitions(root, "scores", "g", frame(T0, 5, 1.0), "timestamp", T0, T0 + pd.Timedelta("4h"))
     assert io.newest_time(root, "scores", "g", "timestamp") == T0 + pd.Timedelta("4h")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"scored_until": "soon"}'])
+def test_an_unreadable_state_file_is_named_with_the_way_out_and_a_reset_mends_it(tmp_path, content):
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "web.json").write_text(content)
+    with pytest.raises(io.StateError, match=f"{tmp_path / 'state' / 'web.json'}: unreadable scoring state .*"
+                                            "`nightwatch state reset web --to TIME` \\(or --clear\\) rewrites it"):
+        io.read_watermark(str(tmp_path), "web")
+    io.reset_state(str(tmp_path), "web", pd.Timestamp("2026-11-18", tz="UTC"), pd.Timestamp("2026-11-19", tz="UTC"),
+                   who="test")
+    assert io.read_watermark(str(tmp_path), "web") == pd.Timestamp("2026-11-18", tz="UTC")

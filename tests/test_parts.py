@@ -3,9 +3,9 @@ import pandas as pd
 
 from pipeline.detect.base import Evidence, Flags
 from pipeline.detect.compose import Raised
-from pipeline.parts import Grid, Part, closed_until, part_stop
+from pipeline.parts import Grid, Part, closed_until, part_stop, run_start, run_stop
 
-GRID = Grid(pd.Timestamp("2026-01-01 20:00", tz="UTC"), n=100, new=0, interval=pd.Timedelta("1h"))
+GRID = Grid(pd.Timestamp("2026-01-01 20:00", tz="UTC"), n=100, new=0, stop=100, interval=pd.Timedelta("1h"))
 
 
 def test_a_part_stops_at_the_midnight_it_spans_or_at_the_end():
@@ -38,3 +38,23 @@ def test_a_parts_tail_joined_to_the_next_part_is_one_part():
     assert joined.raised.measures["daily_repeat:score"].tolist() == [12, 15, 18, 21, 24]
     assert joined.window_ends.tolist() == [4, 5, 6, 7, 8] and joined.codes[:, 0].tolist() == [4, 5, 6, 7, 8]
     assert joined.index[0] == GRID.time(4) and len(joined.index) == 5
+
+
+def test_the_runs_reaching_a_range_are_found_whole_by_looking_further_each_time():
+    flags = np.zeros(100, bool)
+    flags[[10, 12, 30, 33, 70, 72, 74]] = True  # with merge gap 2: runs 10..12, 30..33, 70..74
+    asked = []
+
+    def flags_of(lo, hi):
+        asked.append((lo, hi))
+        return flags[lo:hi]
+
+    assert run_start(flags_of, 32, 2, 0) == 30 and asked == [(29, 32), (26, 32)]  # until 3 quiet steps before 30 are seen
+    assert run_start(flags_of, 35, 2, 0) == 30  # a run ending within the gap before 35 joins it
+    assert run_start(flags_of, 37, 2, 0) == 37  # 30..33 ends 3 steps before 37: closed
+    assert run_start(flags_of, 11, 2, 10) == 10  # no further back than the floor
+    assert run_stop(flags_of, 72, 2, 100) == 75 and run_stop(flags_of, 68, 2, 100) == 75
+    assert run_stop(flags_of, 67, 2, 100) == 67 and run_stop(flags_of, 71, 2, 73) == 73  # data ends at 73
+    asked.clear()
+    flags[36:60:2] = True  # one run 30..58: found by spans of 3, 6, 12, 24, 48 steps before step 60
+    assert run_start(flags_of, 60, 2, 0) == 30 and [hi - lo for lo, hi in asked] == [3, 6, 12, 24, 48]

@@ -6,6 +6,7 @@ with the look-back of earlier evidence), then `filter_flags` on the steps it pub
 (filters judge whole runs of flags, which may reach across parts)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,13 @@ class Raised:
     def any(self) -> np.ndarray:
         """Steps some rule flags, before filters."""
         return np.logical_or.reduce([f.raised for f in self.flags.values()]) if self.flags else np.zeros(0, bool)
+
+    def quiet_before(self, steps: int) -> Raised:
+        """No flag raised at the first `steps` steps: context read without its own look-back, whose
+        flags would be wrong and could join (or sway the filters' verdict on) the runs after it."""
+        flags = {name: dataclasses.replace(f, raised=f.raised & (np.arange(len(f.raised)) >= steps))
+                 for name, f in self.flags.items()}
+        return Raised(flags, self.measures)
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,20 @@ def read_audit(data_root: str, group: str, last: int) -> list[str]:
     return path.read_text().splitlines()[-last:] if path.exists() else []
 
 
+class StateError(ValueError):
+    """A group's scoring state file that cannot be read; the message names it and the way out."""
+
+
 def _state(data_root: str, group: str) -> dict[str, pd.Timestamp]:
     path = state_path(data_root, group)
-    raw = json.loads(path.read_text()) if path.exists() else {}
-    return {key: pd.Timestamp(value) for key, value in raw.items() if value is not None}
+    try:
+        raw = json.loads(path.read_text()) if path.exists() else {}
+        times = {key: pd.Timestamp(value) for key, value in raw.items()
+                 if key in ("scored_until", "open_since") and value is not None}
+        return {key: time.tz_localize("UTC") if time.tzinfo is None else time for key, time in times.items()}
+    except (ValueError, TypeError, AttributeError) as exc:  # not JSON, not a mapping, not times
+        raise StateError(f"{path}: unreadable scoring state ({type(exc).__name__}: {exc}); "
+                         f"`nightwatch state reset {group} --to TIME` (or --clear) rewrites it") from None
 
 
 @contextmanager
@@ -146,7 +156,10 @@ def reset_state(data_root: str, group: str, scored_until: pd.Timestamp | None, n
     if scored_until is not None and scored_until > now:
         raise ValueError(f"group {group!r}: cannot reset the watermark to {scored_until}, after now ({now})")
     with _state_locked(data_root, group) as path:
-        old = _state(data_root, group)
+        try:
+            old = _state(data_root, group)
+        except StateError:  # a reset is how a broken state file is mended
+            old = {}
         open_since = old.get("open_since")
         kept = None if scored_until is None or open_since is None or open_since > scored_until else open_since
         if scored_until is None:
