@@ -220,7 +220,7 @@ def _score_part(catalog: Catalog, group: GroupConfig, model, scaler: Scaler, sca
                            grid=(grid.time(lo), grid.time(hi - 1)))
     values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
     scaled = scaler.transform(values)
-    starts = window_starts(grid.n, window, group.stride, lo, hi) - lo
+    starts = window_starts(grid.n, window, group.stride, lo, hi, grid.phase(group.stride)) - lo
     out = run_windows(model, np.nan_to_num(scaled, nan=0.0), window, starts)  # missing cells at the mean
     core = slice(start - lo, stop - lo)
     found = sliced(evidence(out.metric_errors, imputed | np.isnan(values), scales, scaled, group.detection,

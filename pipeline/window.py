@@ -14,18 +14,24 @@ def window_view(values: np.ndarray, window: int) -> np.ndarray:
     return sliding_window_view(values, window, axis=0).transpose(0, 2, 1)
 
 
-def window_starts(n_steps: int, window: int, stride: int, first: int = 0, stop: int | None = None) -> np.ndarray:
-    """Start indices every `stride` steps, plus a last window that reaches the final step.
+def window_starts(n_steps: int, window: int, stride: int, first: int = 0, stop: int | None = None,
+                  phase: int = 0) -> np.ndarray:
+    """Start indices at the steps `s` with `(s + phase) % stride == 0`, plus a first window at 0 and
+    a last one that reaches the final step, so every step is covered.
 
     With `first`/`stop`, only those of the windows that lie inside steps [first, stop): a part
-    of a long series gets exactly the windows the whole series has there.
+    of a long series gets exactly the windows the whole series has there. `phase` (a series'
+    first step counted from a fixed time) puts the windows at the same times whichever step a
+    read starts at, so a backfill or an hourly run averages the windows one pass does.
     """
     last = n_steps - window
     stop = n_steps if stop is None else min(stop, n_steps)
     if last < 0 or stop - window < first:
         return np.empty(0, dtype=np.int64)
-    starts = np.arange(-(-first // stride) * stride, stop - window + 1, stride, dtype=np.int64)
-    if last + window <= stop and last >= first and (starts.size == 0 or starts[-1] != last):
+    starts = np.arange(first + (-(first + phase)) % stride, stop - window + 1, stride, dtype=np.int64)
+    if first == 0 and (starts.size == 0 or starts[0] != 0):
+        starts = np.insert(starts, 0, 0)
+    if last + window <= stop and last >= first and starts[-1] != last:
         starts = np.append(starts, last)
     return starts
 

@@ -111,6 +111,15 @@ def test_compiled_reconstruction_matches_keras_predict_for_every_model_of_an_arc
     assert traces[0] == traces[1]  # the second model ran on the first one's traces
 
 
+def test_a_window_reconstructs_to_the_same_bits_in_a_short_batch_and_a_full_one():
+    """An hourly run (a short batch) and a backfill (full batches) must publish the same scores."""
+    view, starts = sine_windows(n=2400)
+    model = build_autoencoder(12, 2, CFG)
+    (_, _, short, _), = reconstruct(model, view, starts[500:520])
+    full = np.concatenate([r for *_, r, _ in reconstruct(model, view, starts, batch_size=1024)])
+    np.testing.assert_array_equal(short, full[500:520])
+
+
 def test_tensorflows_retracing_notice_for_per_architecture_traces_is_not_logged(caplog):
     logger = logging.getLogger("tensorflow")  # where TensorFlow logs it; the filter sits on it
     with caplog.at_level(logging.WARNING, logger="tensorflow"):

@@ -21,6 +21,17 @@ def test_starts_cover_the_last_step():
     assert window_starts(11, 4, 3).tolist() == [0, 3, 6, 7]
 
 
+def test_a_phase_moves_the_regular_starts_and_keeps_the_first_and_last_steps_covered():
+    assert window_starts(11, 4, 3, phase=1).tolist() == [0, 2, 5, 7]  # steps 2, 5 are at multiples of 3 from -1
+    assert window_starts(11, 4, 3, phase=2).tolist() == [0, 1, 4, 7]
+
+
+def test_a_later_read_with_its_own_phase_gets_the_same_windows_as_one_pass():
+    whole = window_starts(40, 6, 4, phase=3)  # one pass from step 0: [0, 1, 5, 9, ..., 33, 34]
+    later = window_starts(30, 6, 4, first=2, phase=(10 + 3) % 4) + 10  # a read from step 10, its windows from 12
+    assert later.tolist() == [s for s in whole.tolist() if s >= 12] == [13, 17, 21, 25, 29, 33, 34]
+
+
 def test_clean_starts_drop_windows_with_missing_steps():
     missing = np.zeros(10, dtype=bool)
     missing[5] = True

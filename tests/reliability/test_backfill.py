@@ -35,7 +35,7 @@ def one_pass(tmp_path_factory):
     for first, steps, metric, size in INCIDENTS:
         frame.iloc[first:first + steps, 1 + metric] += size
     land(root / "data" / "landing", "exports/app.parquet", frame)
-    settings = settings_for(root, [{"name": "app", "metrics": ["app.*"]}])
+    settings = settings_for(root, [{"name": "app", "metrics": ["app.*"], "stride": 4}])  # windows every 4 steps
     catalog = discover(settings.storage.landing, now=frame["timestamp"].iloc[-1])
     (group,) = groups(settings, catalog)
     train_group(settings, group, catalog, "train", emit=lambda _: None)
