@@ -14,6 +14,10 @@ its anomaly intervals are compared with the labelled windows (see pipeline.evalu
 the second re-timed onto the first's timestamps, each keeping its labelled windows.
 `--workers N` evaluates N signals at once, each in its own process (as the nightly flow
 trains groups in parallel); the table's seconds per signal are then per process.
+`--baselines` also runs PCA, Isolation Forest and a robust z-score on each signal, trained on
+the same rows and thresholded like the pipeline (see benchmarks.baselines), and shows each
+under the category's row. `vusPR` is the mean VUS-PR of the continuous score (the pipeline's
+published `score`) over the category's signals with labelled windows (see benchmarks.vus).
 """
 from __future__ import annotations
 
@@ -34,11 +38,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+from benchmarks.baselines import BASELINES  # noqa: E402
+from benchmarks.nab_baselines import (category_summaries, evaluate_baseline, failed_counts,  # noqa: E402
+                                      print_table, signal_vus_pr)
 from pipeline import io  # noqa: E402
 from pipeline.catalog import discover, groups  # noqa: E402
 from pipeline.config import detection_to_dict, parse_settings  # noqa: E402
 from pipeline.detect.compose import Detection  # noqa: E402
-from pipeline.evaluate import attribution_counts, overlap_counts, point_counts, summarise  # noqa: E402
+from pipeline.evaluate import attribution_counts, overlap_counts, point_counts  # noqa: E402
 from pipeline.sample_data import GROUPS, group_frame, inject  # noqa: E402
 from pipeline.scoring import score_group  # noqa: E402
 from pipeline.train import train_group  # noqa: E402
@@ -64,10 +71,10 @@ def apply_override(raw: dict, assignment: str) -> None:
         node[leaf] = parsed
 
 
-def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) -> tuple[pd.DataFrame, pd.Series]:
+def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and score one signal (wide frame indexed by UTC timestamp) with the pipeline's code.
 
-    Returns the published anomaly intervals and the per-timestamp anomaly flags.
+    Returns the published anomaly intervals and the per-timestamp scores (`score`, `is_anomaly`).
     """
     spacing = frame.index.to_series().diff().median()
     length = frame.index[-1] - frame.index[0] + spacing  # trained on its whole length, as the protocol says
@@ -83,17 +90,20 @@ def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) 
     train_group(settings, group, catalog, "benchmark", emit=lambda _: None)
     score_group(settings, group, catalog, "benchmark", emit=lambda _: None)
     scores = io.read_dataset(settings.storage.data_root, "scores", name).drop_duplicates("timestamp")
-    return io.read_dataset(settings.storage.data_root, "anomalies", name), scores.set_index("timestamp")["is_anomaly"]
+    return io.read_dataset(settings.storage.data_root, "anomalies", name), scores.set_index("timestamp")
 
 
-def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: list[str]) -> dict:
-    """One signal's tp/fp/fn, flagged points and seconds; a failure counts every window as missed."""
+def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: list[str],
+                    baselines: tuple[str, ...] = ()) -> dict:
+    """One signal's tp/fp/fn, flagged points, VUS-PR and seconds, and each of `baselines`' under
+    `baselines` (trained on the same rows: all of them); a failure counts every window as missed."""
     labelled = [(pd.Timestamp(w[0], tz="UTC"), pd.Timestamp(w[1], tz="UTC")) for w in windows]
     culprits = [w[2] if len(w) > 2 else None for w in windows]  # the anomalous metric, where known
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp:
-            intervals, flags = detect(frame, name, overrides, Path(tmp))
+            intervals, scores = detect(frame, name, overrides, Path(tmp))
+        flags = scores["is_anomaly"]
         detected = list(zip(intervals["start"], intervals["end"])) if not intervals.empty else []
         tops = intervals["top_metric"].tolist() if not intervals.empty else []
         triggers = intervals["trigger"].tolist() if not intervals.empty else []
@@ -101,12 +111,16 @@ def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: li
                **point_counts(pd.DatetimeIndex(flags.index), flags.to_numpy(bool), labelled), "error": None}
     except Exception as exc:  # noqa: BLE001 - a failed signal is scored as all windows missed
         detected, tops, triggers = [], [], []
-        row = {"tp": 0, "fp": 0, "fn": len(labelled), "points": len(frame), "flagged": 0, "flagged_in_window": 0,
-               "error": f"{type(exc).__name__}: {exc}"}
+        scores = None
+        row = {**failed_counts(len(frame), labelled), "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = time.perf_counter() - started
+    if scores is not None:  # after the clock: the seconds stay train + score
+        row["vus_pr"] = signal_vus_pr(pd.DatetimeIndex(scores.index), scores["score"].to_numpy(), labelled)
     row["detected"] = [[str(a), str(b), top, trigger]  # with its top metric and what flagged it
                        for (a, b), top, trigger in zip(detected, tops, triggers)]
     row["labelled"] = [[str(a), str(b)] + ([culprit] if culprit else []) for (a, b), culprit in zip(labelled, culprits)]
+    if baselines:
+        row["baselines"] = {method: evaluate_baseline(frame, labelled, method, len(frame)) for method in baselines}
     return row
 
 
@@ -174,22 +188,6 @@ def orion_table(path: Path | None) -> dict[str, dict[str, float]]:
     return out
 
 
-def print_table(summary: dict[str, dict], orion: dict[str, dict]) -> None:
-    head = (f"{'category':<24}{'F1':>6}{'prec':>6}{'rec':>6}{'flag%':>7}{'ptprec':>7}{'s/sig':>7}"
-            f"{'| orion lstm_ae':>16}{'aer':>6}{'best':>6}  best pipeline")
-    print(head)
-    print("-" * len(head))
-    for category, s in summary.items():
-        o = orion.get(category, {})
-
-        def fmt(v):
-            return f"{v:6.3f}" if isinstance(v, float) else f"{'-':>6}"
-
-        print(f"{category:<24}{s['f1']:6.3f}{s['precision']:6.3f}{s['recall']:6.3f}{100 * s['flagged_fraction']:6.1f}%"
-              f"{s['point_precision']:7.3f}{s['seconds_per_signal']:7.1f}{'|':>3}{fmt(o.get('lstm_autoencoder')):>13}"
-              f"{fmt(o.get('aer'))}{fmt(o.get('best'))}  {o.get('best_pipeline', '')}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="NAB-layout folder: <category>/<name>.csv")
@@ -202,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a default, e.g. --set detection.flags.score.k=5")
     parser.add_argument("--json", type=Path, help="write per-signal results here")
     parser.add_argument("--workers", type=int, default=1, help="signals evaluated at once, one process each")
+    parser.add_argument("--baselines", action="store_true", help=f"also run the baselines: {', '.join(BASELINES)}")
     args = parser.parse_args(argv)
 
     signals = []
@@ -214,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         signals += list(generated_signals())
     results: dict[str, dict[str, dict]] = {}
     started = time.perf_counter()
-    jobs = [(frame, windows, name, args.overrides) for _, name, frame, windows in signals]
+    baselines = BASELINES if args.baselines else ()
+    jobs = [(frame, windows, name, args.overrides, baselines) for _, name, frame, windows in signals]
     spawn = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(args.workers, mp_context=spawn) if args.workers > 1 else None
     with pool or nullcontext():
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"flagged={row['flagged']}/{row['points']} {row['seconds']:.1f}s {row['error'] or ''}",
                   file=sys.stderr, flush=True)
     wall = time.perf_counter() - started
-    summary = {category: summarise(rows.values()) for category, rows in results.items()}
+    summary = category_summaries(results, baselines)
     print_table(summary, orion_table(args.orion))
     for category, s in summary.items():
         if s["found_with_culprit"]:
