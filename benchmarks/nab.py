@@ -18,6 +18,10 @@ trains groups in parallel); the table's seconds per signal are then per process.
 the same rows and thresholded like the pipeline (see benchmarks.baselines), and shows each
 under the category's row. `vusPR` is the mean VUS-PR of the continuous score (the pipeline's
 published `score`) over the category's signals with labelled windows (see benchmarks.vus).
+`--train-rows N` trains each signal on its first N rows only (the pipeline through its
+`training.first_steps` setting, the baselines likewise), scores all of it, and adds a table of
+point-wise F1 and false-alarm rate over the rows after the first N, pooled per category: how
+sensor benchmarks judge a detector trained on a clean start.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ import yaml  # noqa: E402
 
 from benchmarks.baselines import BASELINES  # noqa: E402
 from benchmarks.nab_baselines import (category_summaries, evaluate_baseline, failed_counts,  # noqa: E402
-                                      print_table, signal_vus_pr)
+                                      print_point_table, print_table, signal_vus_pr)
 from pipeline import io  # noqa: E402
 from pipeline.catalog import discover, groups  # noqa: E402
 from pipeline.config import detection_to_dict, parse_settings  # noqa: E402
@@ -94,16 +98,21 @@ def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) 
 
 
 def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: list[str],
-                    baselines: tuple[str, ...] = ()) -> dict:
+                    baselines: tuple[str, ...] = (), train_rows: int | None = None) -> dict:
     """One signal's tp/fp/fn, flagged points, VUS-PR and seconds, and each of `baselines`' under
-    `baselines` (trained on the same rows: all of them); a failure counts every window as missed."""
+    `baselines` (trained on the same rows: all of them, or the first `train_rows`, after which
+    the points are counted); a failure counts every window as missed."""
     labelled = [(pd.Timestamp(w[0], tz="UTC"), pd.Timestamp(w[1], tz="UTC")) for w in windows]
+    train_rows = len(frame) if train_rows is None else min(train_rows, len(frame))
+    judged_from = frame.index[train_rows] if train_rows < len(frame) else frame.index[0]
+    if train_rows < len(frame):
+        overrides = [*overrides, f"training.first_steps={train_rows}"]
     culprits = [w[2] if len(w) > 2 else None for w in windows]  # the anomalous metric, where known
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp:
             intervals, scores = detect(frame, name, overrides, Path(tmp))
-        flags = scores["is_anomaly"]
+        flags = scores["is_anomaly"][scores.index >= judged_from]
         detected = list(zip(intervals["start"], intervals["end"])) if not intervals.empty else []
         tops = intervals["top_metric"].tolist() if not intervals.empty else []
         triggers = intervals["trigger"].tolist() if not intervals.empty else []
@@ -112,7 +121,8 @@ def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: li
     except Exception as exc:  # noqa: BLE001 - a failed signal is scored as all windows missed
         detected, tops, triggers = [], [], []
         scores = None
-        row = {**failed_counts(len(frame), labelled), "error": f"{type(exc).__name__}: {exc}"}
+        row = {**failed_counts(frame.index[frame.index >= judged_from], labelled),
+               "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = time.perf_counter() - started
     if scores is not None:  # after the clock: the seconds stay train + score
         row["vus_pr"] = signal_vus_pr(pd.DatetimeIndex(scores.index), scores["score"].to_numpy(), labelled)
@@ -120,7 +130,7 @@ def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: li
                        for (a, b), top, trigger in zip(detected, tops, triggers)]
     row["labelled"] = [[str(a), str(b)] + ([culprit] if culprit else []) for (a, b), culprit in zip(labelled, culprits)]
     if baselines:
-        row["baselines"] = {method: evaluate_baseline(frame, labelled, method, len(frame)) for method in baselines}
+        row["baselines"] = {method: evaluate_baseline(frame, labelled, method, train_rows) for method in baselines}
     return row
 
 
@@ -201,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write per-signal results here")
     parser.add_argument("--workers", type=int, default=1, help="signals evaluated at once, one process each")
     parser.add_argument("--baselines", action="store_true", help=f"also run the baselines: {', '.join(BASELINES)}")
+    parser.add_argument("--train-rows", type=int, help="train each signal on its first N rows; point-wise figures "
+                        "count the rows after them")
     args = parser.parse_args(argv)
 
     signals = []
@@ -214,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, dict]] = {}
     started = time.perf_counter()
     baselines = BASELINES if args.baselines else ()
-    jobs = [(frame, windows, name, args.overrides, baselines) for _, name, frame, windows in signals]
+    jobs = [(frame, windows, name, args.overrides, baselines, args.train_rows) for _, name, frame, windows in signals]
     spawn = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(args.workers, mp_context=spawn) if args.workers > 1 else None
     with pool or nullcontext():
@@ -227,13 +239,16 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     summary = category_summaries(results, baselines)
     print_table(summary, orion_table(args.orion))
+    if args.train_rows:
+        print_point_table(summary, args.train_rows)
     for category, s in summary.items():
         if s["found_with_culprit"]:
             print(f"{category}: top metric names the anomalous one in {s['attributed']} of "
                   f"{s['found_with_culprit']} found windows")
     print(f"{len(signals)} signals in {wall:.0f} s wall time ({args.workers} worker process(es))")
     if args.json:
-        args.json.write_text(json.dumps({"overrides": args.overrides, "workers": args.workers, "wall_seconds": wall,
+        args.json.write_text(json.dumps({"overrides": args.overrides, "train_rows": args.train_rows,
+                                         "workers": args.workers, "wall_seconds": wall,
                                          "summary": summary, "signals": results}, indent=1, default=str))
     return 0
 

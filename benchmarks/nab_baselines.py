@@ -17,26 +17,28 @@ from pipeline.evaluate import Interval, overlap_counts, point_counts, summarise
 
 def evaluate_baseline(frame: pd.DataFrame, labelled: list[Interval], method: str, train_rows: int) -> dict:
     """One signal's tp/fp/fn, flagged points, VUS-PR and seconds (scoring and intervals) for a
-    baseline trained on the first `train_rows` rows; a failure counts every window as missed."""
+    baseline trained on the first `train_rows` rows (points counted after them, unless that is
+    every row); a failure counts every window as missed."""
     times = pd.DatetimeIndex(frame.index)
+    judged = slice(train_rows if train_rows < len(frame) else 0, None)
     started = time.perf_counter()
     try:
         interval = times.to_series().diff().median()
         found = to_intervals(baseline_scores(method, frame.to_numpy(), train_rows, interval), train_rows)
         seconds = time.perf_counter() - started
         detected = [(times[first], times[last]) for first, last in found.intervals]
-        return {**overlap_counts(detected, labelled), **point_counts(times, found.flags, labelled),
+        return {**overlap_counts(detected, labelled), **point_counts(times[judged], found.flags[judged], labelled),
                 "vus_pr": signal_vus_pr(times, found.scores, labelled), "error": None, "seconds": seconds,
                 "detected": [[str(a), str(b)] for a, b in detected]}
     except Exception as exc:  # noqa: BLE001 - a failed signal is scored as all windows missed
-        return {**failed_counts(len(frame), labelled), "error": f"{type(exc).__name__}: {exc}",
+        return {**failed_counts(times[judged], labelled), "error": f"{type(exc).__name__}: {exc}",
                 "seconds": time.perf_counter() - started, "detected": []}
 
 
-def failed_counts(points: int, labelled: list[Interval]) -> dict:
-    """The counts of a signal whose detection failed: every window missed, nothing flagged, and
-    VUS-PR 0 where there was something to find."""
-    return {"tp": 0, "fp": 0, "fn": len(labelled), "points": points, "flagged": 0, "flagged_in_window": 0,
+def failed_counts(times: pd.DatetimeIndex, labelled: list[Interval]) -> dict:
+    """The counts of a signal whose detection failed at `times`: every window missed, nothing
+    flagged, and VUS-PR 0 where there was something to find."""
+    return {"tp": 0, "fp": 0, "fn": len(labelled), **point_counts(times, np.zeros(len(times), bool), labelled),
             "vus_pr": 0.0 if labelled else math.nan}
 
 
@@ -87,3 +89,15 @@ def print_table(summary: dict[str, dict], orion: dict[str, dict]) -> None:
               f"{_number(o.get('aer'))}{_number(o.get('best'))}  {o.get('best_pipeline', '')}")
         for method, b in s.get("baselines", {}).items():
             print(_measures(f"  {method}", b))
+
+
+def print_point_table(summary: dict[str, dict], after: int) -> None:
+    """Point-wise figures over the points after each signal's first `after` rows, pooled over a
+    category's signals (how sensor benchmarks score a detector trained on a clean start)."""
+    head = f"{f'point-wise, after row {after}':<28}{'F1':>6}{'prec':>6}{'rec':>6}{'FA%':>7}"
+    print(head)
+    print("-" * len(head))
+    for category, s in summary.items():
+        for label, row in [(category, s), *((f"  {m}", b) for m, b in s.get("baselines", {}).items())]:
+            print(f"{label:<28}{row['point_f1']:6.3f}{row['point_precision']:6.3f}{row['point_recall']:6.3f}"
+                  f"{100 * row['false_alarm_rate']:6.1f}%")

@@ -4,7 +4,8 @@ Contextual overlap: a labelled window overlapped by any detected interval is a t
 positive, one overlapped by none a false negative, and a detected interval that
 overlaps no labelled window a false positive (intervals are closed; touching counts).
 Because flagging everything scores F1 = 1 under that rule, the point-wise view is kept
-too: the fraction of points flagged and the share of them inside labelled windows.
+too: the fraction of points flagged, the share of them inside labelled windows, and the
+point-wise F1 and false-alarm rate over the points pooled across signals.
 """
 from __future__ import annotations
 
@@ -41,11 +42,12 @@ def attribution_counts(detected: Sequence[Interval], top_metrics: Sequence[str |
 
 
 def point_counts(timestamps: pd.DatetimeIndex, flags: np.ndarray, labelled: Sequence[Interval]) -> dict[str, int]:
-    """Points scored, flagged, and flagged inside a labelled window."""
+    """Points scored, inside a labelled window (anomalous), flagged, and flagged inside a window."""
     inside = np.zeros(len(timestamps), dtype=bool)
     for start, end in labelled:
         inside |= (timestamps >= start) & (timestamps <= end)
-    return {"points": int(len(timestamps)), "flagged": int(flags.sum()), "flagged_in_window": int((flags & inside).sum())}
+    return {"points": int(len(timestamps)), "anomalous": int(inside.sum()), "flagged": int(flags.sum()),
+            "flagged_in_window": int((flags & inside).sum())}
 
 
 def f1_scores(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -58,10 +60,16 @@ def f1_scores(tp: int, fp: int, fn: int) -> dict[str, float]:
 def summarise(signals: Iterable[dict]) -> dict[str, float]:
     """Category figures from per-signal counts: tp/fp/fn summed, then F1 and point-wise rates."""
     rows = list(signals)
-    total = {k: sum(r[k] for r in rows) for k in ("tp", "fp", "fn", "points", "flagged", "flagged_in_window")}
+    total = {k: sum(r[k] for r in rows) for k in ("tp", "fp", "fn", "points", "anomalous", "flagged",
+                                                  "flagged_in_window")}
     out = {**total, **f1_scores(total["tp"], total["fp"], total["fn"])}
     out["flagged_fraction"] = total["flagged"] / total["points"] if total["points"] else 0.0
     out["point_precision"] = total["flagged_in_window"] / total["flagged"] if total["flagged"] else 0.0
+    out["point_recall"] = total["flagged_in_window"] / total["anomalous"] if total["anomalous"] else 0.0
+    both = out["point_precision"] + out["point_recall"]
+    out["point_f1"] = 2 * out["point_precision"] * out["point_recall"] / both if both else 0.0
+    normal = total["points"] - total["anomalous"]  # pooled over signals, as sensor benchmarks score
+    out["false_alarm_rate"] = (total["flagged"] - total["flagged_in_window"]) / normal if normal else 0.0
     out["seconds_per_signal"] = float(np.mean([r["seconds"] for r in rows])) if rows else 0.0
     out["signals"] = len(rows)
     for key in ("found_with_culprit", "attributed"):

@@ -59,6 +59,34 @@ def test_each_signal_is_trained_on_its_whole_length(tmp_path):
     assert pd.Timestamp(meta["training"]["start"]) == index[0] and meta["training"]["steps"] == len(index)
 
 
+def test_train_rows_trains_on_the_first_rows_and_counts_points_after_them(tmp_path, capsys):
+    """A spike inside the first rows would be learnt as normal; with `--train-rows` the model never
+    sees the rows after them, and the point-wise table counts only those rows."""
+    data = tmp_path / "nab"
+    (data / "demo").mkdir(parents=True)
+    signal(900, 600, 1).to_csv(data / "demo" / "spiky.csv", index=False)
+    (tmp_path / "labels.json").write_text(json.dumps(
+        {"demo/spiky.csv": [["2024-01-03 01:00:00.000000", "2024-01-03 03:00:00.000000"]]}))
+    out = tmp_path / "result.json"
+    args = ["--data", str(data), "--labels", str(tmp_path / "labels.json"), "--json", str(out), "--train-rows", "400",
+            "--baselines"]
+    assert main(args + [arg for a in TINY for arg in ("--set", a)]) == 0
+    table = capsys.readouterr().out
+    assert "point-wise, after row 400" in table and "  robust_z" in table
+    result = json.loads(out.read_text())
+    spiky = result["signals"]["demo"]["spiky"]
+    assert result["train_rows"] == 400 and spiky["error"] is None and spiky["tp"] == 1
+    assert spiky["points"] == 500 and spiky["anomalous"] == 25  # the rows after the first 400; 2 h of 5 min
+    assert spiky["baselines"]["robust_z"]["points"] == 500
+    summary = result["summary"]["demo"]
+    assert 0 < summary["point_f1"] <= 1 and 0 <= summary["false_alarm_rate"] < 0.1
+
+    frame = signal(900, None, 3).assign(timestamp=lambda f: pd.to_datetime(f["timestamp"], utc=True))
+    detect(frame.set_index("timestamp"), "first", TINY + ["training.first_steps=400"], tmp_path / "first")
+    meta = json.loads(next((tmp_path / "first" / "models").glob("first/*/metadata.json")).read_text())
+    assert meta["training"]["steps"] == 400 and pd.Timestamp(meta["training"]["end"]) == frame["timestamp"][399]
+
+
 def test_pairs_put_the_second_signal_on_the_first_ones_timestamps_with_its_windows():
     def frame(start, n, offset):
         index = pd.date_range(start, periods=n, freq="5min", tz="UTC", name="timestamp")

@@ -35,8 +35,8 @@ def test_a_failed_baseline_misses_every_window():
 
 
 def rows(vus: list[float]) -> dict[str, dict]:
-    return {f"s{i}": {"tp": 1, "fp": 0, "fn": 1, "points": 100, "flagged": 4, "flagged_in_window": 3, "seconds": 2.0,
-                      "vus_pr": v} for i, v in enumerate(vus)}
+    return {f"s{i}": {"tp": 1, "fp": 0, "fn": 1, "points": 100, "anomalous": 5, "flagged": 4, "flagged_in_window": 3,
+                      "seconds": 2.0, "vus_pr": v} for i, v in enumerate(vus)}
 
 
 def test_category_vus_pr_is_the_mean_over_signals_with_windows_and_baselines_sit_under_it(capsys):

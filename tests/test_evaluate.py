@@ -40,9 +40,11 @@ def test_point_counts_and_summary():
     flags = np.zeros(10, bool)
     flags[[1, 2, 7]] = True
     counts = point_counts(times, flags, [(ts(1), ts(3))])
-    assert counts == {"points": 10, "flagged": 3, "flagged_in_window": 2}
+    assert counts == {"points": 10, "anomalous": 3, "flagged": 3, "flagged_in_window": 2}
     row = {"tp": 1, "fp": 1, "fn": 0, "seconds": 2.0, **counts}
     summary = summarise([row, {**row, "seconds": 4.0}])
     assert summary["flagged_fraction"] == 0.3 and summary["point_precision"] == 2 / 3
     assert summary["f1"] == 2 / 3 and summary["seconds_per_signal"] == 3.0 and summary["signals"] == 2
     assert summary["found_with_culprit"] == summary["attributed"] == 0  # signals without known culprits
+    assert summary["point_recall"] == 2 / 3 and summary["point_f1"] == 2 / 3
+    assert summary["false_alarm_rate"] == 2 / 14  # 1 of each signal's 7 normal points flagged
