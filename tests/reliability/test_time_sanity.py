@@ -57,3 +57,21 @@ def test_a_stray_future_row_is_not_scored_and_the_watermark_stays_on_real_data(t
     assert again["scored"] == 0 and again["warnings"] == []  # the file gone, the next run is a normal one
     later = discover(settings.storage.landing, now=pd.Timestamp("2031-01-01", tz="UTC"))
     assert score_group(settings, db, later, "later", emit=lambda _: None)["scored"] == 0
+
+
+def test_a_watermark_already_past_the_clock_is_warned_about_with_the_way_back(trained, tmp_path):
+    """A state written by a release before the clock limit (or by hand) with a 2030 watermark: the run
+    scores nothing, and says why and how to recover instead of reporting a normal empty run."""
+    root, settings, db, _ = trained
+    data = settings.storage.data_root
+    before = io.read_watermark(data, "db-01")
+    io.write_watermark(data, "db-01", pd.Timestamp("2030-01-01", tz="UTC"))
+    try:
+        summary = score_group(settings, db, discover(settings.storage.landing, now=SCORED_AT), "hourly",
+                              emit=lambda _: None)
+        assert summary["scored"] == 0
+        assert summary["warnings"] == [
+            "db-01: watermark 2030-01-01 00:00:00+00:00 is after the run's clock (2026-11-20 07:00:00+00:00), so no "
+            "step before it is scored; `nightwatch state reset db-01 --to TIME` moves it back"]
+    finally:
+        io.write_watermark(data, "db-01", before)
