@@ -68,7 +68,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     for line in warnings:
         emit(f"warning: {line}")
     watermark = io.read_watermark(data_root, group.name)
-    if watermark is not None and catalog.until is not None and watermark > catalog.until:  # an older release's, or by hand
+    if watermark is not None and catalog.until is not None and watermark > catalog.until:  # older release, or by hand
         warnings.append(f"{group.name}: watermark {watermark} is after the run's clock ({catalog.until}), so no "
                         f"step before it is scored; `nightwatch state reset {group.name} --to TIME` moves it back")
     start, end = (None if t is None else _utc(t) for t in (start, end))

@@ -86,7 +86,8 @@ defaults: {training: {start: 2026-11-01, exclude: ["2026-11-10T03:00/2026-11-10T
 groups: [{name: a, metrics: [x], training: {first_steps: 400, exclude: []}}]
 """)
     settings = parse_settings(raw, "c")
-    assert settings.defaults.training == TrainingRange(start="2026-11-01", exclude=("2026-11-10T03:00/2026-11-10T09:00",))
+    assert settings.defaults.training == TrainingRange(start="2026-11-01",
+                                                       exclude=("2026-11-10T03:00/2026-11-10T09:00",))
     (group,) = settings.groups
     assert group.training == TrainingRange(start="2026-11-01", first_steps=400)  # each key from the defaults or its own
     assert group_from_dict(json.loads(json.dumps(group_to_dict(group)))) == group

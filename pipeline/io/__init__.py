@@ -11,7 +11,8 @@ from pipeline.io.registry import (current_version, metadata_path, model_path, re
 __all__ = [
     "LOCK", "StorageError", "locked", "safe_child", "write_json_atomic", "write_parquet_atomic",
     "landing_files", "read_series", "scan_file", "time_span",
-    "StateError", "audit_path", "dataset_dir", "newest_time", "published_groups", "read_audit", "read_dataset", "read_open_since",
+    "StateError", "audit_path", "dataset_dir", "newest_time", "published_groups", "read_audit", "read_dataset",
+    "read_open_since",
     "read_watermark", "reset_state", "state_path", "upsert_partitions", "write_report", "write_watermark",
     "current_version", "metadata_path", "model_path", "read_metadata", "read_model_config", "read_model_weights",
     "save_model_version", "saved_weight_arrays", "set_current_version",
