@@ -9,7 +9,7 @@ longest such run, not with the range).
 
 A backfill [start, end] publishes what one pass over all the landed data does for its steps:
 it reads the landed rows after `end` that the windows of its last steps use (up to the run's
-clock limit), and its ends move out to the whole anomaly runs reaching them (`_backfill_grid`).
+clock limit), and its ends move out to the whole anomaly runs reaching them (`pipeline.ranges.backfill_grid`).
 """
 from __future__ import annotations
 
@@ -24,17 +24,16 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.anomalies import to_intervals
-from pipeline.catalog import Catalog, future_rows, load_aligned, time_span
+from pipeline.catalog import Catalog, future_rows, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.detect.base import Evidence, joined, sliced
 from pipeline.detect.compose import filter_flags, published, raise_flags
 from pipeline.detect.evidence import evidence
 from pipeline.inference import run_windows
-from pipeline.ingest import InputError
 from pipeline.metadata import check_input_shape, read_version
-from pipeline.parts import Grid, Part, closed_until, part_stop, run_start, run_stop
+from pipeline.parts import Grid, Part, closed_until, part_stop
+from pipeline.ranges import backfill_grid, context_start, context_steps, grid_of, no_evidence, score_context, utc
 from pipeline.publish import anomalies_frame, features_frame, scores_table
-from pipeline.resample import MAX_STEPS
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
 from pipeline.window import window_starts
@@ -71,17 +70,17 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     if watermark is not None and catalog.until is not None and watermark > catalog.until:  # older release, or by hand
         warnings.append(f"{group.name}: watermark {watermark} is after the run's clock ({catalog.until}), so no "
                         f"step before it is scored; `nightwatch state reset {group.name} --to TIME` moves it back")
-    start, end = (None if t is None else _utc(t) for t in (start, end))
+    start, end = (None if t is None else utc(t) for t in (start, end))
     first_new = start if start is not None else (watermark + group.interval_td if watermark is not None else None)
-    grid = _grid(catalog, group, _context(group, first_new), end, first_new)
+    grid = grid_of(catalog, group, context_start(group, first_new), end, first_new)
     if grid is None:
         emit(f"{group.name}: nothing new to score after {watermark}")
         return {"group": group.name, "scored": 0, "anomalies": 0, "model_version": version, "warnings": warnings}
     open_since = io.read_open_since(data_root, group.name) if start is None and end is None else None
     if open_since is not None and first_new is not None:  # at most `chunk` steps back
         first_new = max(open_since, first_new - chunk * group.interval_td)
-        grid = _grid(catalog, group, _context(group, first_new), end, first_new)
-    context = _context(group, first_new)
+        grid = grid_of(catalog, group, context_start(group, first_new), end, first_new)
+    context = context_start(group, first_new)
 
     model_file = io.model_path(models_root, group.name, version)
     model = load_autoencoder(model_file)
@@ -91,11 +90,11 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     merge_gap, incremental = detection.merge_gap, start is None and end is None
     scorer = functools.partial(_score_part, catalog, group, model, scaler, scales, states)
     if not incremental:
-        grid, context = _backfill_grid(catalog, group, grid, context, first_new, end, chunk, scorer)
+        grid, context = backfill_grid(catalog, group, grid, context, first_new, end, chunk, scorer)
     score = functools.partial(scorer, context)
-    done = scored_to = max(grid.new - _context_steps(group), 0)  # steps before `done` are published (or context)
+    done = scored_to = max(grid.new - context_steps(group), 0)  # steps before `done` are published (or context)
     intervals, open_run = 0, None
-    history = _no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
+    history = no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
     unscored = 0  # new steps with no score: every metric missing or imputed there
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
@@ -136,77 +135,6 @@ def _as_trained(configured: GroupConfig, trained: GroupConfig) -> GroupConfig:
     return dataclasses.replace(trained, detection=detection)
 
 
-def _context(group: GroupConfig, first_new: pd.Timestamp | None) -> pd.Timestamp | None:
-    """The first step an incremental run reads: what the scores and flags of its new steps use."""
-    return None if first_new is None else first_new - _context_steps(group) * group.interval_td
-
-
-def _context_steps(group: GroupConfig) -> int:
-    """Steps before a step that its flags depend on: the rules' look-back over earlier steps'
-    evidence, and the steps that evidence needs (`_score_context`)."""
-    return _score_context(group) + group.detection.lookback(group.interval_td)
-
-
-def _score_context(group: GroupConfig) -> int:
-    """Steps before a step that its score depends on: the windows covering it and the smoothing
-    neighbours, then the gap-filling neighbours."""
-    return group.window - 1 + max(group.detection.smoothing, 1) // 2 + group.max_gap + 1
-
-
-def _no_evidence(group: GroupConfig) -> Evidence:
-    """The look-back before a range's first step: none."""
-    metrics = len(group.metrics)
-    return Evidence(np.empty(0), np.empty((0, metrics)), np.empty((0, metrics)), group.metrics, group.interval_td)
-
-
-def _utc(time) -> pd.Timestamp:
-    """A backfill bound as a UTC time (naive ones are taken as UTC, as landed timestamps are)."""
-    time = pd.Timestamp(time)
-    return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
-
-
-def _grid(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, end: pd.Timestamp | None,
-          first_new: pd.Timestamp | None) -> Grid | None:
-    """The buckets from the first row after `context` to the last landed one (the windows of the
-    steps up to `end` read the rows after it), publishing those from `first_new` up to `end`;
-    None if nothing new to score."""
-    span = time_span(catalog, group, context)
-    if span is None:
-        return None
-    interval = group.interval_td
-    first, last = span[0].floor(interval), span[1].floor(interval)
-    n = (last - first) // interval + 1
-    new = 0 if first_new is None else min(n, max(0, -((first - first_new) // interval)))
-    stop = n if end is None else min(n, (end.floor(interval) - first) // interval + 1)
-    if n >= MAX_STEPS and span[2] < n:
-        raise InputError("landing", f"timestamps span {first} .. {last}, over {MAX_STEPS} intervals of {interval} "
-                         f"with only {span[2]} rows; look for stray timestamps", group=group.name)
-    return Grid(first, n, new, stop, interval) if new < stop and n >= group.window else None
-
-
-def _backfill_grid(catalog: Catalog, group: GroupConfig, grid: Grid, context: pd.Timestamp | None,
-                   first_new: pd.Timestamp | None, end: pd.Timestamp | None, chunk: int,
-                   scorer: Callable) -> tuple[Grid, pd.Timestamp | None]:
-    """A backfill's grid and the first time it reads, its steps widened to the whole flagged runs
-    (any rule's flags, merged over the merge gap) reaching either end, as one pass over all the
-    data publishes them: the filters judge whole runs and an interval is replaced whole, never
-    cut into a fragment beside the one already published. The runs are found by scoring the
-    steps beyond each end (at most `chunk` back, as for an interval open at the watermark)."""
-    if first_new is not None:  # reach back that far (same new steps: never None)
-        context = _context(group, first_new - chunk * group.interval_td)
-        grid = _grid(catalog, group, context, end, first_new)
-    lookback, merge_gap = group.detection.lookback(group.interval_td), group.detection.merge_gap
-
-    def flags(lo: int, hi: int) -> np.ndarray:
-        """Steps of [lo, hi) some rule flags, as one pass does: scored with the look-back before them."""
-        begin = max(lo - lookback, 0)
-        part, _ = scorer(context, dataclasses.replace(grid, new=lo), begin, hi, _no_evidence(group))
-        return part.raised.any[lo - begin:]
-
-    first = run_start(flags, grid.new, merge_gap, max(grid.new - chunk, 0))
-    return dataclasses.replace(grid, new=first, stop=run_stop(flags, grid.stop, merge_gap, grid.n)), context
-
-
 def _score_part(catalog: Catalog, group: GroupConfig, model, scaler: Scaler, scales: np.ndarray,
                 states: dict[str, dict], context: pd.Timestamp | None, grid: Grid, start: int, stop: int,
                 history: Evidence) -> tuple[Part, Evidence]:
@@ -216,7 +144,7 @@ def _score_part(catalog: Catalog, group: GroupConfig, model, scaler: Scaler, sca
     the evidence of the steps before `start` (as many as the rules look back, fewer at the grid's
     start) that earlier parts gave. Steps before the grid's new ones raise no flag."""
     window, smoothing, fill = group.window, max(group.detection.smoothing, 1), group.max_gap + 1
-    lo = max(0, start - _score_context(group))
+    lo = max(0, start - score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
     rows_from, rows_to = grid.time(lo), grid.time(hi) - MICROSECOND
     aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context), rows_to,
