@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pipeline import io
 from pipeline.config import ConfigError, GroupConfig, group_from_dict
@@ -29,6 +30,7 @@ class StoredVersion:
     metric_scales: np.ndarray  # [metric] each metric's usual error (1 for versions from before them)
     states: dict[str, dict]  # each flagging rule's fitted state, by rule name
     val_error: float
+    windows_from: pd.Timestamp  # the training range's first step: scoring windows start whole strides from it
 
 
 def read_version(models_root: str, group: str, version: str) -> StoredVersion:
@@ -50,7 +52,7 @@ def parse_metadata(meta: object, source: str, group: str, version: str) -> Store
 
     if not isinstance(meta, dict):
         fail("(top level)", f"expected a mapping, got {type(meta).__name__}")
-    for key in ("version", "config", "scaler", "val_error"):
+    for key in ("version", "config", "scaler", "val_error", "training"):
         if key not in meta:
             fail(key, "missing")
     if meta["version"] != version:
@@ -75,7 +77,7 @@ def parse_metadata(meta: object, source: str, group: str, version: str) -> Store
     if isinstance(val_error, bool) or not isinstance(val_error, (int, float)) or not np.isfinite(val_error) \
             or val_error < 0:
         fail("val_error", f"must be a finite number, at least 0, got {val_error!r}")
-    return StoredVersion(version, config, scaler, scales, states, float(val_error))
+    return StoredVersion(version, config, scaler, scales, states, float(val_error), _training_start(meta, fail))
 
 
 def check_input_shape(shape: tuple, stored: StoredVersion, source: str) -> None:
@@ -84,6 +86,17 @@ def check_input_shape(shape: tuple, stored: StoredVersion, source: str) -> None:
     if tuple(shape[1:]) != expected:
         raise MetadataError(f"{source}: config.window, config.metrics: the model takes windows of shape "
                             f"{tuple(shape[1:])}, the metadata says {expected}")
+
+
+def _training_start(meta: dict, fail) -> pd.Timestamp:
+    training = meta.get("training")
+    try:
+        start = pd.Timestamp(training["start"])
+    except (TypeError, KeyError, ValueError):
+        fail("training.start", f"must be a time, got {training.get('start') if isinstance(training, dict) else None!r}")
+    if start is pd.NaT:
+        fail("training.start", "must be a time, got NaT")
+    return start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
 
 
 def _numbers(values: object, n: int) -> np.ndarray | None:

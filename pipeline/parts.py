@@ -11,8 +11,6 @@ import pandas as pd
 from pipeline.detect.base import Evidence, joined, runs, sliced
 from pipeline.detect.compose import Raised
 
-EPOCH = pd.Timestamp(0, tz="UTC")
-
 
 @dataclass(frozen=True)
 class Grid:
@@ -28,10 +26,11 @@ class Grid:
     def time(self, step: int) -> pd.Timestamp:
         return self.first + step * self.interval
 
-    def phase(self, stride: int) -> int:
-        """The first step's place among windows `stride` steps apart counted from 1970-01-01 UTC:
-        where windows start does not depend on where a run's read starts."""
-        return (self.first - EPOCH) // self.interval % stride
+    def phase(self, stride: int, origin: pd.Timestamp) -> int:
+        """The first step's place among windows `stride` steps apart counted from `origin` (the model
+        version's first training step): where windows start does not depend on where a run's read
+        starts, and one pass over the training range has them where training had them."""
+        return (self.first - origin) // self.interval % stride
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,11 @@ from pipeline.detect.base import Evidence, joined, sliced
 from pipeline.detect.compose import filter_flags, published, raise_flags
 from pipeline.detect.evidence import evidence
 from pipeline.inference import run_windows
-from pipeline.metadata import check_input_shape, read_version
+from pipeline.metadata import StoredVersion, check_input_shape, read_version
 from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.ranges import backfill_grid, context_start, context_steps, grid_of, no_evidence, score_context, utc
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.saved import load_autoencoder
-from pipeline.scale import Scaler
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -85,10 +84,10 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     model_file = io.model_path(models_root, group.name, version)
     model = load_autoencoder(model_file)
     check_input_shape(model.template.input_shape, stored, model_file)
-    scaler, states, scales, detection = stored.scaler, stored.states, stored.metric_scales, group.detection
-    threshold = states.get("score", {}).get("threshold", np.nan)  # published beside each score
+    detection = group.detection
+    threshold = stored.states.get("score", {}).get("threshold", np.nan)  # published beside each score
     merge_gap, incremental = detection.merge_gap, start is None and end is None
-    scorer = functools.partial(_score_part, catalog, group, model, scaler, scales, states)
+    scorer = functools.partial(_score_part, catalog, group, model, stored)
     if not incremental:
         grid, context = backfill_grid(catalog, group, grid, context, first_new, end, chunk, scorer)
     score = functools.partial(scorer, context)
@@ -135,14 +134,15 @@ def _as_trained(configured: GroupConfig, trained: GroupConfig) -> GroupConfig:
     return dataclasses.replace(trained, detection=detection)
 
 
-def _score_part(catalog: Catalog, group: GroupConfig, model, scaler: Scaler, scales: np.ndarray,
-                states: dict[str, dict], context: pd.Timestamp | None, grid: Grid, start: int, stop: int,
-                history: Evidence) -> tuple[Part, Evidence]:
+def _score_part(catalog: Catalog, group: GroupConfig, model, stored: StoredVersion, context: pd.Timestamp | None,
+                grid: Grid, start: int, stop: int, history: Evidence) -> tuple[Part, Evidence]:
     """Evidence and flags of steps [start, stop), from a read of the steps around them that their
     scores use (landed rows after the published ones included), and the look-back the next part's
-    rules read. Metric scores are errors over each metric's usual error (`scales`); `history` is
-    the evidence of the steps before `start` (as many as the rules look back, fewer at the grid's
-    start) that earlier parts gave. Steps before the grid's new ones raise no flag."""
+    rules read. Metric scores are errors over each metric's usual error (the version's metric
+    scales); `history` is the evidence of the steps before `start` (as many as the rules look
+    back, fewer at the grid's start) that earlier parts gave. Steps before the grid's new ones
+    raise no flag."""
+    scaler, scales, states = stored.scaler, stored.metric_scales, stored.states
     window, smoothing, fill = group.window, max(group.detection.smoothing, 1), group.max_gap + 1
     lo = max(0, start - score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
@@ -151,7 +151,7 @@ def _score_part(catalog: Catalog, group: GroupConfig, model, scaler: Scaler, sca
                            grid=(grid.time(lo), grid.time(hi - 1)))
     values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
     scaled = scaler.transform(values)
-    starts = window_starts(grid.n, window, group.stride, lo, hi, grid.phase(group.stride)) - lo
+    starts = window_starts(grid.n, window, group.stride, lo, hi, grid.phase(group.stride, stored.windows_from)) - lo
     out = run_windows(model, np.nan_to_num(scaled, nan=0.0), window, starts)  # missing cells at the mean
     core = slice(start - lo, stop - lo)
     found = sliced(evidence(out.metric_errors, imputed | np.isnan(values), scales, scaled, group.detection,

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.config import GroupConfig, group_to_dict
@@ -14,7 +15,7 @@ def meta(**changes) -> dict:
     """A version's metadata as training writes it (after a JSON round trip), with `changes`."""
     stored = {"group": "g", "version": "v1", "metrics": ["g.a", "g.b"], "config": group_to_dict(GROUP),
               "scaler": {"metrics": ["g.a", "g.b"], "center": [10.0, -2.5], "scale": [2.0, 0.5]},
-              "metric_scales": {"g.a": 1.5, "g.b": 0.25}, "val_error": 0.8,
+              "metric_scales": {"g.a": 1.5, "g.b": 0.25}, "val_error": 0.8, "training": {"start": "2026-11-01 00:00"},
               "states": {"score": {"threshold": 3.0}, "level": {"threshold": 2.5},
                          "shift": {"thresholds": {"g.a": 0.4, "g.b": None}}}}
     return json.loads(json.dumps({**stored, **changes}))
@@ -26,6 +27,14 @@ def test_a_version_as_training_writes_it_is_read_whole():
     assert stored.scaler.center == (10.0, -2.5) and stored.scaler.scale == (2.0, 0.5)
     np.testing.assert_array_equal(stored.metric_scales, [1.5, 0.25])
     assert stored.states["shift"] == {"thresholds": {"g.a": 0.4, "g.b": None}} and stored.val_error == 0.8
+    assert stored.windows_from == pd.Timestamp("2026-11-01", tz="UTC")  # naive: UTC
+
+
+def test_a_flat_metrics_zero_thresholds_are_accepted():
+    """A metric constant over the training range reconstructs exactly: its score and level thresholds are 0."""
+    flat = meta(states={"score": {"threshold": 0.0}, "level": {"threshold": 0}, "shift": {"thresholds": {
+        "g.a": 0.1, "g.b": 0.1}}})
+    assert parse_metadata(flat, SOURCE, "g", "v1").states["score"]["threshold"] == 0.0
 
 
 def test_a_version_from_before_per_metric_scales_scores_raw_errors():
@@ -56,18 +65,20 @@ def nested(key: str, value) -> dict:
     ("scaler/center", ["1", 1.0], "scaler.center: must be 2 finite numbers"),
     ("scaler/metrics", ["g.b", "g.a"], "scaler.metrics: must list the metrics ['g.a', 'g.b']"),
     ("metric_scales/g.b", 0.0, "metric_scales: must be finite numbers above 0"),
-    ("states/score/threshold", float("nan"), "states.score: threshold: must be a finite number above 0, got nan"),
-    ("states/score/threshold", -1.0, "states.score: threshold: must be a finite number above 0, got -1.0"),
-    ("states/score/threshold", 0.0, "states.score: threshold: must be a finite number above 0, got 0.0"),
-    ("states/score/threshold", "3", "states.score: threshold: must be a finite number above 0, got '3'"),
-    ("states/score/threshold", ..., "states.score: threshold: must be a finite number above 0, got None"),
-    ("states/level/threshold", float("inf"), "states.level: threshold: must be a finite number above 0, got inf"),
-    ("states/shift/thresholds/g.a", float("nan"), "states.shift: thresholds.g.a: must be a finite number above 0"),
+    ("states/score/threshold", float("nan"), "states.score: threshold: must be a finite number, at least 0, got nan"),
+    ("states/score/threshold", -1.0, "states.score: threshold: must be a finite number, at least 0, got -1.0"),
+    ("states/score/threshold", -0.5, "states.score: threshold: must be a finite number, at least 0, got -0.5"),
+    ("states/score/threshold", "3", "states.score: threshold: must be a finite number, at least 0, got '3'"),
+    ("states/score/threshold", ..., "states.score: threshold: must be a finite number, at least 0, got None"),
+    ("states/level/threshold", float("inf"), "states.level: threshold: must be a finite number, at least 0, got inf"),
+    ("states/shift/thresholds/g.a", float("nan"), "states.shift: thresholds.g.a: must be a finite number, at least 0"),
     ("states/shift/thresholds/g.b", ..., "states.shift: thresholds: must give each of the metrics"),
     ("states/level", ..., "states.level: missing: the rule is on in config.detection but has no fitted state"),
     ("val_error", float("inf"), "val_error: must be a finite number, at least 0, got inf"),
     ("val_error", ..., "val_error: missing"),
     ("version", "v2", "version: 'v2' is not the folder's version 'v1'"),
+    ("training/start", "first thing", "training.start: must be a time, got 'first thing'"),
+    ("training", ..., "training: missing"),
     ("config/name", "other", "config.name: 'other' is not the group 'g'"),
     ("config/name", "../../x", "config: name '../../x' must match"),
     ("config/window", 0, "config.window: must be at least"),

@@ -58,3 +58,11 @@ def test_the_runs_reaching_a_range_are_found_whole_by_looking_further_each_time(
     asked.clear()
     flags[36:60:2] = True  # one run 30..58: found by spans of 3, 6, 12, 24, 48 steps before step 60
     assert run_start(flags_of, 60, 2, 0) == 30 and [hi - lo for lo, hi in asked] == [3, 6, 12, 24, 48]
+
+
+def test_the_windows_phase_counts_from_the_versions_first_training_step():
+    origin = pd.Timestamp("2026-11-01 00:00", tz="UTC")
+    at = lambda first: Grid(pd.Timestamp(first, tz="UTC"), 100, 0, 100, pd.Timedelta("5min"))  # noqa: E731
+    assert at("2026-11-01 00:00").phase(8, origin) == 0  # one pass over the training range: as trained
+    assert at("2026-11-01 00:15").phase(8, origin) == 3
+    assert at("2026-10-31 23:55").phase(8, origin) == 7  # a backfill before the training range

@@ -61,11 +61,11 @@ def joined(first, later):
     return first
 
 
-def positive_number(value, key: str) -> float:
-    """A stored threshold as a float; ValueError "key: problem" unless it is a finite number above 0
-    (0 would flag every step, NaN none, and a negative one every step with a score)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{key}: must be a finite number above 0, got {value!r}")
+def threshold_number(value, key: str) -> float:
+    """A stored threshold as a float; ValueError "key: problem" unless it is a finite number, at least
+    0 (NaN would flag nothing, a negative one every step; 0 is what a flat metric's training gives)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{key}: must be a finite number, at least 0, got {value!r}")
     return float(value)
 
 

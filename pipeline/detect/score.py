@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from pipeline.detect.base import Evidence, Flags, flag, positive_number, ratio, steps_in
+from pipeline.detect.base import Evidence, Flags, flag, threshold_number, ratio, steps_in
 from pipeline.detect.recent import recent_stats, stands_out
 
 METHODS = ("mean_std", "quantile")
@@ -51,7 +51,7 @@ class Score:
         return {"threshold": calibrate(evidence.scores[first:], self)}
 
     def check_state(self, state: dict, metrics: tuple[str, ...]) -> None:
-        positive_number(state.get("threshold"), "threshold")
+        threshold_number(state.get("threshold"), "threshold")
 
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         threshold = state["threshold"]

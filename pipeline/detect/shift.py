@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from pipeline.detect.base import Evidence, Flags, flag, positive_number, ratio, row_max, steps_in
+from pipeline.detect.base import Evidence, Flags, flag, threshold_number, ratio, row_max, steps_in
 from pipeline.detect.recent import recent_stats
 
 FLOOR = 0.1  # a mean shift is flagged only above 0.1 training std, even for a metric flat in training
@@ -62,7 +62,7 @@ class Shift:
                              f"{sorted(thresholds) if isinstance(thresholds, dict) else thresholds!r}")
         for metric in metrics:
             if thresholds[metric] is not None:
-                positive_number(thresholds[metric], f"thresholds.{metric}")
+                threshold_number(thresholds[metric], f"thresholds.{metric}")
 
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         stored = np.array([np.inf if state["thresholds"].get(m) is None else state["thresholds"][m]

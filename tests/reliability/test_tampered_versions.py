@@ -122,7 +122,7 @@ def test_the_refusal_is_not_retried_and_the_genuine_version_scores_the_new_rows(
     monkeypatch.setattr(tasks.score_task, "retry_delay_seconds", 0)
     result = score_flow(str(config))
     assert len(calls) == 1  # refused once, not retried
-    assert f"{path}: states.score: threshold: must be a finite number above 0, got -1.0" in result["failed"]["good"]
+    assert f"{path}: states.score: threshold: must be a finite number, at least 0, got -1.0" in result["failed"]["good"]
 
     shutil.rmtree(path.parent)
     io.set_current_version(settings.storage.models_root, "good", registry[3])
@@ -139,7 +139,7 @@ def test_training_never_registers_a_version_it_could_not_score(registry, monkeyp
     monkeypatch.setattr(pipeline.train, "fit", lambda *a: {**real(*a), "score": {"threshold": math.inf}})
     versions = sorted(p.name for p in (root / "models" / "good").iterdir())
     with pytest.raises(ConfigError, match=r"group 'good': version \S+ \(refused, not registered\): states.score: "
-                                          r"threshold: must be a finite number above 0, got inf"):
+                                          r"threshold: must be a finite number, at least 0, got inf"):
         train_group(settings, group, discover(settings.storage.landing), "train-again", emit=lambda _: None)
     assert sorted(p.name for p in (root / "models" / "good").iterdir()) == versions
     assert io.current_version(settings.storage.models_root, "good") == genuine
