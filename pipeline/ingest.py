@@ -59,18 +59,20 @@ def long_series(frame: pd.DataFrame, source: str) -> pd.Series:
 
 
 def parse_timestamps(values: pd.Series, source: str) -> pd.Series:
-    """Timestamps in any unit, naive (taken as UTC) or zone-aware, as UTC microseconds."""
+    """Timestamps in any unit, naive (taken as UTC) or zone-aware, as UTC microseconds. Strings
+    must be ISO 8601: a guessed format would read 05/11/2026 as May 11th without a word."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         raise InputError(source, "numeric timestamps are ambiguous; store a timestamp type or ISO strings",
                          TIMESTAMP)
     try:
-        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+        text = pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601" if text else None)
     except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(source, f"unparseable timestamps ({exc})", TIMESTAMP) from exc
     bad = parsed.isna() & values.notna()
     if bad.any():
-        raise InputError(source, f"{int(bad.sum())} unparseable timestamps, e.g. {values[bad].iloc[0]!r}",
-                         TIMESTAMP)
+        raise InputError(source, f"{int(bad.sum())} unparseable timestamps, e.g. {values[bad].iloc[0]!r} (ISO 8601 "
+                         "expected, e.g. 2026-11-18T06:00:00Z)", TIMESTAMP)
     if parsed.isna().any():
         raise InputError(source, f"{int(parsed.isna().sum())} missing timestamps", TIMESTAMP)
     odd = (parsed < EARLIEST) | (parsed >= LATEST)
@@ -85,6 +87,8 @@ def numeric_values(values: pd.Series, source: str, column: str, series: np.ndarr
     beyond `MAX_MAGNITUDE` are refused: their squares overflow, and a model trained on them
     (scaler centre inf, every score 0) would be registered and score nothing. `series`: each
     row's series name, for a long file's `value` column."""
+    if values.isna().all() and not pd.api.types.is_bool_dtype(values):  # a null-typed column: all missing
+        return np.full(len(values), np.nan)
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         sample = values.dropna()
         example = f", e.g. {sample.iloc[0]!r}" if len(sample) else ""

@@ -13,6 +13,7 @@ import pandas as pd
 from pipeline import io
 from pipeline.config import ConfigError, GroupConfig, group_from_dict
 from pipeline.detect.stored import stored_states
+from pipeline.ingest import MAX_MAGNITUDE
 from pipeline.scale import Scaler
 
 
@@ -111,10 +112,12 @@ def _scaler(raw: object, metrics: tuple[str, ...], fail) -> Scaler:
     if not isinstance(raw, dict) or raw.get("metrics") != list(metrics):
         fail("scaler.metrics", f"must list the metrics {list(metrics)}")
     center, scale = _numbers(raw.get("center"), len(metrics)), _numbers(raw.get("scale"), len(metrics))
-    if center is None or not np.isfinite(center).all():
-        fail("scaler.center", f"must be {len(metrics)} finite numbers, got {raw.get('center')!r}")
-    if scale is None or not (np.isfinite(scale) & (scale > 0)).all():
-        fail("scaler.scale", f"must be {len(metrics)} finite numbers above 0, got {raw.get('scale')!r}")
+    if center is None or not (np.abs(center) <= MAX_MAGNITUDE).all():
+        fail("scaler.center", f"must be {len(metrics)} finite numbers within ±{MAX_MAGNITUDE:.0e} (as landed values "
+                              f"are), got {raw.get('center')!r}")
+    if scale is None or not (np.isfinite(scale) & (scale > 1e-12 * np.maximum(1.0, np.abs(center)))).all():
+        fail("scaler.scale", f"must be {len(metrics)} finite numbers above 0 (and above 1e-12 x the centre, as "
+                             f"training fits them), got {raw.get('scale')!r}")
     return Scaler.from_dict(raw)
 
 
@@ -131,6 +134,8 @@ def _metric_scales(raw: object, metrics: tuple[str, ...], fail) -> np.ndarray:
 
 def _states(meta: dict, config: GroupConfig, fail) -> dict[str, dict]:
     """The fitted state of each flagging rule the version's settings turn on, each checked by its rule."""
+    if "states" not in meta and "threshold" not in meta:
+        fail("states", "missing")
     layout = "states" if "states" in meta else "threshold"
     try:
         states = stored_states(meta)

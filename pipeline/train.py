@@ -93,7 +93,11 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     except ValueError as exc:
         raise InputError("landing", str(exc), group=group.name) from exc
 
-    existing = io.current_version(settings.storage.models_root, group.name)
+    try:
+        existing = io.current_version(settings.storage.models_root, group.name)
+    except ConfigError as exc:  # a broken pointer is replaced by the new version rather than block training
+        emit(f"{group.name}: {exc}")
+        existing = None
     try:
         meta = io.read_metadata(settings.storage.models_root, group.name, version)
         parse_metadata(meta, str(io.metadata_path(settings.storage.models_root, group.name, version)), group.name,

@@ -1,8 +1,9 @@
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from pipeline.ingest import InputError, detect_layout, parse_timestamps, to_long
+from pipeline.ingest import InputError, detect_layout, numeric_values, parse_timestamps, to_long
 
 
 def test_detect_layout():
@@ -52,11 +53,25 @@ def test_naive_timestamps_are_utc_and_aware_ones_converted():
     (["2026-01-01", "not a time"], "1 unparseable timestamps, e.g. 'not a time'"),
     ([1, 2], "numeric timestamps are ambiguous"),
     (["2026-01-01", None], "1 missing timestamps"),
+    (["2026-11-03 00:00", "05/11/2026 00:00"], "1 unparseable timestamps, e.g. '05/11/2026 00:00' (ISO 8601 expected"),
 ])
 def test_bad_timestamps_are_rejected_with_the_file_and_column(values, message):
     with pytest.raises(InputError) as err:
         parse_timestamps(pd.Series(values), "landing/x.parquet")
     assert str(err.value).startswith("landing/x.parquet: column 'timestamp': ") and message in str(err.value)
+
+
+def test_iso_strings_with_a_space_offsets_or_a_date_alone_are_read():
+    parsed = parse_timestamps(pd.Series(["2026-11-18 00:05:00", "2026-11-18T01:10:00+01:00", "2026-11-18"]), "f")
+    assert parsed.tolist() == [pd.Timestamp(t, tz="UTC") for t in ("2026-11-18 00:05", "2026-11-18 00:10",
+                                                                    "2026-11-18")]
+
+
+def test_a_column_with_no_value_at_all_is_missing_not_non_numeric():
+    """A later file where a metric is entirely null (a null-typed or all-None column) is a gap."""
+    null_typed = pa.table({"cpu": pa.nulls(2)}).to_pandas()["cpu"]  # as parquet gives a column of nulls
+    for column in (null_typed, pd.Series([None, None], dtype=object)):
+        assert np.isnan(numeric_values(column, "f.parquet", "cpu")).all()
 
 
 def test_non_numeric_values_are_rejected():

@@ -1,7 +1,9 @@
 """The model registry: versions, the current pointer."""
 
+import pytest
 
 from pipeline import io
+from pipeline.config import ConfigError
 
 
 class FakeModel:
@@ -18,3 +20,11 @@ def test_registry_versions_and_current_pointer(tmp_path):
     assert io.current_version(root, "web") == "v1"
     assert io.read_metadata(root, "web", "v1") == {"version": "v1"}
     assert [p.name for p in (tmp_path / "web").iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_an_unreadable_current_pointer_is_named(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "CURRENT.json").write_text("{version: v1}")
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'web' / 'CURRENT.json'}: unreadable current pointer "
+                                          r"\(JSONDecodeError: .*\); the next training replaces it"):
+        io.current_version(str(tmp_path), "web")

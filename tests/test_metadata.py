@@ -61,7 +61,11 @@ def nested(key: str, value) -> dict:
     ("scaler/scale", [2.0, 0.0], "scaler.scale: must be 2 finite numbers above 0"),
     ("scaler/scale", [2.0, -1.0], "scaler.scale: must be 2 finite numbers above 0"),
     ("scaler/scale", [2.0], "scaler.scale: must be 2 finite numbers above 0"),
-    ("scaler/center", [float("inf"), 1.0], "scaler.center: must be 2 finite numbers, got [inf, 1.0]"),
+    ("scaler/center", [float("inf"), 1.0], "scaler.center: must be 2 finite numbers within ±1e+30 (as landed values "
+     "are), got [inf, 1.0]"),
+    ("scaler/center", [1e300, 1.0], "scaler.center: must be 2 finite numbers within ±1e+30"),
+    ("scaler/scale", [1e-300, 0.5], "scaler.scale: must be 2 finite numbers above 0 (and above 1e-12 x the centre"),
+    ("states", ..., "states: missing"),
     ("scaler/center", ["1", 1.0], "scaler.center: must be 2 finite numbers"),
     ("scaler/metrics", ["g.b", "g.a"], "scaler.metrics: must list the metrics ['g.a', 'g.b']"),
     ("metric_scales/g.b", 0.0, "metric_scales: must be finite numbers above 0"),

@@ -84,10 +84,17 @@ def _h5_arrays(source) -> dict[str, np.ndarray]:
 
 
 def current_version(models_root: str, group: str) -> str | None:
+    """The version the current pointer names (None before the first promotion); a pointer that is
+    unreadable is a ConfigError naming it (training then replaces it, scoring fails the group)."""
     path = safe_child(models_root, group) / CURRENT
     if not path.exists():
         return None
-    return check_name(json.loads(path.read_text())["version"], f"{path}: version")
+    try:
+        version = json.loads(path.read_text())["version"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: unreadable current pointer ({type(exc).__name__}: {exc}); the next training "
+                          "replaces it") from None
+    return check_name(version, f"{path}: version")
 
 
 def set_current_version(models_root: str, group: str, version: str) -> None:

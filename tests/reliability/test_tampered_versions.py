@@ -86,7 +86,7 @@ CASES = {
     "shift threshold text": (changed("states/shift/thresholds/good.m0", "big"), "thresholds.good.m0: must be a"),
     "metric scale inf": (changed("metric_scales/good.m1", math.inf), "metric_scales: must be finite numbers above"),
     "center NaN": (changed("scaler/center", [math.nan, 1.0]), "scaler.center: must be 2 finite numbers"),
-    "no states": (lambda meta: {k: v for k, v in meta.items() if k != "states"}, "threshold: unreadable (KeyError"),
+    "no states": (lambda meta: {k: v for k, v in meta.items() if k != "states"}, "states: missing"),
     "window": (lambda meta: changed("config/window", meta["config"]["window"] + 4)(meta),
                "config.window, config.metrics: the model takes windows of shape (16, 2), the metadata says (20, 2)"),
     "other group": (changed("config/name", "bad"), "config.name: 'bad' is not the group 'good'"),
@@ -165,3 +165,16 @@ def test_a_current_pointer_to_a_missing_version_is_refused_naming_it(registry, c
                                           "registry"):
         score_group(settings, group, discover(settings.storage.landing), "missing", emit=lambda _: None)
     assert published(root) == before
+
+
+def test_an_unreadable_current_pointer_fails_scoring_naming_it_and_training_replaces_it(registry, crafted):
+    root, settings, group, _ = registry
+    crafted(lambda meta: meta)
+    pointer = Path(settings.storage.models_root) / "good" / "CURRENT.json"
+    pointer.write_text('{"version": ')
+    before = published(root)
+    with pytest.raises(ConfigError, match=f"{pointer}: unreadable current pointer"):
+        score_group(settings, group, discover(settings.storage.landing), "pointer", emit=lambda _: None)
+    assert published(root) == before
+    summary = train_group(settings, group, discover(settings.storage.landing), "train-again", emit=lambda _: None)
+    assert summary["promoted"] and io.current_version(settings.storage.models_root, "good") == summary["version"]
