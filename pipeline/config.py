@@ -82,15 +82,19 @@ class Settings:
 def _validate_group(group: GroupConfig, where: str) -> None:
     check_name(group.name, where)
     try:
-        if group.interval_td <= pd.Timedelta(0):
+        if group.interval_td <= pd.Timedelta(0) or pd.Timedelta(group.lookback) <= pd.Timedelta(0):
             raise ValueError
-        pd.Timedelta(group.lookback)
     except ValueError:
-        raise ConfigError(f"{where}: interval/lookback must be durations like '5min' or '28D'")
+        raise ConfigError(f"{where}: interval/lookback must be durations like '5min' or '28D', above 0")
     if group.aggregation not in AGGREGATIONS:
         raise ConfigError(f"{where}.aggregation: {group.aggregation!r} is not one of {AGGREGATIONS}")
     if not 0 < group.model.validation_fraction < 1:
         raise ConfigError(f"{where}.model.validation_fraction: must be between 0 and 1")
+    for key in ("epochs", "batch_size", "units", "bottleneck"):  # 0 epochs would register the initial weights
+        if getattr(group.model, key) < 1:
+            raise ConfigError(f"{where}.model.{key}: must be at least 1")
+    if group.model.learning_rate <= 0:
+        raise ConfigError(f"{where}.model.learning_rate: must be above 0")
     for key in ("window", "stride", "train_stride"):
         if getattr(group, key) < 1:
             raise ConfigError(f"{where}.{key}: must be at least 1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import typing
 from typing import Any
 
@@ -26,6 +27,8 @@ def check_scalar(value: Any, kind: type, where: str) -> Any:
         value = str(value)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if kind is float and not math.isfinite(value):  # YAML's .nan and .inf: every comparison with them is False
+        raise ConfigError(f"{where}: must be a finite number, got {value!r}")
     if kind in (int, float) and value < 0:
         raise ConfigError(f"{where}: must not be negative, got {value!r}")
     return value

@@ -1,6 +1,7 @@
 """Train a group's autoencoder, fit its detection rules, register the version, maybe promote it."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from pipeline.metadata import StoredVersion, parse_metadata, read_version
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
+from pipeline.training_range import TrainingRange
 from pipeline.score import metric_scales
 from pipeline.window import clean_starts, window_starts, window_view
 
@@ -84,14 +86,14 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         fraction = group.model.validation_fraction
         needed = int(np.ceil(max(2 * window / (1 - fraction), window / fraction)))
         raise InputError("landing", f"{n} aligned steps is too short for window {window}: need at least "
-                         f"{needed}", group=group.name)
+                         f"{needed}{_range_note(group)}", group=group.name)
     digest = fingerprint(frame, group)
     version = f"{frame.index[-1]:%Y%m%dT%H%M%SZ}-{digest[:10]}"
     excluded = imputed | np.isnan(values)
     try:
         scaler = fit_scaler(values[:split], group.metrics)
     except ValueError as exc:
-        raise InputError("landing", str(exc), group=group.name) from exc
+        raise InputError("landing", f"{exc}{_range_note(group)}", group=group.name) from exc
 
     try:
         existing = io.current_version(settings.storage.models_root, group.name)
@@ -112,6 +114,14 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             "warnings": warnings}
 
 
+def _range_note(group: GroupConfig) -> str:
+    """Where a group's own training range settings may be why nothing is left to train on."""
+    if group.training == TrainingRange():
+        return ""
+    set_keys = {k: v for k, v in dataclasses.asdict(group.training).items() if v not in (None, ())}
+    return f" (in the range its `training` settings leave: {set_keys})"
+
+
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
                       emit: Callable[[str], None]) -> dict:
@@ -121,8 +131,10 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     val_starts = window_starts(len(values), window, group.train_stride, first=split)
     val_starts = clean_starts(val_starts, missing_rows, window)
     if len(train_starts) == 0 or len(val_starts) == 0:
-        raise InputError("landing", "no complete windows to train or validate on (gaps too long)",
-                         group=group.name)
+        raise InputError("landing", f"no complete windows to train or validate on: {1 - missing_rows.mean():.0%} of "
+                         f"the {len(values)} steps in the training range have every metric observed (gaps too long: "
+                         f"those over max_gap {group.max_gap} steps stay missing; does data land less often than "
+                         f"every {group.interval}?){_range_note(group)}", group=group.name)
     emit(f"{group.name}: training on {len(train_starts)} windows, validating on {len(val_starts)}")
     result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, group.model, emit)
     first = 0 if group.detection.calibrate_on == "training" else split

@@ -50,6 +50,13 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"training": {"first_steps": None, "start": 5}}}, "defaults.training.start: not a time: '5'"),
     ({"defaults": {"training": {"exclude": "x/y"}}}, "defaults.training.exclude[0]: not a time: 'x'"),
     ({"defaults": {"training": {"until": "2026-11-10"}}}, "defaults.training: unknown key 'until'"),
+    ({"defaults": {"lookback": "-5D"}}, "interval/lookback must be durations like '5min' or '28D', above 0"),
+    ({"defaults": {"lookback": "0s"}}, "interval/lookback must be durations like '5min' or '28D', above 0"),
+    ({"defaults": {"model": {"epochs": 0}}}, "defaults.model.epochs: must be at least 1"),
+    ({"defaults": {"model": {"learning_rate": float("nan")}}}, "defaults.model.learning_rate: must be a finite number"),
+    ({"defaults": {"model": {"learning_rate": 0}}}, "defaults.model.learning_rate: must be above 0"),
+    ({"promotion_margin": float("nan")}, "promotion_margin: must be a finite number, got nan"),
+    ({"defaults": {"detection": {"flags": {"score": {"k": float("inf")}}}}}, "flags.score.k: must be a finite number"),
 ])
 def test_invalid_config_names_file_key_and_problem(raw, message):
     with pytest.raises(ConfigError) as err:

@@ -84,3 +84,23 @@ def test_a_training_range_leaves_out_a_known_incident_and_can_be_cut_to_its_firs
     assert meta["training"]["steps"] == 1000 and meta["training"]["start"] == full["start"]
     assert pd.Timestamp(meta["training"]["end"]) == pd.Timestamp(full["start"]) + 999 * pd.Timedelta("5min")
     assert result["version"].startswith(f"{pd.Timestamp(meta['training']['end']):%Y%m%dT%H%M%SZ}-")
+
+
+def test_a_training_range_that_leaves_nothing_says_which_settings_did(trained):
+    _, settings, catalog, web, _ = trained
+    everything = dataclasses.replace(web, training=TrainingRange(exclude=("2026-10-01/2026-12-01",)))
+    with pytest.raises(InputError, match=r"metrics with no values in the training range: .* \(in the range its "
+                                         r"`training` settings leave: \{'exclude': \('2026-10-01/2026-12-01',\)\}\)"):
+        train_group(settings, everything, catalog, "run-7", emit=lambda _: None)
+    elsewhere = dataclasses.replace(web, training=TrainingRange(start="2025-01-01", end="2025-02-01"))
+    with pytest.raises(InputError, match=r"0 aligned steps is too short for window 16: .* \(in the range its "
+                                         r"`training` settings leave: \{'start': '2025-01-01', 'end': '2025-02-01'\}"):
+        train_group(settings, elsewhere, catalog, "run-8", emit=lambda _: None)
+
+
+def test_data_landed_less_often_than_the_interval_is_named_as_a_likely_cause(trained):
+    _, settings, catalog, web, _ = trained
+    fine = dataclasses.replace(web, interval="10s", lookback="2D")
+    with pytest.raises(InputError, match=r"no complete windows to train or validate on: \d+% of the 17281 steps .* "
+                                         r"does data land less often than every 10s\?"):
+        train_group(settings, fine, catalog, "run-9", emit=lambda _: None)
