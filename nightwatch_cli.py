@@ -73,18 +73,30 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state(args: argparse.Namespace) -> int:
+def _state(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     """`state show|reset GROUP`: a plain admin command on the group's state file, which starts neither
-    Prefect nor TensorFlow, so it works while a flow is broken or running."""
+    Prefect nor TensorFlow, so it works while a flow is broken or running. A group that is neither
+    configured nor has a model, a state or published scores is refused (a typo would otherwise
+    create a state file nobody reads)."""
     import json
 
     from pipeline import io
     from pipeline.config import load_settings
 
-    data_root, now = load_settings(args.config).storage.data_root, _now()
+    settings = load_settings(args.config)
+    data_root = settings.storage.data_root
+    known = sorted({g.name for g in settings.groups} | set(io.published_groups(data_root, "scores"))
+                   | set(io.model_groups(settings.storage.models_root)) | set(io.state_groups(data_root)))
+    if args.group not in known:
+        command.error(f"argument GROUP: no group {args.group!r} is configured, trained, scored or has a state "
+                      f"(known: {', '.join(known) or 'none'})")
+    to = None if args.action != "reset" or args.clear else _utc(args.to)
+    now = _now()  # after `to`: `--to now` is not after it
     if args.action == "reset":
-        to = None if args.clear else _utc(args.to)
-        print(json.dumps(io.reset_state(data_root, args.group, to, now, who="cli")))
+        try:
+            print(json.dumps(io.reset_state(data_root, args.group, to, now, who="cli")))
+        except ValueError as exc:
+            command.error(f"argument --to: {exc}")
         return 0
     path, watermark = io.state_path(data_root, args.group), io.read_watermark(data_root, args.group)
     print(f"state of group {args.group!r}: {path}" +
@@ -206,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         return _generate(args)
     if args.command == "state":
-        return _state(args)
+        return _state(args, actions.choices[args.action])
     if args.command == "serve":
         return _serve(args)
     return _run_flow(args)

@@ -113,7 +113,8 @@ def test_newest_time_reads_the_newest_partition(tmp_path):
     assert io.newest_time(root, "scores", "g", "timestamp") == T0 + pd.Timedelta("4h")
 
 
-@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"scored_until": "soon"}'])
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"scored_until": "soon"}',
+                                     '{"scored_until": "2026-11-18T00:00Z", "open_since": "2026-11-18T12:00Z"}'])
 def test_an_unreadable_state_file_is_named_with_the_way_out_and_a_reset_mends_it(tmp_path, content):
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "web.json").write_text(content)

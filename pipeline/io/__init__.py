@@ -3,17 +3,18 @@ datasets, and the model registry. Callers use `from pipeline import io` and the 
 from pipeline.io.files import LOCK, StorageError, locked, safe_child, write_json_atomic, write_parquet_atomic
 from pipeline.io.landing import landing_files, read_series, scan_file, time_span
 from pipeline.io.published import (StateError, audit_path, dataset_dir, newest_time, published_groups, read_audit,
-                                   read_dataset, read_open_since, read_watermark, reset_state, state_path,
-                                   upsert_partitions, write_report, write_watermark)
-from pipeline.io.registry import (current_version, metadata_path, model_path, read_metadata, read_model_config,
-                                  read_model_weights, save_model_version, saved_weight_arrays, set_current_version)
+                                   read_dataset, read_open_since, read_watermark, reset_state, state_groups,
+                                   state_path, upsert_partitions, write_report, write_watermark)
+from pipeline.io.registry import (current_version, metadata_path, model_groups, model_path, read_metadata,
+                                  read_model_config, read_model_weights, save_model_version, saved_weight_arrays,
+                                  set_current_version)
 
 __all__ = [
     "LOCK", "StorageError", "locked", "safe_child", "write_json_atomic", "write_parquet_atomic",
     "landing_files", "read_series", "scan_file", "time_span",
     "StateError", "audit_path", "dataset_dir", "newest_time", "published_groups", "read_audit", "read_dataset",
-    "read_open_since",
-    "read_watermark", "reset_state", "state_path", "upsert_partitions", "write_report", "write_watermark",
-    "current_version", "metadata_path", "model_path", "read_metadata", "read_model_config", "read_model_weights",
-    "save_model_version", "saved_weight_arrays", "set_current_version",
+    "read_open_since", "read_watermark", "reset_state", "state_groups", "state_path", "upsert_partitions",
+    "write_report", "write_watermark",
+    "current_version", "metadata_path", "model_groups", "model_path", "read_metadata", "read_model_config",
+    "read_model_weights", "save_model_version", "saved_weight_arrays", "set_current_version",
 ]

@@ -75,6 +75,12 @@ def published_groups(data_root: str, dataset: str) -> list[str]:
     return sorted(p.name[6:] for p in base.glob("group=*") if p.is_dir()) if base.exists() else []
 
 
+def state_groups(data_root: str) -> list[str]:
+    """Groups with a scoring state file."""
+    base = Path(data_root) / "state"
+    return sorted(p.stem for p in base.glob("*.json") if not p.name.startswith(".")) if base.exists() else []
+
+
 def newest_time(data_root: str, dataset: str, group: str, time_column: str) -> pd.Timestamp | None:
     """The latest `time_column` value of a group's published dataset, read from its newest date
     partition only (empty days are never left behind by `upsert_partitions`)."""
@@ -121,7 +127,10 @@ def _state(data_root: str, group: str) -> dict[str, pd.Timestamp]:
         raw = json.loads(path.read_text()) if path.exists() else {}
         times = {key: pd.Timestamp(value) for key, value in raw.items()
                  if key in ("scored_until", "open_since") and value is not None}
-        return {key: time.tz_localize("UTC") if time.tzinfo is None else time for key, time in times.items()}
+        state = {key: time.tz_localize("UTC") if time.tzinfo is None else time for key, time in times.items()}
+        if "open_since" in state and state["open_since"] > state.get("scored_until", state["open_since"]):
+            raise ValueError(f"open_since {state['open_since']} is after scored_until")  # its steps would be skipped
+        return state
     except (ValueError, TypeError, AttributeError) as exc:  # not JSON, not a mapping, not times
         raise StateError(f"{path}: unreadable scoring state ({type(exc).__name__}: {exc}); "
                          f"`nightwatch state reset {group} --to TIME` (or --clear) rewrites it") from None

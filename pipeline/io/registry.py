@@ -83,6 +83,12 @@ def _h5_arrays(source) -> dict[str, np.ndarray]:
     return arrays
 
 
+def model_groups(models_root: str) -> list[str]:
+    """Groups with a folder in the registry."""
+    base = Path(models_root)
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.exists() else []
+
+
 def current_version(models_root: str, group: str) -> str | None:
     """The version the current pointer names (None before the first promotion); a pointer that is
     unreadable is a ConfigError naming it (training then replaces it, scoring fails the group)."""

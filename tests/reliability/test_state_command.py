@@ -129,3 +129,22 @@ def test_the_state_command_starts_neither_prefect_nor_tensorflow(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[-1] == "0 []"
+
+
+def test_a_group_nobody_knows_is_refused_and_nothing_is_written(tmp_path, capsys):
+    """A typo (`alpha1` for `alpha`) must not create a state file that no run reads."""
+    config = write_config(tmp_path)
+    for action in (["show", "alpha1"], ["reset", "alpha1", "--to", "2026-11-19T12:00"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["--config", config, "state", *action])
+        assert exit_.value.code == 2
+        assert "argument GROUP: no group 'alpha1' is configured, trained, scored or has a state (known: alpha)" in \
+            capsys.readouterr().err
+    assert not (tmp_path / "data" / "state").exists()
+
+
+def test_reset_to_now_is_not_after_now(trained, capsys):
+    config, settings, _ = trained
+    out = state(capsys, config, "reset", "alpha", "--to", "now")
+    assert json.loads(out)["new_watermark"] <= pd.Timestamp.now(tz="UTC").isoformat()
+    io.write_watermark(settings.storage.data_root, "alpha", LAST)
