@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SCALED_LIMIT = 1e6  # training standard deviations; squares stay far below float32's 3.4e38
+
 
 @dataclass(frozen=True)
 class Scaler:
@@ -16,7 +18,11 @@ class Scaler:
     scale: tuple[float, ...]
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        return ((values - np.asarray(self.center)) / np.asarray(self.scale)).astype(np.float32)
+        """Standardised float32 values, clipped to ±`SCALED_LIMIT` training stds: a value that far out
+        is an anomaly whatever its size, and the squares of larger ones overflow float32 (a 2^64
+        sentinel gave infinite scores and a day-long interval naming no metric)."""
+        scaled = (values - np.asarray(self.center)) / np.asarray(self.scale)
+        return np.clip(scaled, -SCALED_LIMIT, SCALED_LIMIT).astype(np.float32)
 
     def inverse(self, scaled: np.ndarray) -> np.ndarray:
         return scaled * np.asarray(self.scale) + np.asarray(self.center)
