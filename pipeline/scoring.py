@@ -61,7 +61,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     if version is None:
         raise NoCurrentModel(f"{models_root}: group {group.name!r}: no current model; run training first")
     stored = read_version(models_root, group.name, version)
-    group = _as_trained(group, stored.config)
+    configured, group = group, _as_trained(group, stored.config)
     warnings = future_rows(catalog, group)  # rows past the clock: not scored, and the watermark stays before them
     for line in warnings:
         emit(f"warning: {line}")
@@ -95,6 +95,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     intervals, open_run = 0, None
     history = no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
     unscored = 0  # new steps with no score: every metric missing or imputed there
+    unobserved = np.zeros(len(group.metrics), np.int64)  # new steps with a score where a metric has no value
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
         pending = None
         while done < grid.stop:
@@ -106,7 +107,10 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             if split == 0:
                 continue
             kept = filter_flags(detection, part.raised, split)
-            unscored += int(np.isnan(part.evidence.scores[max(grid.new - part.start, 0):split]).sum())
+            new = slice(max(grid.new - part.start, 0), split)
+            scoreless = np.isnan(part.evidence.scores[new])
+            unscored += int(scoreless.sum())
+            unobserved += ((np.isnan(part.values[new]) | part.imputed[new]) & ~scoreless[:, None]).sum(axis=0)
             intervals += pending.result() if pending is not None else 0  # parts are published in order
             done += split
             open_at = closed_until(published(kept, split), merge_gap)  # where a run later steps could extend starts
@@ -122,8 +126,24 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     if unscored > MAX_UNSCORED * scored:  # anomalies there go unseen: say so, not just "scored"
         warnings.append(f"{group.name}: {unscored / scored:.0%} of scored steps have no score "
                         "(missing or imputed values)")
+    warnings += _coverage(configured, group, set(catalog.series), unobserved, scored, version)
     return {"group": group.name, "scored": scored, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings}
+
+
+def _coverage(configured: GroupConfig, trained: GroupConfig, landed: set[str], unobserved: np.ndarray, scored: int,
+              version: str) -> list[str]:
+    """What scoring could not see: a trained metric missing at many steps the others are observed
+    at (renamed or stopped upstream: its incidents go unseen), and metrics landed for the group
+    since its training."""
+    lines = [f"{trained.name}: metric {metric!r} has no value at {count / scored:.0%} of scored steps (renamed or "
+             "stopped upstream?)" for metric, count in zip(trained.metrics, unobserved.tolist())
+             if count > MAX_UNSCORED * scored]
+    new = sorted((set(configured.metrics) & landed) - set(trained.metrics))
+    if new:
+        lines.append(f"{trained.name}: metrics {new} are not in model version {version} and are not scored; the "
+                     "next training includes them")
+    return lines
 
 
 def _as_trained(configured: GroupConfig, trained: GroupConfig) -> GroupConfig:

@@ -374,3 +374,24 @@ def test_a_group_without_a_current_model_is_refused_naming_it(tmp_path):
                                              "run training first"):
         score_group(settings, settings.groups[0], Catalog(files={}, errors={}), "run", emit=lambda _: None)
     assert not Path(settings.storage.data_root, "scores").exists()
+
+
+def test_a_metric_renamed_upstream_and_a_new_metric_are_warned_about(scored, tmp_path):
+    """From the last week's export on, `db-01.cpu` is renamed `db-01.cpu_pct` (the model no longer sees
+    it there: an incident would go unseen) and `db-01.disk` is added (not in the model until it retrains)."""
+    _, settings, _, db, _, _ = scored
+    copy = scoring_copy(settings, tmp_path)
+    last = max(p for p in Path(copy.storage.landing).rglob("*.parquet") if "db-01.cpu" in pd.read_parquet(p).columns)
+    frame = pd.read_parquet(last)
+    io.write_parquet_atomic(frame.rename(columns={"db-01.cpu": "db-01.cpu_pct"}).assign(**{"db-01.disk": 1.0}), last)
+    catalog = discover(copy.storage.landing)
+    (now,) = [g for g in groups(copy, catalog) if g.name == "db-01"]
+    result = score_group(copy, now, catalog, "renamed", emit=lambda _: None)
+    version = io.current_version(copy.storage.models_root, "db-01")
+    cpu = io.read_dataset(copy.storage.data_root, "scores", "db-01").query("metric == 'db-01.cpu'")
+    share = (cpu["value"].isna() | cpu["imputed"]).mean()
+    assert 0.05 < share < 0.5  # the last week of the range
+    assert result["warnings"] == [
+        f"db-01: metric 'db-01.cpu' has no value at {share:.0%} of scored steps (renamed or stopped upstream?)",
+        f"db-01: metrics ['db-01.cpu_pct', 'db-01.disk'] are not in model version {version} and are not scored; "
+        "the next training includes them"]
