@@ -45,8 +45,33 @@ def discover(landing: str, now: pd.Timestamp | None = None, future_tolerance: st
             files[path] = io.scan_file(path)
         except InputError as exc:
             errors[path] = str(exc)
+    for path, error in _wide_collisions(files).items():
+        del files[path]
+        errors[path] = error
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     return Catalog(files=files, errors=errors, until=now + pd.Timedelta(future_tolerance))
+
+
+def _wide_collisions(files: dict[str, dict[str, str | None]]) -> dict[str, str]:
+    """Wide files under different `group=` folders holding a column of the same name: the folder's
+    group names no wide column, so the hosts' values would be averaged into one series. Each such
+    file is refused, naming the column and the other folder."""
+    folders: dict[str, dict[str, str]] = {}  # column -> hive group -> a file holding it there
+    for path, held in files.items():
+        hive = io.hive_group(path)
+        for column, source in held.items():
+            if hive is not None and source is None:  # wide columns carry no group of their own
+                folders.setdefault(column, {}).setdefault(hive, path)
+    refused = {}
+    for column, where in folders.items():
+        if len(where) > 1:
+            for path in (p for p, held in files.items() if column in held and io.hive_group(p) in where):
+                other = next(g for g in where if g != io.hive_group(path))
+                refused.setdefault(path, f"{path}: wide column {column!r} also lands under group={other}/: a folder's "
+                                         "group does not name wide columns, so the groups' values would be averaged "
+                                         f"into one series; name the columns per group (e.g. '{other}.{column}') or "
+                                         "land long files (timestamp, metric, value)")
+    return refused
 
 
 def _until(catalog: Catalog, end: pd.Timestamp | None) -> pd.Timestamp | None:

@@ -64,3 +64,20 @@ def test_rows_after_the_clock_plus_the_tolerance_are_not_read_and_are_named(tmp_
     assert line.startswith(f"{tmp_path / 'w.parquet'}: 2 row(s) of group 'g' after 2026-03-01 02:30:00+00:00")
     assert line.endswith("the latest at 2030-01-01 00:00:00+00:00")
     assert future_rows(discover(str(tmp_path), now=pd.Timestamp("2030-01-01", tz="UTC")), group) == []
+
+
+def test_wide_files_of_two_group_folders_sharing_a_column_are_refused_not_averaged(tmp_path):
+    """`group=host1/` and `group=host2/` each land a wide file with a `cpu` column: the folder's group
+    does not name wide columns, so both would feed one series `cpu`."""
+    index = pd.date_range("2026-11-18", periods=4, freq="5min", tz="UTC")
+    for host, level in (("host1", 10.0), ("host2", 60.0)):
+        folder = tmp_path / f"group={host}"
+        folder.mkdir()
+        pd.DataFrame({"timestamp": index, "cpu": level, f"{host}.mem": 1.0}).to_parquet(folder / "part.parquet")
+    catalog = discover(str(tmp_path))
+    assert catalog.files == {}
+    assert catalog.errors[str(tmp_path / "group=host1" / "part.parquet")].endswith(
+        "group=host1/part.parquet: wide column 'cpu' also lands under group=host2/: a folder's group does not name "
+        "wide columns, so the groups' values would be averaged into one series; name the columns per group (e.g. "
+        "'host2.cpu') or land long files (timestamp, metric, value)")
+    assert set(catalog.errors) == {str(tmp_path / f"group={h}" / "part.parquet") for h in ("host1", "host2")}
