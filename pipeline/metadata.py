@@ -32,6 +32,7 @@ class StoredVersion:
     states: dict[str, dict]  # each flagging rule's fitted state, by rule name
     val_error: float
     windows_from: pd.Timestamp  # the training range's first step: scoring windows start whole strides from it
+    model_sha256: str | None  # of the model file the version saved (None for versions from before it)
 
 
 def read_version(models_root: str, group: str, version: str) -> StoredVersion:
@@ -78,7 +79,22 @@ def parse_metadata(meta: object, source: str, group: str, version: str) -> Store
     if isinstance(val_error, bool) or not isinstance(val_error, (int, float)) or not np.isfinite(val_error) \
             or val_error < 0:
         fail("val_error", f"must be a finite number, at least 0, got {val_error!r}")
-    return StoredVersion(version, config, scaler, scales, states, float(val_error), _training_start(meta, fail))
+    sha = meta.get("model_sha256")
+    if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
+        fail("model_sha256", f"must be 64 hex digits, got {sha!r}")
+    return StoredVersion(version, config, scaler, scales, states, float(val_error), _training_start(meta, fail), sha)
+
+
+def check_model_file(path: str, stored: StoredVersion) -> None:
+    """The model file is there and is the one its version saved (versions from before the hash:
+    there only); a missing or swapped file is refused, not retried as an I/O error would be."""
+    try:
+        digest = io.file_sha256(path)
+    except FileNotFoundError:
+        raise MetadataError(f"{path}: missing: version {stored.version} has no model file") from None
+    if stored.model_sha256 is not None and digest != stored.model_sha256:
+        raise MetadataError(f"{path}: its SHA-256 {digest[:12]}... is not the model_sha256 "
+                            f"{stored.model_sha256[:12]}... its metadata.json recorded: not the file this version saved")
 
 
 def check_input_shape(shape: tuple, stored: StoredVersion, source: str) -> None:

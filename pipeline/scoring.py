@@ -30,7 +30,7 @@ from pipeline.detect.base import Evidence, joined, sliced
 from pipeline.detect.compose import filter_flags, published, raise_flags
 from pipeline.detect.evidence import evidence
 from pipeline.inference import run_windows
-from pipeline.metadata import StoredVersion, check_input_shape, read_version
+from pipeline.metadata import StoredVersion, check_input_shape, check_model_file, read_version
 from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.ranges import backfill_grid, context_start, context_steps, grid_of, no_evidence, score_context, utc
 from pipeline.publish import anomalies_frame, features_frame, scores_table
@@ -82,6 +82,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     context = context_start(group, first_new)
 
     model_file = io.model_path(models_root, group.name, version)
+    check_model_file(model_file, stored)
     model = load_autoencoder(model_file)
     check_input_shape(model.template.input_shape, stored, model_file)
     detection = group.detection

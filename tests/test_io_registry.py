@@ -18,7 +18,8 @@ def test_registry_versions_and_current_pointer(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras"]
     io.set_current_version(root, "web", "v1")
     assert io.current_version(root, "web") == "v1"
-    assert io.read_metadata(root, "web", "v1") == {"version": "v1"}
+    meta = io.read_metadata(root, "web", "v1")
+    assert meta == {"version": "v1", "model_sha256": io.file_sha256(folder / "model.keras")}  # names its own file
     assert [p.name for p in (tmp_path / "web").iterdir() if p.name.startswith(".tmp")] == []
 
 

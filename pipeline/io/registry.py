@@ -2,6 +2,7 @@
 plain-data readers of saved model files, so nothing stored is ever unpickled."""
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import zipfile
@@ -29,8 +30,18 @@ def save_model_version(models_root: str, group: str, version: str, model, metada
         with staged(final) as tmp:
             tmp.mkdir()
             model.save(tmp / "model.keras")
-            write_json_atomic(tmp / "metadata.json", metadata)
+            write_json_atomic(tmp / "metadata.json", {**metadata, "model_sha256": file_sha256(tmp / "model.keras")})
     return final
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's SHA-256: a version's metadata names its own model file, so another group's file
+    of the same shape swapped in is refused rather than scored."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def version_dir(models_root: str, group: str, version: str) -> Path:

@@ -163,7 +163,8 @@ def test_a_current_pointer_to_a_missing_version_is_refused_naming_it(registry, c
     before = published(root)
     with pytest.raises(ConfigError, match=f"{path}: missing: version '{CRAFTED}' of group 'good' is not in the "
                                           "registry"):
-        score_group(settings, group, discover(settings.storage.landing), "missing", emit=lambda _: None)
+        score_group(settings, group, discover(settings.storage.landing), "missing", T0, T0 + STEPS * pd.Timedelta("5min"),
+                    emit=lambda _: None)
     assert published(root) == before
 
 
@@ -178,3 +179,28 @@ def test_an_unreadable_current_pointer_fails_scoring_naming_it_and_training_repl
     assert published(root) == before
     summary = train_group(settings, group, discover(settings.storage.landing), "train-again", emit=lambda _: None)
     assert summary["promoted"] and io.current_version(settings.storage.models_root, "good") == summary["version"]
+
+
+def test_another_model_file_of_the_same_shape_or_none_is_refused(registry, crafted, tmp_path):
+    """The version's metadata records its model file's SHA-256: a file swapped in from another group
+    (same architecture, other weights) is refused, and so is a version folder without its file."""
+    import keras
+
+    from pipeline.model import build_autoencoder
+
+    root, settings, group, genuine = registry
+    path = crafted(lambda meta: meta)
+    model_file = path.with_name("model.keras")
+    assert len(json.loads(path.read_text())["model_sha256"]) == 64
+    build_autoencoder(group.window, len(group.metrics), group.model).save(model_file)
+    keras.backend.clear_session()
+    before = published(root)
+    with pytest.raises(ConfigError, match=f"{model_file}: its SHA-256 .* is not the model_sha256 .* its metadata.json "
+                                          "recorded: not the file this version saved"):
+        score_group(settings, group, discover(settings.storage.landing), "swapped", T0, T0 + STEPS * pd.Timedelta("5min"),
+                    emit=lambda _: None)  # a backfill: there is always something to score
+    model_file.unlink()
+    with pytest.raises(ConfigError, match=f"{model_file}: missing: version {CRAFTED} has no model file"):
+        score_group(settings, group, discover(settings.storage.landing), "missing", T0, T0 + STEPS * pd.Timedelta("5min"),
+                    emit=lambda _: None)
+    assert published(root) == before
