@@ -16,14 +16,17 @@ from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
 from pipeline.training_range import TrainingRange
 
+ENCODERS = ("lstm", "bidirectional")
 AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Size and training schedule of the LSTM autoencoder."""
+    """Size and training schedule of the LSTM autoencoder; `encoder` picks the tutorial's plain
+    LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md)."""
 
+    encoder: str = "lstm"
     units: int = 32
     bottleneck: int = 8
     epochs: int = 12
@@ -32,6 +35,10 @@ class ModelConfig:
     validation_fraction: float = 0.2
     learning_rate: float = 0.002
     seed: int = 7
+
+    def check(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder: {self.encoder!r} is not one of {ENCODERS}")
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,18 @@ tf.get_logger().addFilter(_SharedTraceNotice())
 def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.Model:
     """encoder LSTM -> bottleneck -> RepeatVector -> decoder LSTM -> TimeDistributed(Dense).
 
-    The encoder and decoder are named sub-models, so the bottleneck can be read directly.
+    The encoder and decoder are named sub-models, so the bottleneck can be read directly. With
+    `cfg.encoder == "bidirectional"` the encoder LSTM reads each window both ways (`units` per
+    direction), so the code also summarises the window's start as seen from its end.
     """
     init = _Initializers(cfg.seed)
     windows = keras.Input((window, n_features), name="windows")
-    hidden = keras.layers.LSTM(cfg.units, name="encoder_lstm", **init.lstm())(windows)
+    if cfg.encoder == "bidirectional":
+        forward = keras.layers.LSTM(cfg.units, name="lstm", **init.lstm())  # Keras names it forward_lstm
+        backward = keras.layers.LSTM(cfg.units, go_backwards=True, name="backward_lstm", **init.lstm())
+        hidden = keras.layers.Bidirectional(forward, backward_layer=backward, name="encoder_lstm")(windows)
+    else:
+        hidden = keras.layers.LSTM(cfg.units, name="encoder_lstm", **init.lstm())(windows)
     code = keras.layers.Dense(cfg.bottleneck, name="bottleneck", **init.dense())(hidden)
     encoder = keras.Model(windows, code, name="encoder")
 

@@ -22,6 +22,8 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"groups": [{"name": "a", "metrics": ["x"], "windw": 3}]}, "groups[0]: unknown key 'windw'"),
     ({"defaults": {"aggregation": "avg"}}, "defaults.aggregation: 'avg' is not one of"),
     ({"defaults": {"window": "long"}}, "defaults.window: expected int"),
+    ({"defaults": {"model": {"encoder": "gru"}}}, "defaults.model.encoder: 'gru' is not one of ('lstm', 'bidirectional')"),
+    ({"groups": [{"name": "a", "metrics": ["x"], "model": {"encoder": None}}]}, "groups[0].model.encoder: expected str"),
     ({"defaults": {"interval": "soon"}}, "interval/lookback must be durations"),
     ({"defaults": {"detection": {"flags": {"score": {"method": "magic"}}}}}, "detection.flags.score.method: 'magic'"),
     ({"defaults": {"detection": {"flags": {"spike": {}}}}}, "detection.flags: unknown rule 'spike' (known: score"),
@@ -85,6 +87,17 @@ def test_check_name_accepts_safe_names():
 def test_group_round_trips_through_its_stored_dict():
     group = parse_settings({"groups": [{"name": "a", "metrics": ["x", "y"], "window": 12}]}, "c").groups[0]
     assert group_from_dict(json.loads(json.dumps(group_to_dict(group), sort_keys=True))) == group
+
+
+def test_the_encoder_defaults_to_lstm_and_is_stored_with_the_group():
+    settings = parse_settings({"defaults": {"model": {"encoder": "bidirectional"}},
+                               "groups": [{"name": "a", "metrics": ["x"], "model": {"units": 16}}]}, "c")
+    (group,) = settings.groups
+    assert (group.model.encoder, group.model.units) == ("bidirectional", 16)
+    assert group_from_dict(json.loads(json.dumps(group_to_dict(group)))) == group
+    stored = group_to_dict(parse_settings({"groups": [{"name": "a", "metrics": ["x"]}]}, "c").groups[0])
+    del stored["model"]["encoder"]  # a model version stored before the option
+    assert group_from_dict(stored).model.encoder == "lstm"
 
 
 def test_a_training_range_is_read_from_yaml_and_stored_with_the_group():

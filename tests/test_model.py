@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 
 import numpy as np
@@ -9,6 +10,7 @@ from pipeline.model import (_COMPILED, _TRAIN_STEPS, _architecture, _train_steps
 from pipeline.window import window_starts, window_view
 
 CFG = ModelConfig(units=8, bottleneck=3, epochs=3, batch_size=32, patience=2)
+BIDIRECTIONAL = dataclasses.replace(CFG, encoder="bidirectional")
 
 
 def sine_windows(n=400, features=2, window=12, phase=0.0):
@@ -23,6 +25,39 @@ def test_architecture_has_named_encoder_and_decoder():
     assert model.get_layer("encoder").output_shape == (None, 3)
     layer_types = [type(layer).__name__ for layer in model.get_layer("decoder").layers]
     assert layer_types == ["InputLayer", "RepeatVector", "LSTM", "TimeDistributed"]
+
+
+def test_bidirectional_encoder_reads_each_window_both_ways_with_units_per_direction():
+    model = build_autoencoder(12, 3, BIDIRECTIONAL)
+    encoder = model.get_layer("encoder")
+    assert model.output_shape == (None, 12, 3) and encoder.output_shape == (None, 3)
+    both = encoder.get_layer("encoder_lstm")
+    assert type(both).__name__ == "Bidirectional" and tuple(both.output.shape) == (None, 2 * BIDIRECTIONAL.units)
+    assert both.backward_layer.go_backwards and not both.forward_layer.go_backwards
+    default = build_autoencoder(12, 3, CFG).get_layer("encoder").get_layer("encoder_lstm")
+    assert type(default).__name__ == "LSTM"  # the default's saved architecture is unchanged
+
+
+def test_bidirectional_model_trains_and_runs_its_own_trace_shared_by_every_model_of_it():
+    """The same compiled train step and `_inference` path as the default; the default's traces are
+    not reused (other weight shapes), and a second bidirectional model adds none."""
+    view, starts = sine_windows()
+    untrained = build_autoencoder(12, 2, BIDIRECTIONAL)
+    _, x, recon, _ = next(reconstruct(untrained, view, starts[300:]))
+    first = train_autoencoder(view, starts[:300], starts[300:], BIDIRECTIONAL, emit=lambda _: None)
+    assert first.val_loss < np.mean(np.square(recon - x))
+    assert _architecture(first.model) != _architecture(build_autoencoder(12, 2, CFG))
+    second = build_autoencoder(12, 2, BIDIRECTIONAL)
+    second.set_weights([w * 1.5 for w in first.model.get_weights()])
+    traces = []
+    for model in (first.model, second):
+        got = list(reconstruct(model, view, starts))
+        recon, codes = np.concatenate([r for *_, r, _ in got]), np.concatenate([c for *_, c in got])
+        windows = np.ascontiguousarray(view[starts])
+        np.testing.assert_allclose(recon, model.predict(windows, verbose=0), atol=1e-4)
+        np.testing.assert_allclose(codes, model.get_layer("encoder").predict(windows, verbose=0), atol=1e-4)
+        traces.append(sorted(f.experimental_get_tracing_count() for f in _COMPILED.values()))
+    assert traces[0] == traces[1]
 
 
 SEEDED_RUN = """

@@ -5,19 +5,20 @@ import pytest
 
 from pipeline.model import build_autoencoder, reconstruct
 from pipeline.saved import _TEMPLATES, ModelFileError, load_autoencoder
-from tests.test_model import CFG, sine_windows
+from tests.test_model import BIDIRECTIONAL, CFG, sine_windows
 
 
-def test_save_and_safe_load_give_identical_reconstructions(tmp_path):
+@pytest.mark.parametrize("cfg", [CFG, BIDIRECTIONAL], ids=["lstm", "bidirectional"])
+def test_save_and_safe_load_give_identical_reconstructions(tmp_path, cfg):
     """The first file of an architecture is loaded by Keras; later ones (other weights, other
     generated layer names) only have their arrays read, and run exactly as Keras loads them."""
     import keras
 
     view, starts = sine_windows()
-    first = build_autoencoder(12, 2, CFG)
+    first = build_autoencoder(12, 2, cfg)
     first.save(tmp_path / "first.keras")
-    build_autoencoder(5, 1, CFG)  # moves the generated names of the next model's layers
-    second = build_autoencoder(12, 2, CFG)
+    build_autoencoder(5, 1, cfg)  # moves the generated names of the next model's layers
+    second = build_autoencoder(12, 2, cfg)
     second.set_weights([w * 1.5 + 0.01 * i for i, w in enumerate(first.get_weights())])
     second.save(tmp_path / "second.keras")
     templates = []
@@ -32,7 +33,7 @@ def test_save_and_safe_load_give_identical_reconstructions(tmp_path):
         np.testing.assert_array_equal(code_a, code_b)
         np.testing.assert_array_equal(rec_b, rec_c)
     assert templates[0] == templates[1]  # the second file ran on the first one's architecture
-    wider = build_autoencoder(12, 2, dataclasses.replace(CFG, units=CFG.units + 2))
+    wider = build_autoencoder(12, 2, dataclasses.replace(cfg, units=cfg.units + 2))
     wider.save(tmp_path / "wider.keras")
     (_, _, rec_w, _), = list(reconstruct(load_autoencoder(str(tmp_path / "wider.keras")), view, starts[:50]))
     (_, _, rec_k, _), = list(reconstruct(wider, view, starts[:50]))
