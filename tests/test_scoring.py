@@ -381,7 +381,7 @@ def test_a_metric_renamed_upstream_and_a_new_metric_are_warned_about(scored, tmp
     it there: an incident would go unseen) and `db-01.disk` is added (not in the model until it retrains)."""
     _, settings, _, db, _, _ = scored
     copy = scoring_copy(settings, tmp_path)
-    last = max(p for p in Path(copy.storage.landing).rglob("*.parquet") if "db-01.cpu" in pd.read_parquet(p).columns)
+    last = max(Path(copy.storage.landing).rglob("db-01-week*.parquet"))  # the newest weekly export
     frame = pd.read_parquet(last)
     io.write_parquet_atomic(frame.rename(columns={"db-01.cpu": "db-01.cpu_pct"}).assign(**{"db-01.disk": 1.0}), last)
     catalog = discover(copy.storage.landing)

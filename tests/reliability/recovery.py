@@ -73,7 +73,9 @@ def snapshot(root: Path) -> dict:
             out[dataset, name] = frame
         version = io.current_version(models, name)
         meta = io.read_metadata(models, name, version) if version else {}
-        out["model", name] = (version, {k: v for k, v in meta.items() if k not in ("run_id", "trained_at")})
+        # the model file's hash is the run's too: a .keras archive records when it was saved
+        run_own = ("run_id", "trained_at", "model_sha256")
+        out["model", name] = (version, {k: v for k, v in meta.items() if k not in run_own})
         out["watermark", name] = io.read_watermark(data, name)
     out["report", "html"] = latest_report(root)
     return out

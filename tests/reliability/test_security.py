@@ -44,11 +44,14 @@ def tampered(registry):
 
 
 def install(group_dir: Path, genuine: str, name: str, write_model) -> None:
+    """The crafted model with metadata naming its hash, as an attacker who can write the registry
+    would leave it: what is tested is that loading it runs nothing."""
     folder = group_dir / name
     folder.mkdir()
-    meta = json.loads((group_dir / genuine / "metadata.json").read_text())
-    (folder / "metadata.json").write_text(json.dumps({**meta, "version": name}))
     write_model(folder / "model.keras")
+    meta = json.loads((group_dir / genuine / "metadata.json").read_text())
+    (folder / "metadata.json").write_text(json.dumps({**meta, "version": name,
+                                                      "model_sha256": io.file_sha256(folder / "model.keras")}))
     (group_dir / "CURRENT.json").write_text(json.dumps({"version": name}))
 
 
