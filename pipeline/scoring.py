@@ -124,22 +124,21 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         intervals += pending.result() if pending is not None else 0
     lo, hi, scored = grid.time(grid.new), grid.time(grid.stop - 1), grid.stop - grid.new
     emit(f"{group.name}: scored {scored} steps {lo} .. {hi}, {intervals} anomaly intervals")
-    if unscored > MAX_UNSCORED * scored:  # anomalies there go unseen: say so, not just "scored"
-        warnings.append(f"{group.name}: {unscored / scored:.0%} of scored steps have no score "
-                        "(missing or imputed values)")
-    warnings += _coverage(configured, group, set(catalog.series), unobserved, scored, version)
+    warnings += _coverage(configured, group, set(catalog.series), unscored, unobserved, scored, version)
     return {"group": group.name, "scored": scored, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings}
 
 
-def _coverage(configured: GroupConfig, trained: GroupConfig, landed: set[str], unobserved: np.ndarray, scored: int,
-              version: str) -> list[str]:
-    """What scoring could not see: a trained metric missing at many steps the others are observed
-    at (renamed or stopped upstream: its incidents go unseen), and metrics landed for the group
-    since its training."""
-    lines = [f"{trained.name}: metric {metric!r} has no value at {count / scored:.0%} of scored steps (renamed or "
-             "stopped upstream?)" for metric, count in zip(trained.metrics, unobserved.tolist())
-             if count > MAX_UNSCORED * scored]
+def _coverage(configured: GroupConfig, trained: GroupConfig, landed: set[str], unscored: int,
+              unobserved: np.ndarray, scored: int, version: str) -> list[str]:
+    """What scoring could not see, where anomalies go unseen: steps with no score (no metric
+    observed), a trained metric missing at many steps the others are observed at (renamed or
+    stopped upstream), and metrics landed for the group since its training."""
+    lines = [f"{trained.name}: {unscored / scored:.0%} of scored steps have no score (missing or imputed values)"
+             ] if unscored > MAX_UNSCORED * scored else []
+    lines += [f"{trained.name}: metric {metric!r} has no value at {count / scored:.0%} of scored steps (renamed or "
+              "stopped upstream?)" for metric, count in zip(trained.metrics, unobserved.tolist())
+              if count > MAX_UNSCORED * scored]
     new = sorted((set(configured.metrics) & landed) - set(trained.metrics))
     if new:
         lines.append(f"{trained.name}: metrics {new} are not in model version {version} and are not scored; the "
