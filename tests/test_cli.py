@@ -33,8 +33,10 @@ def no_start(monkeypatch):
     """Any command that gets past argument checking fails the test: refusals start nothing."""
     import nightwatch_cli
 
-    for name in ("_generate", "_run_flow", "_serve", "_state"):
+    for name in ("_generate", "_run_flow", "_serve"):
         monkeypatch.setattr(nightwatch_cli, name, lambda args, name=name: pytest.fail(f"{name} started"))
+    for name, module in nightwatch_cli.ADMIN.items():
+        monkeypatch.setattr(module, "run", lambda args, command, name=name: pytest.fail(f"{name} started"))
 
 
 @pytest.mark.parametrize("argv, message", [

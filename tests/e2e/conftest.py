@@ -24,7 +24,7 @@ from tests.helpers import GROUPS, TINY, land_sample
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ("flows", "pipeline", "prefect.yaml", "nightwatch_cli.py", "pyproject.toml")
+PROJECT_FILES = ("flows", "pipeline", "prefect.yaml", "nightwatch_cli", "pyproject.toml")
 
 
 def free_port() -> int:
