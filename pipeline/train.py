@@ -158,17 +158,21 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
         "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
     }
     parse_metadata(meta, f"group {group.name!r}: version {version} (refused, not registered)", group.name, version)
-    io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta)
+    io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta,
+                          why=f"run {run_id}: val_error {val_error:.4f}")
     emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, states {json.dumps(states)})")
     return meta
 
 
 def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndarray, excluded: np.ndarray,
              split: int, current: str | None, emit: Callable[[str], None]) -> bool:
-    """Make the new version current unless the current one does clearly better on the same data."""
+    """Make the new version current unless the group is pinned to another version or the current
+    one does clearly better on the same data; a kept version is logged in the registry with why."""
     root, version = settings.storage.models_root, meta["version"]
     if current == version:
         return True
+    if (pin := _pin_holds(root, group.name, version)) is not None:
+        return _keep(root, group.name, version, pin, emit)
     running = _usable(root, group.name, current, emit) if current is not None else None
     if running is not None:
         comparable = (list(running.config.metrics) == meta["metrics"]
@@ -179,12 +183,31 @@ def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndar
                 values, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
             cur_error = mean_error(cur_errors, excluded[split:])
             if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
-                emit(f"{group.name}: kept {current} (val_error {cur_error:.4f}) over {version} "
-                     f"({meta['val_error']:.4f})")
-                return False
-    io.set_current_version(root, group.name, version)
+                return _keep(root, group.name, version, f"current {current} does better on the same data: val_error "
+                             f"{cur_error:.4f} against {meta['val_error']:.4f}", emit)
+    try:
+        io.set_current_version(root, group.name, version, why=f"run {meta['run_id']}: val_error "
+                               f"{meta['val_error']:.4f}")
+    except io.PinnedError as exc:  # pinned while this group trained
+        return _keep(root, group.name, version, str(exc), emit)
     emit(f"{group.name}: current version is now {version}")
     return True
+
+
+def _pin_holds(models_root: str, group: str, version: str) -> str | None:
+    """Why a pin keeps `version` from being promoted, or None; an unreadable pin holds too (a pin
+    is a user's explicit choice; `models unpin` mends it)."""
+    try:
+        pinned = io.pinned_version(models_root, group)
+    except ConfigError as exc:
+        return str(exc)
+    return None if pinned is None or pinned == version else f"pinned to {pinned}"
+
+
+def _keep(models_root: str, group: str, version: str, why: str, emit: Callable[[str], None]) -> bool:
+    io.log_decision(models_root, group, "keep", version, "training", f"not promoted: {why}")
+    emit(f"{group}: registered {version}, not promoted: {why}")
+    return False
 
 
 def _usable(models_root: str, group: str, version: str, emit: Callable[[str], None]) -> StoredVersion | None:

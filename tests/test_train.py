@@ -56,6 +56,24 @@ def test_a_clearly_worse_model_is_not_promoted(trained):
     assert io.current_version(settings.storage.models_root, "web-01") == summary["version"]
 
 
+def test_a_pinned_group_keeps_its_version_through_retraining(trained):
+    _, settings, catalog, web, summary = trained
+    models = settings.storage.models_root
+    io.pin_version(models, "web-01", summary["version"], who="ops", why="known good")
+    other = dataclasses.replace(web, model=dataclasses.replace(web.model, seed=8))
+    lenient = dataclasses.replace(settings, promotion_margin=100.0)  # promoted, but for the pin
+    kept = train_group(lenient, other, catalog, "run-4", emit=lambda _: None)
+    assert kept["promoted"] is False and io.current_version(models, "web-01") == summary["version"]
+    last = {k: v for k, v in io.read_log(models, "web-01")[-1].items() if k != "time"}
+    assert last == {"action": "keep", "version": kept["version"], "who": "training",
+                    "why": f"not promoted: pinned to {summary['version']}"}
+    io.unpin_version(models, "web-01", who="ops")
+    again = train_group(lenient, other, catalog, "run-5", emit=lambda _: None)  # the same version, now promoted
+    assert (again["version"], again["promoted"]) == (kept["version"], True)
+    assert io.current_version(models, "web-01") == kept["version"]
+    io.set_current_version(models, "web-01", summary["version"])  # the module's registry as the other tests found it
+
+
 def test_group_shorter_than_its_windows_is_rejected(trained):
     _, settings, catalog, web, _ = trained
     huge = dataclasses.replace(web, window=2000)

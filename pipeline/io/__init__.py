@@ -5,9 +5,10 @@ from pipeline.io.landing import hive_group, landing_files, read_series, scan_fil
 from pipeline.io.published import (StateError, audit_path, dataset_dir, newest_time, published_groups, read_audit,
                                    read_dataset, read_open_since, read_watermark, reset_state, state_groups,
                                    state_path, upsert_partitions, write_report, write_watermark)
-from pipeline.io.registry import (current_version, file_sha256, metadata_path, model_groups, model_path, read_metadata,
-                                  read_model_config, read_model_weights, save_model_version, saved_weight_arrays,
-                                  set_current_version)
+from pipeline.io.registry import (PinnedError, current_version, file_sha256, log_decision, metadata_path, model_groups,
+                                  model_path, pin_version, pinned_version, read_log, read_metadata, read_model_config,
+                                  read_model_weights, save_model_version, saved_weight_arrays, set_current_version,
+                                  unpin_version, versions)
 
 __all__ = [
     "LOCK", "StorageError", "locked", "safe_child", "write_json_atomic", "write_parquet_atomic",
@@ -15,6 +16,7 @@ __all__ = [
     "StateError", "audit_path", "dataset_dir", "newest_time", "published_groups", "read_audit", "read_dataset",
     "read_open_since", "read_watermark", "reset_state", "state_groups", "state_path", "upsert_partitions",
     "write_report", "write_watermark",
-    "current_version", "file_sha256", "metadata_path", "model_groups", "model_path", "read_metadata", "read_model_config",
-    "read_model_weights", "save_model_version", "saved_weight_arrays", "set_current_version",
+    "PinnedError", "current_version", "file_sha256", "log_decision", "metadata_path", "model_groups", "model_path",
+    "pin_version", "pinned_version", "read_log", "read_metadata", "read_model_config", "read_model_weights",
+    "save_model_version", "saved_weight_arrays", "set_current_version", "unpin_version", "versions",
 ]

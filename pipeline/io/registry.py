@@ -1,11 +1,14 @@
-"""The model registry (a version is a folder of `model.keras` + `metadata.json`) and
-plain-data readers of saved model files, so nothing stored is ever unpickled."""
+"""The model registry (a version is a folder of `model.keras` + `metadata.json`; `CURRENT.json`
+names the version scoring uses, `PIN.json` the one it must keep, and `registry.log` records every
+registration, promotion, pin and unpin) and plain-data readers of saved model files, so nothing
+stored is ever unpickled."""
 from __future__ import annotations
 
 import hashlib
 import json
 import tempfile
 import zipfile
+from datetime import datetime, timezone
 from io import BytesIO
 from pathlib import Path
 
@@ -13,12 +16,19 @@ import h5py
 import numpy as np
 
 from pipeline.config import ConfigError, check_name
-from pipeline.io.files import LOCK, locked, remove, safe_child, staged, sweep, write_json_atomic
+from pipeline.io.files import LOCK, append_line, locked, remove, safe_child, staged, sweep, write_json_atomic
 
 CURRENT = "CURRENT.json"
+PIN = "PIN.json"
+LOG = "registry.log"
 
 
-def save_model_version(models_root: str, group: str, version: str, model, metadata: dict) -> Path:
+class PinnedError(ValueError):
+    """A promotion refused because the group is pinned to another version."""
+
+
+def save_model_version(models_root: str, group: str, version: str, model, metadata: dict, who: str = "training",
+                       why: str = "") -> Path:
     """Write `model.keras` + `metadata.json` into a temp folder, then rename it to the version."""
     group_dir = safe_child(models_root, group)
     final = group_dir / check_name(version, "model version")
@@ -31,6 +41,7 @@ def save_model_version(models_root: str, group: str, version: str, model, metada
             tmp.mkdir()
             model.save(tmp / "model.keras")
             write_json_atomic(tmp / "metadata.json", {**metadata, "model_sha256": file_sha256(tmp / "model.keras")})
+        _log(group_dir, "register", version, who, why)
     return final
 
 
@@ -114,8 +125,102 @@ def current_version(models_root: str, group: str) -> str | None:
     return check_name(version, f"{path}: version")
 
 
-def set_current_version(models_root: str, group: str, version: str) -> None:
+def versions(models_root: str, group: str) -> list[str]:
+    """The group's registered versions, oldest first (names start with their data's end time)."""
+    group_dir = safe_child(models_root, group)
+    found = [p.name for p in group_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+             and (p / "metadata.json").exists()] if group_dir.exists() else []
+    return sorted(found)
+
+
+def pinned_version(models_root: str, group: str) -> str | None:
+    """The version the group is pinned to (training then registers new versions without promoting
+    them), or None; an unreadable pin is a ConfigError naming it (`models unpin` removes it)."""
+    path = safe_child(models_root, group) / PIN
+    if not path.exists():
+        return None
+    try:
+        version = json.loads(path.read_text())["version"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: unreadable pin ({type(exc).__name__}: {exc}); `nightwatch models unpin "
+                          f"{group}` removes it") from None
+    return check_name(version, f"{path}: version")
+
+
+def read_log(models_root: str, group: str) -> list[dict]:
+    """The group's registry log, oldest first (a line that is no JSON is kept as its text)."""
+    path = safe_child(models_root, group) / LOG
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [_entry(line) for line in lines if line.strip()]
+
+
+def _entry(line: str) -> dict:
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return {"action": "unreadable", "line": line}
+    return entry if isinstance(entry, dict) else {"action": "unreadable", "line": line}
+
+
+def set_current_version(models_root: str, group: str, version: str, who: str = "training", why: str = "") -> None:
+    """Make `version` current (a promotion, or a rollback to an older one) and log it; refused with
+    PinnedError while the group is pinned to another version."""
     group_dir, pointer = safe_child(models_root, group), {"version": check_name(version, "model version")}
     with locked(group_dir / LOCK):
+        pinned = pinned_version(models_root, group)
+        if pinned is not None and pinned != version:
+            raise PinnedError(f"group {group!r} is pinned to {pinned}: `nightwatch models unpin {group}` first")
+        previous = _pointer(models_root, group)
         sweep(group_dir, ".tmp-*")
         write_json_atomic(group_dir / CURRENT, pointer)
+        _log(group_dir, "promote", version, who, why, previous)
+
+
+def pin_version(models_root: str, group: str, version: str, who: str, why: str = "") -> None:
+    """Make `version` current and keep it so through later trainings, until `unpin_version`."""
+    group_dir = safe_child(models_root, group)
+    with locked(group_dir / LOCK):
+        previous = _pointer(models_root, group)
+        sweep(group_dir, ".tmp-*")
+        write_json_atomic(group_dir / PIN, {"version": check_name(version, "model version")})
+        write_json_atomic(group_dir / CURRENT, {"version": version})
+        _log(group_dir, "pin", version, who, why, previous)
+
+
+def unpin_version(models_root: str, group: str, who: str, why: str = "") -> str:
+    """Remove the group's pin (its current version stays until a training promotes another) and
+    return the version it held; ValueError when the group is not pinned."""
+    group_dir = safe_child(models_root, group)
+    with locked(group_dir / LOCK):
+        if not (group_dir / PIN).exists():
+            raise ValueError(f"group {group!r} is not pinned")
+        try:
+            version = pinned_version(models_root, group)
+        except ConfigError:  # unpinning is how an unreadable pin is mended
+            version = None
+        remove(group_dir / PIN)
+        _log(group_dir, "unpin", version, who, why)
+    return version
+
+
+def log_decision(models_root: str, group: str, action: str, version: str, who: str, why: str) -> None:
+    """Record a registry decision that changes no file (e.g. training keeping the current version)."""
+    group_dir = safe_child(models_root, group)
+    with locked(group_dir / LOCK):
+        _log(group_dir, action, version, who, why)
+
+
+def _pointer(models_root: str, group: str) -> str | None:
+    try:
+        return current_version(models_root, group)
+    except ConfigError:  # a broken pointer is being replaced
+        return None
+
+
+def _log(group_dir: Path, action: str, version: str | None, who: str, why: str, previous: str | None = None) -> None:
+    """One JSON line (call with the group's lock held, so lines never interleave)."""
+    entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version,
+             "who": who, "why": why}
+    if action in ("promote", "pin"):
+        entry["previous"] = previous
+    append_line(group_dir / LOG, json.dumps(entry))
