@@ -12,9 +12,11 @@ from pathlib import Path
 ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 os.environ.update({name: value for name, value in ENV_DEFAULTS.items() if name not in os.environ})
 
-from nightwatch_cli import args as types, models, state  # noqa: E402  (after the environment: nothing here imports prefect)
+# after the environment is set: nothing imported here imports prefect
+from nightwatch_cli import anomalies, args as types, explain, models, state  # noqa: E402
 
-ADMIN = {"state": state, "models": models}  # commands on stored data: module with add_parser, check and run, by command
+# commands on stored data, by name: a module with add_parser, check and run each
+ADMIN = {"state": state, "models": models, "anomalies": anomalies, "explain": explain}
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = {name: module.add_parser(sub, config) for name, module in ADMIN.items()}
     args = parser.parse_args(argv)
     if args.command in ADMIN:
-        command = admin[args.command][args.action]
+        command = admin[args.command][getattr(args, "action", None)]
         _check(parser, command, args)
         ADMIN[args.command].check(args, command)
         return ADMIN[args.command].run(args, command)

@@ -67,3 +67,13 @@ def known_groups(settings) -> list[str]:
     data_root = settings.storage.data_root
     return sorted({g.name for g in settings.groups} | set(io.published_groups(data_root, "scores"))
                   | set(io.model_groups(settings.storage.models_root)) | set(io.state_groups(data_root)))
+
+
+def progress(done: int, total: int, what: str) -> None:
+    """`done/total what` on one terminal line of stderr, rewritten as it grows; silent when stderr is
+    not a terminal (a log or a pipe)."""
+    import sys
+
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{done}/{total} {what}" + ("\n" if done == total else ""))
+        sys.stderr.flush()
