@@ -25,7 +25,8 @@ def _run_id() -> str:
 def _by_group(futures: dict, stage: str) -> tuple[dict[str, dict], dict[str, str]]:
     """Wait for every group's task; split results into successes and failure messages.
 
-    A progress artifact (`<stage>-progress`) shows the share of groups finished as they finish."""
+    A progress artifact (`<stage>-progress`) shows the share of groups finished as they finish, and
+    a log line `<stage>: done/total groups` each time one does (what a terminal shows)."""
     done, failed = {}, {}
     names = {id(future): name for name, future in futures.items()}
     progress = create_progress_artifact(0.0 if futures else 100.0, key=f"{stage}-progress",
@@ -34,6 +35,7 @@ def _by_group(futures: dict, stage: str) -> tuple[dict[str, dict], dict[str, str
         name = names[id(future)]
         future.wait()  # already done; this keeps the final state with its data (or exception)
         update_progress_artifact(progress, 100.0 * finished / len(futures))
+        get_run_logger().info(f"{stage}: {finished}/{len(futures)} groups done ({name})")
         state = future.state
         if state.is_completed():
             done[name] = state.result()
