@@ -17,6 +17,8 @@ class DeliveryError(OSError):
 def post_json(url: str, body: dict, timeout_s: float, retries: int, backoff_s: float) -> int:
     """POST `body` as JSON to `url`; returns the number of tries it took. Raises DeliveryError after
     `retries` retries, `backoff_s` x 2^n seconds apart."""
+    if not url.startswith(("http://", "https://")):  # urllib would also open file: and ftp: URLs
+        raise DeliveryError(f"not an http(s) URL (starts {url.split(':', 1)[0][:10]!r})")
     data = json.dumps(body).encode()
     last = ""
     for attempt in range(retries + 1):
