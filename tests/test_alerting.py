@@ -55,7 +55,8 @@ def receivers(monkeypatch):
 def test_alerts_open_once_updates_do_not_repeat_and_reruns_send_nothing(tmp_path, receivers):
     hook, slack = receivers
     settings = settings_for(tmp_path)
-    publish(settings, [("2026-11-20T01:00", "2026-11-20T01:30", "low"), ("2026-11-20T03:00", "2026-11-20T04:00", "high"),
+    publish(settings, [("2026-11-20T01:00", "2026-11-20T01:30", "low"),
+                       ("2026-11-20T03:00", "2026-11-20T04:00", "high"),
                        ("2026-11-20T09:00", "2026-11-20T10:00", "medium")], "2026-11-20T10:00", "2026-11-20T09:00")
     assert alert_group(settings, GROUP, FIRST) == {"group": GROUP, "opened": 4, "updated": 0, "failures": []}
     assert [(b["event"], b["start"], b["severity"], b["open"]) for b in hook.received] == [
@@ -81,14 +82,15 @@ def test_alerts_open_once_updates_do_not_repeat_and_reruns_send_nothing(tmp_path
     assert len(hook.received) == len(slack.received) == 3
     assert alert_group(settings, GROUP, t("2026-11-20T09:00"))["updated"] == 0  # a rerun sends nothing
     assert len(hook.tries) == len(slack.tries) == 3
-    assert json.loads(log_path.read_text()) == {"since": "2026-11-20T11:00:00Z", "sent": {}}  # everything before the watermark is done
+    # everything before the watermark is delivered: the log moves on and forgets it
+    assert json.loads(log_path.read_text()) == {"since": "2026-11-20T11:00:00Z", "sent": {}}
 
 
 def test_a_failing_receiver_is_retried_reported_and_sent_again_at_the_next_run(tmp_path, receivers, monkeypatch):
     _, slack = receivers
     settings = settings_for(tmp_path)
-    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high"), ("2026-11-20T06:00", "2026-11-20T07:00", "high")],
-            "2026-11-20T10:00")
+    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high"),
+                       ("2026-11-20T06:00", "2026-11-20T07:00", "high")], "2026-11-20T10:00")
     with Receiver(always=500) as broken:
         monkeypatch.setenv("TEST_HOOK_URL", broken.url)
         result = alert_group(settings, GROUP, FIRST)
@@ -134,8 +136,8 @@ def test_a_snooze_holds(tmp_path, receivers):
 def test_enabling_alerts_does_not_announce_the_past(tmp_path, receivers):
     hook, _ = receivers
     settings = settings_for(tmp_path)
-    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high"), ("2026-11-20T11:00", "2026-11-20T11:30", "high")],
-            "2026-11-20T12:00")
+    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high"),
+                       ("2026-11-20T11:00", "2026-11-20T11:30", "high")], "2026-11-20T12:00")
     assert alert_group(settings, GROUP, t("2026-11-20T10:05"))["opened"] == 2  # the later interval, two destinations
     assert [b["start"] for b in hook.received] == ["2026-11-20T11:00:00Z"]
 
