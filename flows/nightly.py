@@ -139,9 +139,10 @@ def nightly_flow(config: str | None = None, days: int = 7):
     report = written.result() if written.is_completed() else None
     if report is not None:
         get_run_logger().info(f"report written to {report}")
+    undelivered = "".join(f"\n{line}" for sent in scored.get("alerts", {}).values() for line in sent["failures"])
     if failures or file_errors or report is None:
         why = "".join(f"\n{name}: {msg}" for name, msg in failures.items())  # which group failed, and why
         unwritten = "" if report is not None else f"\nreport not written: {written.message}"
         return Failed(message=f"failed groups: {sorted(failures)}; unreadable files: {sorted(file_errors)}"
-                              f"{why}{unwritten}")
-    return Completed(message=f"all groups trained and scored; report at {report}")
+                              f"{why}{unwritten}{undelivered}")
+    return Completed(message=f"all groups trained and scored; report at {report}{undelivered}")

@@ -63,6 +63,18 @@ def secret_url(destination: Destination) -> str:
         raise UnresolvedSecret(f"Prefect Secret block {destination.secret_block!r}: {type(exc).__name__}: {exc}")
 
 
+def notify_block(block: str, subject: str, body: str) -> None:
+    """Send through the Prefect notification block `block` (`<type slug>/<name>`), raising on failure."""
+    from prefect.blocks.abstract import NotificationBlock
+    from prefect.blocks.core import Block
+
+    loaded = Block.load(block)
+    if not isinstance(loaded, NotificationBlock):
+        raise TypeError(f"block {block!r} is a {type(loaded).__name__}, not a notification block")
+    with loaded.raise_on_failure():
+        loaded.notify(body=body, subject=subject)
+
+
 @task(name="send-alerts")
 def alert_task(settings: Settings, scored: dict[str, dict]) -> dict[str, dict]:
     """Send each scored group's new anomaly intervals (pipeline.alerting); a group whose sent log or
@@ -72,7 +84,7 @@ def alert_task(settings: Settings, scored: dict[str, dict]) -> dict[str, dict]:
     for name, summary in scored.items():
         first = pd.Timestamp(summary["start"]) if summary.get("start") else None
         try:
-            result = alert_group(settings, name, first, resolve=secret_url)
+            result = alert_group(settings, name, first, resolve=secret_url, notify=notify_block)
         except (OSError, ValueError) as exc:
             result = {"group": name, "opened": 0, "updated": 0,
                       "failures": [f"{name}: alerts not sent: {type(exc).__name__}: {exc}"]}

@@ -11,24 +11,31 @@ import pandas as pd
 from pipeline.config_build import ConfigError, build, check_scalar
 
 SEVERITIES = ("low", "medium", "high")
-KINDS = ("webhook", "slack")
+KINDS = ("webhook", "slack", "prefect")
 
 
 @dataclass(frozen=True)
 class Destination:
-    """One receiver: `kind` says the payload (generic JSON or Slack's incoming webhook); the URL
-    comes from the environment variable `url_env` or the Prefect Secret block `secret_block`."""
+    """One receiver: `kind` says the payload (generic JSON or Slack's incoming webhook), whose URL
+    comes from the environment variable `url_env` or the Prefect Secret block `secret_block`; or
+    `prefect`: the Prefect notification block `block` (`<block type slug>/<name>`, e.g.
+    `slack-webhook/ops`), which holds its own secrets."""
 
     name: str
     kind: str
     url_env: str | None = None
     secret_block: str | None = None
+    block: str | None = None
 
     def check(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind: {self.kind!r} is not one of {KINDS}")
-        if (self.url_env is None) == (self.secret_block is None):
-            raise ValueError("url_env: give exactly one of url_env and secret_block")
+        if self.kind == "prefect":
+            if self.block is None or "/" not in self.block or self.url_env or self.secret_block:
+                raise ValueError("block: a prefect destination names its notification block as '<type slug>/<name>' "
+                                 "(e.g. slack-webhook/ops), and no url_env or secret_block")
+        elif (self.url_env is None) == (self.secret_block is None) or self.block is not None:
+            raise ValueError("url_env: give exactly one of url_env and secret_block (block is for kind prefect)")
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.alert_config import Destination
-from pipeline.alerts import advanced, payload, plan, recorded
+from pipeline.alert_config import Alerts
+from pipeline.alerts import Message, advanced, notification_text, payload, plan, recorded
 from pipeline.config import Settings
 from pipeline.io.alert_log import alert_log_locked, read_alert_log, write_alert_log
 from pipeline.io.exports import latest_score, write_textfile
-from pipeline.io.webhooks import DeliveryError, post_json
+from pipeline.io.webhooks import DeliveryError, post_json, retried
 from pipeline.metrics_export import GroupScore, prometheus_text
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,12 @@ def env_url(destination: Destination) -> str:
 
 def alert_group(settings: Settings, group: str, first_scored: pd.Timestamp | None,
                 resolve: Callable[[Destination], str] = env_url,
+                notify: Callable[[str, str, str], None] | None = None,
                 clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC")) -> dict:
     """Send `group`'s new and grown intervals (see `pipeline.alerts`); `first_scored`: the run's
-    first scored step (where alerting starts if this is the group's first alerting run).
+    first scored step (where alerting starts if this is the group's first alerting run); `resolve`
+    gives a destination's URL, `notify(block, subject, body)` sends through a Prefect notification
+    block (both from `flows/`, where Prefect is).
 
     Returns `{"group", "opened", "updated", "failures"}`, failures as one line per destination."""
     alerts, data_root = settings.alerts, settings.storage.data_root
@@ -63,8 +67,7 @@ def alert_group(settings: Settings, group: str, first_scored: pd.Timestamp | Non
             name = message.destination.name
             if name not in failed:
                 try:
-                    post_json(resolve(message.destination), payload(message, alerts.report_url), alerts.timeout_s,
-                              alerts.retries, alerts.backoff_s)
+                    _deliver(message, alerts, resolve, notify)
                 except (DeliveryError, UnresolvedSecret) as exc:
                     failed[name] = (str(exc), 0)
                 else:
@@ -80,6 +83,20 @@ def alert_group(settings: Settings, group: str, first_scored: pd.Timestamp | Non
     failures = [f"{group}: alert delivery to {name!r} failed: {error}; {count} alert(s) not sent, tried again at "
                 f"the next run" for name, (error, count) in failed.items()]
     return {"group": group, "opened": opened, "updated": updated, "failures": failures}
+
+
+def _deliver(message: Message, alerts: Alerts, resolve: Callable[[Destination], str],
+             notify: Callable[[str, str, str], None] | None) -> None:
+    """Send one message, with the configured retries; raises DeliveryError or UnresolvedSecret."""
+    destination = message.destination
+    if destination.kind != "prefect":
+        post_json(resolve(destination), payload(message, alerts.report_url), alerts.timeout_s, alerts.retries,
+                  alerts.backoff_s)
+    elif notify is None:
+        raise UnresolvedSecret(f"Prefect notification block {destination.block!r} can only be used in a flow")
+    else:
+        subject, body = notification_text(message, alerts.report_url)
+        retried(lambda: notify(destination.block, subject, body), alerts.retries, alerts.backoff_s)
 
 
 def export_metrics(settings: Settings) -> tuple[Path, list[str]]:

@@ -155,6 +155,17 @@ def slack_payload(message: Message, report_url: str | None) -> dict:
     return {"text": fallback, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]}
 
 
+def notification_text(message: Message, report_url: str | None) -> tuple[str, str]:
+    """Subject and plain-text body for a Prefect notification block (it formats them for its service)."""
+    i = message.interval
+    subject = slack_payload(message, None)["text"]
+    body = [f"Group: {message.group}", f"When: {_shown(i['start'])} to {_shown(i['end'])}"
+            + (" (still open)" if i["open"] else ""), f"Severity: {i['severity']}", f"Trigger: {i['trigger']}",
+            f"Peak score: {i['peak_score']:g} at {_shown(i['peak_time'])} (threshold {i['threshold']:g})",
+            f"Top metrics: {i['top_metrics'] or 'none'}"]
+    return subject, "\n".join(body + ([f"Report: {report_url}"] if report_url else []))
+
+
 def _shown(text: str) -> str:
     return f"{pd.Timestamp(text):{SHOWN}}"
 

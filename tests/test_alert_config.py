@@ -37,6 +37,12 @@ def test_the_documented_example_parses():
     assert settings.alerts.snooze[1].until_time() == pd.Timestamp("2026-12-06T00:00Z")
 
 
+def test_a_prefect_notification_block_destination():
+    settings = parse_settings({"alerts": {"destinations": [{"name": "p", "kind": "prefect",
+                                                             "block": "slack-webhook/ops"}]}}, "c.yaml")
+    assert settings.alerts.destinations == (Destination("p", "prefect", block="slack-webhook/ops"),)
+
+
 def test_left_out_sections_are_off():
     settings = parse_settings({}, "c.yaml")
     assert settings.alerts is None and settings.prometheus is None
@@ -55,7 +61,12 @@ HOOK = {"name": "a", "kind": "webhook", "url_env": "A_URL"}
      "alerts.destinations[0].url: webhook URLs are secrets and stay out of the file; name the environment "
      "variable (url_env) or Prefect Secret block (secret_block)"),
     ({"destinations": [{"name": "a", "kind": "sms", "url_env": "X"}]},
-     "alerts.destinations[0].kind: 'sms' is not one of ('webhook', 'slack')"),
+     "alerts.destinations[0].kind: 'sms' is not one of ('webhook', 'slack', 'prefect')"),
+    ({"destinations": [{"name": "a", "kind": "prefect", "block": "ops"}]},
+     "alerts.destinations[0].block: a prefect destination names its notification block as '<type slug>/<name>'"),
+    ({"destinations": [{"name": "a", "kind": "prefect", "block": "slack-webhook/ops", "url_env": "X"}]},
+     "destinations[0].block: a prefect destination names"),
+    ({"destinations": [{**HOOK, "block": "slack-webhook/ops"}]}, "destinations[0].url_env: give exactly one of"),
     ({"destinations": [{"name": "a", "kind": "slack"}]}, "destinations[0].url_env: give exactly one of"),
     ({"destinations": [{**HOOK, "secret_block": "b"}]}, "destinations[0].url_env: give exactly one of"),
     ({"destinations": [{"kind": "slack", "url_env": "X"}]}, "destinations[0]: each destination needs 'name'"),

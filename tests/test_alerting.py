@@ -159,3 +159,11 @@ def test_metrics_file_has_each_group_latest_score(tmp_path):
                      'nightwatch_last_scored_timestamp_seconds{group="db-01"} 1795168800',
                      'nightwatch_last_scored_timestamp_seconds{group="web-01"} 1795168800']
     assert [p.name for p in path.parent.iterdir()] == ["nightwatch.prom"]  # no temp name left
+
+
+def test_a_notification_block_outside_a_flow_is_a_failure_not_a_crash(tmp_path):
+    settings = settings_for(tmp_path, destinations=[{"name": "p", "kind": "prefect", "block": "slack-webhook/ops"}])
+    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high")], "2026-11-20T10:00")
+    assert alert_group(settings, GROUP, FIRST)["failures"] == [
+        "db-01: alert delivery to 'p' failed: Prefect notification block 'slack-webhook/ops' can only be used in a "
+        "flow; 1 alert(s) not sent, tried again at the next run"]

@@ -1,7 +1,7 @@
 import pandas as pd
 
 from pipeline.alert_config import Alerts, Destination, Snooze
-from pipeline.alerts import Message, advanced, interval_fields, payload, plan, recorded
+from pipeline.alerts import Message, advanced, interval_fields, notification_text, payload, plan, recorded
 
 HOOK = Destination("ops-webhook", "webhook", url_env="HOOK_URL")
 SLACK = Destination("ops-slack", "slack", url_env="SLACK_URL")
@@ -142,3 +142,11 @@ def test_slack_update_says_which_alert_it_updates_and_what_changed():
     assert section.startswith(":arrows_counterclockwise: *Update* to the alert sent at 2026-11-20 03:20 UTC: "
                               "*high anomaly in db-01* (end was 2026-11-20 03:30 UTC)\n")
     assert "Open the Nightwatch report" not in section and len(section) <= 3000
+
+
+def test_notification_block_text_is_plain():
+    assert notification_text(opened_message(), "https://ops.example/r.html") == (
+        "Nightwatch: high anomaly in db-01 from 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC (still open)",
+        "Group: db-01\nWhen: 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC (still open)\nSeverity: high\n"
+        "Trigger: score+level\nPeak score: 12.3457 at 2026-11-20 03:00 UTC (threshold 2.5)\n"
+        "Top metrics: db<01>.lag & co 90%\nReport: https://ops.example/r.html")

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from pipeline import io
+from pipeline.alerting import alert_group
 from pipeline.sample_data import landing_files
 from tests.helpers import DAYS, tiny_config
 from tests.receivers import Receiver
@@ -28,8 +29,9 @@ def land_until(root, until: pd.Timestamp | None) -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, prefect_harness):
     """Train before the incident; score while it goes on (one receiver answers 500); rerun; land the
-    rest and score again (the incident grew); write the report with the first run's warnings."""
-    from flows.nightly import report_flow, score_flow, train_flow
+    rest and score again (the incident grew); write the report with the first run's warnings; run
+    the nightly flow."""
+    from flows.nightly import nightly_flow, report_flow, score_flow, train_flow
 
     root = tmp_path_factory.mktemp("alert-flows")
     config = {**tiny_config(root, [GROUP]), "prometheus": {"textfile": "metrics/nightwatch.prom"},
@@ -59,6 +61,7 @@ def runs(tmp_path_factory, prefect_harness):
         out["third_slack"] = list(slack.received)
         warnings = out["first"].result()["scored"]["db-01"]["warnings"]
         out["report"] = report_flow(path, days=30, warnings={"db-01": warnings})
+        out["nightly"] = nightly_flow(path, days=30, return_state=True)  # nothing new; the webhook still fails
     return out
 
 
@@ -101,6 +104,12 @@ def test_a_failing_receiver_leaves_scoring_completed_and_is_reported(runs):
     assert runs["first_tries"] == 3
     assert second.is_completed() and runs["second_tries"] == 6  # not recorded as sent: tried again at the next run
     assert "alert delivery to &#x27;ops-webhook&#x27; failed: HTTP 500 after 3 tries" in open(runs["report"]).read()
+    nightly = runs["nightly"]
+    assert nightly.is_completed() and nightly.message.startswith("all groups trained and scored; report at ")
+    assert f"\n{line}" in nightly.message
+    (latest, *_) = sorted((root / "data" / "reports").glob("report-*.html"), key=lambda p: p.stat().st_mtime,
+                          reverse=True)
+    assert "alert delivery to &#x27;ops-webhook&#x27; failed" in latest.read_text()
 
 
 def test_the_metrics_file_holds_the_group(runs):
@@ -109,3 +118,33 @@ def test_the_metrics_file_holds_the_group(runs):
     newest = io.read_dataset(str(root / "data"), "scores", "db-01")["timestamp"].max()
     assert f'nightwatch_last_scored_timestamp_seconds{{group="db-01"}} {int(newest.timestamp())}\n' in text
     assert 'nightwatch_anomaly_open{group="db-01"} ' in text and "# TYPE nightwatch_score gauge" in text
+
+
+def test_secret_and_notification_blocks_deliver_in_the_flow_task(tmp_path, prefect_harness):
+    """The flow's resolvers: a URL from a Prefect Secret block, a message through a Prefect
+    notification block (a custom webhook to a local receiver), a missing block as a failure."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.blocks.system import Secret
+
+    from flows.tasks import notify_block, secret_url
+    from tests.test_alerting import FIRST, publish, settings_for
+
+    with Receiver() as hook, Receiver() as notified:
+        Secret(value=hook.url).save("nightwatch-test-hook", overwrite=True)
+        CustomWebhookNotificationBlock(name="nightwatch", url=notified.url, allow_private_urls=True,
+                                       json_data={"subject": "{{subject}}", "text": "{{body}}"}
+                                       ).save("nightwatch-test", overwrite=True)
+        settings = settings_for(tmp_path, destinations=[
+            {"name": "hook", "kind": "webhook", "secret_block": "nightwatch-test-hook"},
+            {"name": "block", "kind": "prefect", "block": "custom-webhook/nightwatch-test"},
+            {"name": "gone", "kind": "webhook", "secret_block": "no-such-block"}])
+        publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high")], "2026-11-20T10:00")
+        result = alert_group(settings, "db-01", FIRST, resolve=secret_url, notify=notify_block)
+    assert result["opened"] == 2 and [b["event"] for b in hook.received] == ["anomaly.opened"]
+    assert notified.received == [{
+        "subject": "Nightwatch: high anomaly in db-01 from 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC",
+        "text": "Group: db-01\nWhen: 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC\nSeverity: high\nTrigger: score\n"
+                "Peak score: 9 at 2026-11-20 03:00 UTC (threshold 2)\nTop metrics: db-01.lag 100%\n"
+                "Report: https://ops.example/report.html"}]
+    (failure,) = result["failures"]
+    assert failure.startswith("db-01: alert delivery to 'gone' failed: Prefect Secret block 'no-such-block': ")

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from pipeline.io.webhooks import DeliveryError, post_json
+from pipeline.io.webhooks import DeliveryError, post_json, retried
 from tests.receivers import Receiver
 
 
@@ -61,3 +61,34 @@ def test_only_http_urls_are_posted_to(tmp_path):
     with pytest.raises(DeliveryError, match=r"not an http\(s\) URL \(starts 'file'\)"):
         post_json(f"file://{target}", {}, timeout_s=1, retries=0, backoff_s=0.01)
     assert not target.exists()
+
+
+def test_another_sender_is_retried_until_it_succeeds():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("reset by peer")
+
+    assert retried(flaky, retries=3, backoff_s=0.01) == 3
+
+
+def test_another_sender_that_keeps_failing_or_is_misconfigured_is_reported():
+    calls = []
+
+    def down():
+        calls.append(1)
+        raise ConnectionError("reset by peer")
+
+    with pytest.raises(DeliveryError, match=r"ConnectionError: reset by peer after 3 tries"):
+        retried(down, retries=2, backoff_s=0.01)
+    assert len(calls) == 3
+
+    def wrong():
+        calls.append(1)
+        raise ValueError("no block named 'x'")
+
+    with pytest.raises(DeliveryError, match=r"ValueError: no block named 'x' \(not retried\)"):
+        retried(wrong, retries=2, backoff_s=0.01)
+    assert len(calls) == 4
