@@ -76,19 +76,19 @@ def score_flow(config: str | None = None, start: str | None = None, end: str | N
     done, failed = _by_group({g.name: score_task.submit(settings, g, catalog, run_id, start, end)
                               for g in groups}, "scoring")
     result = {"scored": done, "failed": failed, "landing_errors": catalog.errors}
-    problems = _after_scoring(settings, result)
+    problems = _after_scoring(settings, result, backfill=start is not None or end is not None)
     if problems:  # scoring completed; the run's message says what was not delivered or written
         return Completed(message="scoring completed; " + "; ".join(problems), data=result)
     return result
 
 
-def _after_scoring(settings, result: dict) -> list[str]:
+def _after_scoring(settings, result: dict, backfill: bool) -> list[str]:
     """Alerts and the Prometheus textfile after a scoring run, when configured. Neither can fail the
     run: a failed delivery becomes a warning of its group (so the report shows it), and lines for
-    the run's message are returned."""
+    the run's message are returned. A backfill never starts a group's alerting in the past."""
     problems: list[str] = []
     if settings.alerts is not None:
-        sent = alert_task(settings, result["scored"], return_state=True)
+        sent = alert_task(settings, result["scored"], backfill, return_state=True)
         result["alerts"] = sent.result() if sent.is_completed() else {}
         for name, outcome in result["alerts"].items():
             result["scored"][name]["warnings"] = [*result["scored"][name].get("warnings", []), *outcome["failures"]]

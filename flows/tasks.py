@@ -76,13 +76,14 @@ def notify_block(block: str, subject: str, body: str) -> None:
 
 
 @task(name="send-alerts")
-def alert_task(settings: Settings, scored: dict[str, dict]) -> dict[str, dict]:
+def alert_task(settings: Settings, scored: dict[str, dict], backfill: bool = False) -> dict[str, dict]:
     """Send each scored group's new anomaly intervals (pipeline.alerting); a group whose sent log or
     anomalies cannot be read gets a failure line, the others are sent. Not retried as a task: each
-    message has its own retries, and what failed is sent again at the next run."""
+    message has its own retries, and what failed is sent again at the next run. A group's first
+    alerting run starts at its first newly scored step, or at its watermark after a `backfill`."""
     logger, results = get_run_logger(), {}
     for name, summary in scored.items():
-        first = pd.Timestamp(summary["start"]) if summary.get("start") else None
+        first = pd.Timestamp(summary["start"]) if summary.get("start") and not backfill else None
         try:
             result = alert_group(settings, name, first, resolve=secret_url, notify=notify_block)
         except (OSError, ValueError) as exc:

@@ -167,3 +167,12 @@ def test_a_notification_block_outside_a_flow_is_a_failure_not_a_crash(tmp_path):
     assert alert_group(settings, GROUP, FIRST)["failures"] == [
         "db-01: alert delivery to 'p' failed: Prefect notification block 'slack-webhook/ops' can only be used in a "
         "flow; 1 alert(s) not sent, tried again at the next run"]
+
+
+def test_a_first_run_without_new_steps_starts_at_the_watermark(tmp_path, receivers):
+    hook, _ = receivers  # e.g. a backfill, which never starts alerting in the past
+    settings = settings_for(tmp_path)
+    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high")], "2026-11-20T10:00")
+    assert alert_group(settings, GROUP, None)["opened"] == 0 and hook.tries == []
+    log = json.loads(alert_log_path(settings.storage.data_root, GROUP).read_text())
+    assert log == {"since": "2026-11-20T10:00:00Z", "sent": {}}
