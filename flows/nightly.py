@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from flows.runner import task_runner
-from flows.tasks import discover_task, report_task, score_task, train_task
+from flows.tasks import alert_task, discover_task, metrics_task, report_task, score_task, train_task
 from pipeline import io
 from pipeline.catalog import Catalog, groups as resolve
 from pipeline.config import load_settings
@@ -77,7 +77,34 @@ def score_flow(config: str | None = None, start: str | None = None, end: str | N
     run_id = _run_id()
     done, failed = _by_group({g.name: score_task.submit(settings, g, catalog, run_id, start, end)
                               for g in groups}, "scoring")
-    return {"scored": done, "failed": failed, "landing_errors": catalog.errors}
+    result = {"scored": done, "failed": failed, "landing_errors": catalog.errors}
+    problems = _after_scoring(settings, result, backfill=start is not None or end is not None)
+    if problems:  # scoring completed; the run's message says what was not delivered or written
+        return Completed(message="scoring completed; " + "; ".join(problems), data=result)
+    return result
+
+
+def _after_scoring(settings, result: dict, backfill: bool) -> list[str]:
+    """Alerts and the Prometheus textfile after a scoring run, when configured. Neither can fail the
+    run: a failed delivery becomes a warning of its group (so the report shows it), and lines for
+    the run's message are returned. A backfill never starts a group's alerting in the past."""
+    problems: list[str] = []
+    if settings.alerts is not None:
+        sent = alert_task(settings, result["scored"], backfill, return_state=True)
+        result["alerts"] = sent.result() if sent.is_completed() else {}
+        for name, outcome in result["alerts"].items():
+            result["scored"][name]["warnings"] = [*result["scored"][name].get("warnings", []), *outcome["failures"]]
+            problems += outcome["failures"]
+        if not sent.is_completed():
+            problems.append(f"alerts not sent: {sent.message}")
+    if settings.prometheus is not None:
+        written = metrics_task(settings, return_state=True)
+        if written.is_completed():
+            result["metrics_file"], skipped = written.result()
+            problems += skipped
+        else:
+            problems.append(f"metrics file not written: {written.message}")
+    return problems
 
 
 @flow(name="report")
@@ -114,9 +141,10 @@ def nightly_flow(config: str | None = None, days: int = 7):
     report = written.result() if written.is_completed() else None
     if report is not None:
         get_run_logger().info(f"report written to {report}")
+    undelivered = "".join(f"\n{line}" for sent in scored.get("alerts", {}).values() for line in sent["failures"])
     if failures or file_errors or report is None:
         why = "".join(f"\n{name}: {msg}" for name, msg in failures.items())  # which group failed, and why
         unwritten = "" if report is not None else f"\nreport not written: {written.message}"
         return Failed(message=f"failed groups: {sorted(failures)}; unreadable files: {sorted(file_errors)}"
-                              f"{why}{unwritten}")
-    return Completed(message=f"all groups trained and scored; report at {report}")
+                              f"{why}{unwritten}{undelivered}")
+    return Completed(message=f"all groups trained and scored; report at {report}{undelivered}")

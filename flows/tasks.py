@@ -8,6 +8,8 @@ import pandas as pd
 from prefect import get_run_logger, task
 
 from pipeline import io
+from pipeline.alert_config import Destination
+from pipeline.alerting import UnresolvedSecret, alert_group, env_url, export_metrics
 from pipeline.catalog import Catalog, discover
 from pipeline.config import GroupConfig, Settings
 from pipeline.report import GroupSection, build_html, markdown_summary
@@ -47,6 +49,60 @@ def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id:
                start: str | None = None, end: str | None = None) -> dict:
     return score_group(settings, group, catalog, run_id, pd.Timestamp(start) if start else None,
                        pd.Timestamp(end) if end else None, emit=get_run_logger().info)
+
+
+def secret_url(destination: Destination) -> str:
+    """A destination's URL from its environment variable or its Prefect Secret block."""
+    if destination.secret_block is None:
+        return env_url(destination)
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(destination.secret_block).get())
+    except Exception as exc:  # noqa: BLE001 - a missing or unreadable block is this destination's failure
+        raise UnresolvedSecret(f"Prefect Secret block {destination.secret_block!r}: {type(exc).__name__}: {exc}")
+
+
+def notify_block(block: str, subject: str, body: str) -> None:
+    """Send through the Prefect notification block `block` (`<type slug>/<name>`), raising on failure."""
+    from prefect.blocks.abstract import NotificationBlock
+    from prefect.blocks.core import Block
+
+    loaded = Block.load(block)
+    if not isinstance(loaded, NotificationBlock):
+        raise TypeError(f"block {block!r} is a {type(loaded).__name__}, not a notification block")
+    with loaded.raise_on_failure():
+        loaded.notify(body=body, subject=subject)
+
+
+@task(name="send-alerts")
+def alert_task(settings: Settings, scored: dict[str, dict], backfill: bool = False) -> dict[str, dict]:
+    """Send each scored group's new anomaly intervals (pipeline.alerting); a group whose sent log or
+    anomalies cannot be read gets a failure line, the others are sent. Not retried as a task: each
+    message has its own retries, and what failed is sent again at the next run. A group's first
+    alerting run starts at its first newly scored step, or at its watermark after a `backfill`."""
+    logger, results = get_run_logger(), {}
+    for name, summary in scored.items():
+        first = pd.Timestamp(summary["start"]) if summary.get("start") and not backfill else None
+        try:
+            result = alert_group(settings, name, first, resolve=secret_url, notify=notify_block)
+        except (OSError, ValueError) as exc:
+            result = {"group": name, "opened": 0, "updated": 0,
+                      "failures": [f"{name}: alerts not sent: {type(exc).__name__}: {exc}"]}
+        logger.info(f"{name}: {result['opened']} alert(s) sent, {result['updated']} update(s)")
+        for line in result["failures"]:
+            logger.warning(line)
+        results[name] = result
+    return results
+
+
+@task(name="export-metrics", retries=1, retry_delay_seconds=5, retry_condition_fn=io_error)
+def metrics_task(settings: Settings) -> tuple[str, list[str]]:
+    """Write the Prometheus textfile of every group's latest score."""
+    path, problems = export_metrics(settings)
+    for line in problems:
+        get_run_logger().warning(line)
+    return str(path), problems
 
 
 ANOMALY_COLUMNS = ("start", "end", "severity", "trigger", "peak_score", "threshold", "top_metric", "contributors",

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from pipeline.alert_config import Alerts, Prometheus, parse_alerts
 from pipeline.config_build import ConfigError, build, check_scalar
 from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
@@ -84,6 +85,8 @@ class Settings:
     groups: tuple[GroupConfig, ...] = ()
     promotion_margin: float = 0.10
     future_tolerance: str = "1h"  # landed rows later than the run's clock plus this are not read
+    alerts: Alerts | None = None  # where new anomaly intervals are sent (off when left out)
+    prometheus: Prometheus | None = None  # the scores as a Prometheus textfile (off when left out)
 
 
 def _validate_group(group: GroupConfig, where: str) -> None:
@@ -123,7 +126,8 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
     raw = raw or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: top level must be a mapping")
-    unknown = sorted(set(raw) - {"storage", "defaults", "groups", "promotion_margin", "future_tolerance"})
+    unknown = sorted(set(raw) - {"storage", "defaults", "groups", "promotion_margin", "future_tolerance", "alerts",
+                                 "prometheus"})
     if unknown:
         raise ConfigError(f"{source}: unknown key {unknown[0]!r}")
     storage = build(StorageConfig, raw.get("storage", {}), f"{source}: storage", StorageConfig())
@@ -157,8 +161,11 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
             raise ValueError
     except ValueError:
         raise ConfigError(f"{source}: future_tolerance: must be a duration of 0 or more like '1h', got {tolerance!r}")
+    alerts = None if raw.get("alerts") is None else parse_alerts(raw["alerts"], f"{source}: alerts")
+    prometheus = None if raw.get("prometheus") is None else build(Prometheus, raw["prometheus"],
+                                                                  f"{source}: prometheus", Prometheus())
     return Settings(storage=storage, defaults=defaults, groups=tuple(groups), promotion_margin=margin,
-                    future_tolerance=tolerance)
+                    future_tolerance=tolerance, alerts=alerts, prometheus=prometheus)
 
 
 def _refuse_moved(raw: Any, where: str) -> None:

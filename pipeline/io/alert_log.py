@@ -1,0 +1,49 @@
+"""What was alerted per group: `<data_root>/state/alerts/<group>.json`, beside the watermarks,
+written to a temp name and renamed, read and written under its own lock, so two runs of one group
+never both send an alert."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.config import check_name
+from pipeline.io.files import locked, sweep, write_json_atomic
+
+
+class AlertLogError(ValueError):
+    """A sent log that cannot be read; the message names the file."""
+
+
+def alert_log_path(data_root: str, group: str) -> Path:
+    return Path(data_root) / "state" / "alerts" / f"{check_name(group)}.json"
+
+
+@contextmanager
+def alert_log_locked(data_root: str, group: str) -> Iterator[Path]:
+    """The group's sent log path, with its lock held (other runs of the group wait) and temp names
+    of killed writers swept."""
+    path = alert_log_path(data_root, group)
+    with locked(path.parent / f".{group}.lock"):
+        sweep(path.parent, f".tmp-{path.name}-*")
+        yield path
+
+
+def read_alert_log(path: Path) -> dict:
+    """`{"since": time or None, "sent": {start: {destination: {end, severity, first_sent_at, ...}}}}`."""
+    if not path.exists():
+        return {"since": None, "sent": {}}
+    try:
+        log = json.loads(path.read_text())
+        if not isinstance(log, dict) or not isinstance(log.get("sent", {}), dict):
+            raise ValueError("not a mapping with a 'sent' mapping")
+        return log
+    except ValueError as exc:
+        raise AlertLogError(f"{path}: unreadable alert log ({exc}); remove it to start alerting afresh "
+                            "from the next run's new steps") from None
+
+
+def write_alert_log(path: Path, log: dict) -> None:
+    write_json_atomic(path, log)
+
