@@ -12,9 +12,9 @@ from pathlib import Path
 ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 os.environ.update({name: value for name, value in ENV_DEFAULTS.items() if name not in os.environ})
 
-from nightwatch_cli import args as types, state  # noqa: E402  (after the environment: nothing here imports prefect)
+from nightwatch_cli import args as types, label, state  # noqa: E402  (after the environment: nothing here imports prefect)
 
-ADMIN = {"state": state}  # commands on stored data: module with add_parser, check and run, by command
+ADMIN = {"state": state, "label": label}  # commands on stored data: module with add_parser, check and run, by command
 
 
 def _generate(args: argparse.Namespace) -> int:
