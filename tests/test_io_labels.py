@@ -52,3 +52,17 @@ def test_two_processes_appending_at_once_keep_every_row(tmp_path):
         assert worker.exitcode == 0
     labels = io.read_labels(str(tmp_path), "db-01")
     assert labels.groupby("labelled_by").size().to_dict() == {"ana": 15, "bo": 15}
+
+
+def test_published_intervals_are_read_with_the_newest_overlapping_label(tmp_path):
+    root = str(tmp_path)
+    assert io.read_anomalies(root, "db-01").empty
+    starts = [T, T + pd.Timedelta("2h")]
+    intervals = pd.DataFrame({"start": starts, "end": [s + pd.Timedelta("30min") for s in starts],
+                              "severity": ["high", "low"]})
+    io.upsert_partitions(root, "anomalies", "db-01", intervals, "start", T, T + pd.Timedelta("1D"))
+    io.add_label(root, "db-01", T, T + pd.Timedelta("10min"), "incident", by="ana", at=T + pd.Timedelta("3h"))
+    io.add_label(root, "db-01", T, T + pd.Timedelta("10min"), "false-alarm", by="bo", at=T + pd.Timedelta("4h"))
+    anomalies = io.read_anomalies(root, "db-01")
+    assert anomalies["label"].tolist() == ["false-alarm", pd.NA]  # bo's later verdict replaces ana's
+    assert "label" not in pd.read_parquet(tmp_path / "anomalies").columns  # joined when read, not stored

@@ -12,7 +12,8 @@ import pandas as pd
 
 from pipeline.config import check_name
 from pipeline.io.files import LOCK, locked, sweep, write_parquet_atomic
-from pipeline.labels import COLUMNS, empty, label_row
+from pipeline.io.published import read_dataset
+from pipeline.labels import COLUMNS, empty, interval_labels, label_row
 
 
 def labels_path(data_root: str, group: str) -> Path:
@@ -58,3 +59,13 @@ def add_label(data_root: str, group: str, start, end, kind: str, note: str | Non
         new = pd.DataFrame([row]).astype(empty().dtypes.to_dict())
         write_parquet_atomic(pd.concat([old, new], ignore_index=True) if len(old) else new, path)
     return row
+
+
+def read_anomalies(data_root: str, group: str) -> pd.DataFrame:
+    """The group's published anomaly intervals with a `label` column: the newest label overlapping
+    each (missing where none does). Joined when read, not stored, as a verdict usually comes after
+    its interval is published and must show at once."""
+    anomalies = read_dataset(data_root, "anomalies", group)
+    if anomalies.empty:
+        return anomalies
+    return anomalies.assign(label=interval_labels(anomalies, read_labels(data_root, group)))
