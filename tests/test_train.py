@@ -114,7 +114,7 @@ def _with_labels(settings, root):
 
 
 def test_a_labelled_incident_is_left_out_of_training_and_calibration_as_a_configured_exclusion_is(trained, tmp_path):
-    root, settings, catalog, web, _ = trained
+    _, settings, catalog, web, _ = trained
     (incident,) = [i for i in landing_files(days=DAYS, end="2026-11-20")[1] if i.group == "web-01"]
     labelled = _with_labels(settings, tmp_path)
     io.add_label(labelled.storage.data_root, "web-01", incident.start, incident.end, "incident", "INC-7", "ana")
@@ -137,7 +137,7 @@ def test_a_labelled_false_alarm_raises_the_threshold_and_a_labelled_incident_sta
     """A touchy score rule (the training range's 99th percentile) flags some normal steps in the first
     five days; labelled a false alarm, they raise its threshold past their peak, and the labelled
     incident (a latency spike) is still published."""
-    root, settings, catalog, web, _ = trained
+    _, settings, catalog, web, _ = trained
     (incident,) = [i for i in landing_files(days=DAYS, end="2026-11-20")[1] if i.group == "web-01"]
     touchy = dataclasses.replace(web, detection=dataclasses.replace(
         web.detection, flags=(Score(method="quantile", quantile=0.99, recent=None),), filters=()))
