@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 LIBRARIES = ("nightwatch", "tensorflow-cpu", "keras", "numpy", "pandas", "pyarrow", "prefect")
 
 
-def fingerprint(values: pd.DataFrame, group: GroupConfig, labels: list[dict] = ()) -> str:
+def fingerprint(values: pd.DataFrame, group: GroupConfig, labels: list[dict] | None = None) -> str:
     """Hash of the aligned training data, the group's configuration and the labels on its range
     (a new label makes a new version, calibrated with it)."""
     digest = hashlib.sha256(values.index.asi8.tobytes())
