@@ -75,8 +75,10 @@ def apply_override(raw: dict, assignment: str) -> None:
         node[leaf] = parsed
 
 
-def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train and score one signal (wide frame indexed by UTC timestamp) with the pipeline's code.
+def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path,
+           labels: tuple = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and score one signal (wide frame indexed by UTC timestamp) with the pipeline's code,
+    after adding `labels` (`(start, end, kind)` each) to its labels dataset.
 
     Returns the published anomaly intervals and the per-timestamp scores (`score`, `is_anomaly`).
     """
@@ -89,6 +91,8 @@ def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path) 
         apply_override(raw, assignment)
     settings = parse_settings(raw, "benchmark", workdir)
     io.write_parquet_atomic(frame.reset_index(), Path(settings.storage.landing) / f"{name}.parquet")
+    for start, end, kind in labels:
+        io.add_label(settings.storage.data_root, name, start, end, kind, by="benchmark")
     catalog = discover(settings.storage.landing)
     (group,) = groups(settings, catalog)
     train_group(settings, group, catalog, "benchmark", emit=lambda _: None)

@@ -105,7 +105,7 @@ def metrics_task(settings: Settings) -> tuple[str, list[str]]:
     return str(path), problems
 
 
-ANOMALY_COLUMNS = ("start", "end", "severity", "trigger", "peak_score", "threshold", "top_metric", "contributors",
+ANOMALY_COLUMNS = ("start", "end", "label", "severity", "trigger", "peak_score", "threshold", "top_metric", "contributors",
                    "model_version")
 
 
@@ -152,7 +152,7 @@ def _section(root: str, group: str, failure: str | None, days: int, warnings: tu
     A group whose data cannot be read (a name from the data that is no usable folder name, a broken
     file) is shown failed with the reason, and every other group is still reported."""
     try:
-        scores, anomalies = io.read_dataset(root, "scores", group), io.read_dataset(root, "anomalies", group)
+        scores, anomalies = io.read_dataset(root, "scores", group), io.read_anomalies(root, group)
     except Exception as exc:  # noqa: BLE001 - this group's section shows the error, the others render
         error = f"report: {type(exc).__name__}: {exc}"
         get_run_logger().error(f"group {group} failed: {error}")

@@ -13,10 +13,10 @@ ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "PREFECT_SERVER_ANALYTICS_ENABLED":
 os.environ.update({name: value for name, value in ENV_DEFAULTS.items() if name not in os.environ})
 
 # after the environment is set: nothing imported here imports prefect
-from nightwatch_cli import anomalies, args as types, explain, models, state  # noqa: E402
+from nightwatch_cli import anomalies, args as types, explain, label, models, state  # noqa: E402
 
 # commands on stored data, by name: a module with add_parser, check and run each
-ADMIN = {"state": state, "models": models, "anomalies": anomalies, "explain": explain}
+ADMIN = {"state": state, "models": models, "label": label, "anomalies": anomalies, "explain": explain}
 
 
 def _generate(args: argparse.Namespace) -> int:

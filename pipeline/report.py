@@ -97,9 +97,9 @@ def _score_panel(times: np.ndarray, scores: np.ndarray, threshold: float | None,
 def intervals_table(anomalies: pd.DataFrame) -> str:
     if anomalies.empty:
         return "<p>No anomalies in this period.</p>"
-    cols = ["start", "end", "severity", "trigger", "peak_score", "threshold", "contributors"]
+    cols = ["start", "end", "label", "severity", "trigger", "peak_score", "threshold", "contributors"]
     head = "".join(f"<th>{c}</th>" for c in cols)
-    body = "".join(  # intervals published before `trigger` existed have none
+    body = "".join(  # intervals published before `trigger` existed have none; `label`: an operator's verdict
         "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>"
         for _, r in anomalies.sort_values("start", ascending=False).iterrows())
     return f'<table class="anomalies"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

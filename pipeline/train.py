@@ -17,9 +17,11 @@ from pipeline.catalog import Catalog, future_rows, load_aligned
 from pipeline.config import ConfigError, GroupConfig, Settings, group_to_dict
 from pipeline.detect.compose import fit
 from pipeline.detect.evidence import evidence
+from pipeline.detect.feedback import quieted
 from pipeline.detect.stored import stored_states
 from pipeline.inference import run_model, scaled_input
 from pipeline.ingest import InputError
+from pipeline.labels import Feedback, feedback, with_incidents
 from pipeline.metadata import StoredVersion, parse_metadata, read_version
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
@@ -32,11 +34,14 @@ log = logging.getLogger(__name__)
 LIBRARIES = ("nightwatch", "tensorflow-cpu", "keras", "numpy", "pandas", "pyarrow", "prefect")
 
 
-def fingerprint(values: pd.DataFrame, group: GroupConfig) -> str:
-    """Hash of the aligned training data and the group's configuration."""
+def fingerprint(values: pd.DataFrame, group: GroupConfig, labels: list[dict] | None = None) -> str:
+    """Hash of the aligned training data, the group's configuration and the labels on its range
+    (a new label makes a new version, calibrated with it)."""
     digest = hashlib.sha256(values.index.asi8.tobytes())
     digest.update(np.ascontiguousarray(values.to_numpy()).tobytes())
     digest.update(json.dumps(group_to_dict(group), sort_keys=True).encode())
+    if labels:
+        digest.update(json.dumps([[row["start"], row["end"], row["label"]] for row in labels]).encode())
     return digest.hexdigest()
 
 
@@ -75,9 +80,12 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     warnings = future_rows(catalog, group)
     for line in warnings:
         emit(f"warning: {line}")
+    labels = _labels(settings, group)
     aligned = load_aligned(catalog, group)
     keep = group.training.rows(aligned.values.index, group.lookback)
     frame, imputed = aligned.values[keep], aligned.imputed.to_numpy()[keep]
+    labelled = feedback(labels, frame.index, frame.to_numpy(), imputed)
+    group = dataclasses.replace(group, training=with_incidents(group.training, labels, frame.index))
     left_out = group.training.excluded(frame.index)
     frame = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
     values, n, window = frame.to_numpy(), int(keep.sum()), group.window
@@ -87,7 +95,7 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         needed = int(np.ceil(max(2 * window / (1 - fraction), window / fraction)))
         raise InputError("landing", f"{n} aligned steps is too short for window {window}: need at least "
                          f"{needed}{_range_note(group)}", group=group.name)
-    digest = fingerprint(frame, group)
+    digest = fingerprint(frame, group, labelled.used)
     version = f"{frame.index[-1]:%Y%m%dT%H%M%SZ}-{digest[:10]}"
     excluded = imputed | np.isnan(values)
     try:
@@ -107,11 +115,20 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         emit(f"{group.name}: version {version} already trained on identical data; reusing it")
     except FileNotFoundError:
         meta = _fit_and_register(settings, group, version, digest, frame, values, excluded, scaler, split,
-                                 run_id, emit)
+                                 run_id, emit, labelled)
     promoted = _promote(settings, group, meta, values, excluded, split, existing, emit)
     return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
             "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics),
             "warnings": warnings}
+
+
+def _labels(settings: Settings, group: GroupConfig) -> pd.DataFrame:
+    """The group's feedback labels; an unreadable labels file fails the group (it would otherwise
+    learn a labelled incident as normal)."""
+    try:
+        return io.read_labels(settings.storage.data_root, group.name)
+    except ValueError as exc:
+        raise InputError("labels", str(exc), group=group.name) from None
 
 
 def _range_note(group: GroupConfig) -> str:
@@ -124,7 +141,7 @@ def _range_note(group: GroupConfig) -> str:
 
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
-                      emit: Callable[[str], None]) -> dict:
+                      emit: Callable[[str], None], labelled: Feedback) -> dict:
     window, scaled = group.window, scaled_input(values, scaler)
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
@@ -145,6 +162,10 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     calibration = evidence(np.concatenate([before_first, errors]), excluded, scales, scaler.transform(values),
                            group.detection, group.metrics, group.interval_td)
     states = fit(group.detection, calibration, first)
+    quiet = {}
+    if labelled.false_alarms[first:].any():
+        states, quiet = _heed_false_alarms(group, result.model, scaler, scales, first, states, labelled)
+        emit(f"{group.name}: thresholds raised for labelled false alarms: {json.dumps(quiet)}")
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
         "config": group_to_dict(group), "scaler": scaler.to_dict(),
@@ -154,6 +175,7 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                      "excluded_steps": int(group.training.excluded(frame.index).sum()),
                      "train_windows": int(len(train_starts)), "val_windows": int(len(val_starts)),
                      "epochs": result.epochs, "keras_val_loss": result.val_loss},
+        "labels": {"used": labelled.used, "quieted": quiet},
         "val_error": val_error, "fingerprint": digest, "libraries": library_versions(),
         "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
     }
@@ -162,6 +184,18 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                           why=f"run {run_id}: val_error {val_error:.4f}")
     emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, states {json.dumps(states)})")
     return meta
+
+
+def _heed_false_alarms(group: GroupConfig, model, scaler: Scaler, scales: np.ndarray, first: int,
+                       states: dict, labelled: Feedback) -> tuple[dict, dict]:
+    """The rules' states raised to stay quiet over the labelled false alarms while still flagging
+    each labelled incident they flag, judged on evidence of the whole range, incidents included."""
+    errors = errors_from(model, scaler, labelled.values, first, group.window, group.stride, scaler)
+    before_first = np.full((first, errors.shape[1]), np.nan)
+    judged = evidence(np.concatenate([before_first, errors]), labelled.excluded, scales,
+                      scaler.transform(labelled.values), group.detection, group.metrics, group.interval_td)
+    steps = labelled.false_alarms & (np.arange(len(labelled.false_alarms)) >= first)
+    return quieted(group.detection, judged, states, steps, list(labelled.incidents))
 
 
 def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndarray, excluded: np.ndarray,

@@ -53,3 +53,15 @@ def test_rerun_is_idempotent(nightly):
     for group, frame in before.items():
         pd.testing.assert_frame_equal(frame, io.read_dataset(data, "scores", group).drop(columns="run_id"))
     assert len([p for p in (root / "models" / "web-01").iterdir() if p.is_dir()]) == 1
+
+
+def test_the_report_shows_an_intervals_label(nightly):
+    """Last: the label would make the next training a new version."""
+    from flows.nightly import report_flow
+
+    root, config, injected, _ = nightly
+    (spike,) = [i for i in injected if i.group == "web-01"]
+    io.add_label(str(root / "data"), "web-01", spike.start, spike.end, "incident", "INC-9", "ana")
+    report_flow(config, 30)
+    page = max((root / "data" / "reports").glob("report-*.html")).read_text()
+    assert page.count("<td>incident</td>") == 1 and "<th>label</th>" in page

@@ -55,3 +55,13 @@ def test_a_groups_warnings_are_shown_in_its_section_and_the_summaries():
     assert '<h2>db-01</h2><p class="warning">Warning: late</p><p class="error">Failed: boom</p>' in page
     md = markdown_summary("Report", [warned], {}, "/r.html")
     assert "| web-01 | warning: web-01: 12% of scored steps have no score (missing or imputed values) | 1 | 1 |" in md
+
+
+def test_an_intervals_label_is_shown_in_its_row():
+    labelled = section()
+    anomalies = pd.concat([labelled.anomalies.assign(label="false-alarm"),
+                           labelled.anomalies.assign(start=T[3], end=T[3], label=pd.NA)], ignore_index=True)
+    page = build_html("Report", [GroupSection("web-01", labelled.scores, anomalies)])
+    assert "<th>label</th>" in page
+    assert "<td>2026-01-01 00:05 UTC</td><td>2026-01-01 00:05 UTC</td><td>false-alarm</td>" in page
+    assert "<td>2026-01-01 00:15 UTC</td><td>2026-01-01 00:15 UTC</td><td></td>" in page  # no label: empty

@@ -6,11 +6,13 @@ import pytest
 
 from pipeline import io
 from pipeline.catalog import discover, groups
+from pipeline.detect.score import Score
 from pipeline.ingest import InputError
 from pipeline.sample_data import landing_files
+from pipeline.scoring import score_group
 from pipeline.train import train_group
 from pipeline.training_range import TrainingRange
-from tests.helpers import DAYS, STEPS, land_sample, tiny_settings
+from tests.helpers import DAYS, STEPS, land_sample, overlaps, tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +124,53 @@ def test_data_landed_less_often_than_the_interval_is_named_as_a_likely_cause(tra
     with pytest.raises(InputError, match=r"no complete windows to train or validate on: \d+% of the 17281 steps .* "
                                          r"does data land less often than every 10s\?"):
         train_group(settings, fine, catalog, "run-9", emit=lambda _: None)
+
+
+def _with_labels(settings, root):
+    """The settings with their own data root, so labels written there stay out of the other tests."""
+    return dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, data_root=str(root)))
+
+
+def test_a_labelled_incident_is_left_out_of_training_and_calibration_as_a_configured_exclusion_is(trained, tmp_path):
+    _, settings, catalog, web, _ = trained
+    (incident,) = [i for i in landing_files(days=DAYS, end="2026-11-20")[1] if i.group == "web-01"]
+    labelled = _with_labels(settings, tmp_path)
+    io.add_label(labelled.storage.data_root, "web-01", incident.start, incident.end, "incident", "INC-7", "ana")
+    result = train_group(labelled, web, catalog, "run-10", emit=lambda _: None)
+    meta = io.read_metadata(settings.storage.models_root, "web-01", result["version"])
+    clean = dataclasses.replace(web, training=TrainingRange(exclude=(f"{incident.start}/{incident.end}",)))
+    configured = io.read_metadata(settings.storage.models_root, "web-01",
+                                  train_group(settings, clean, catalog, "run-11", emit=lambda _: None)["version"])
+    assert meta["config"]["training"]["exclude"] == [f"{incident.start.isoformat()}/{incident.end.isoformat()}"]
+    for key in ("excluded_steps", "train_windows", "val_windows"):  # no training window holds the incident
+        assert meta["training"][key] == configured["training"][key]
+    assert meta["training"]["excluded_steps"] == (incident.end - incident.start) // pd.Timedelta("5min") + 1
+    assert meta["states"]["score"]["threshold"] == pytest.approx(configured["states"]["score"]["threshold"])
+    assert meta["states"]["level"]["threshold"] == pytest.approx(configured["states"]["level"]["threshold"])
+    assert [(u["label"], u["start"]) for u in meta["labels"]["used"]] == [("incident", incident.start.isoformat())]
+    assert result["version"] != configured["version"]  # the label is part of the version's fingerprint
+
+
+def test_a_labelled_false_alarm_raises_the_threshold_and_a_labelled_incident_stays_flagged(trained, tmp_path):
+    """A touchy score rule (the training range's 99th percentile) flags some normal steps in the first
+    five days; labelled a false alarm, they raise its threshold past their peak, and the labelled
+    incident (a latency spike) is still published."""
+    _, settings, catalog, web, _ = trained
+    (incident,) = [i for i in landing_files(days=DAYS, end="2026-11-20")[1] if i.group == "web-01"]
+    touchy = dataclasses.replace(web, detection=dataclasses.replace(
+        web.detection, flags=(Score(method="quantile", quantile=0.99, recent=None),), filters=()))
+    plain = train_group(settings, touchy, catalog, "run-12", emit=lambda _: None)
+    first_day = pd.Timestamp(io.read_metadata(settings.storage.models_root, "web-01", plain["version"])
+                             ["training"]["start"])
+    fed_back = dataclasses.replace(_with_labels(settings, tmp_path), promotion_margin=100.0)  # always promoted
+    data_root = fed_back.storage.data_root
+    io.add_label(data_root, "web-01", first_day, first_day + pd.Timedelta("5D"), "false-alarm", by="ana")
+    io.add_label(data_root, "web-01", incident.start, incident.end, "incident", by="ana")
+    result = train_group(fed_back, touchy, catalog, "run-13", emit=lambda _: None)
+    meta = io.read_metadata(settings.storage.models_root, "web-01", result["version"])
+    assert meta["labels"]["quieted"]["score"]["quiet"] and meta["labels"]["quieted"]["score"]["kept_incidents"] == 1
+    assert result["threshold"] > plain["threshold"]
+    score_group(fed_back, touchy, catalog, "run-14", emit=lambda _: None)
+    anomalies = io.read_dataset(data_root, "anomalies", "web-01")
+    assert overlaps(anomalies, incident.start, incident.end)
+    assert not overlaps(anomalies, first_day, first_day + pd.Timedelta("5D"))

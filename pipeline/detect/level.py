@@ -47,6 +47,9 @@ class Level:
     def check_state(self, state: dict, metrics: tuple[str, ...]) -> None:
         threshold_number(state.get("threshold"), "threshold")
 
+    def scaled(self, state: dict, factor: float) -> dict:
+        return {"threshold": state["threshold"] * factor}
+
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         threshold, medians = state["threshold"], trailing_median(evidence.scores, self.steps)
         raised = flag(medians, threshold) & flag(evidence.scores, threshold)

@@ -29,6 +29,9 @@ class FlagRule(Protocol):
 
     def check_state(self, state: dict, metrics: tuple[str, ...]) -> None: ...  # ValueError "key: problem"
 
+    def scaled(self, state: dict, factor: float) -> dict: ...  # thresholds x factor: flags only where
+    # they would be under `state`, fewer as the factor grows (how a labelled false alarm quiets a rule)
+
     def flags(self, evidence: Evidence, state: dict) -> Flags: ...
 
 

@@ -53,6 +53,9 @@ class Score:
     def check_state(self, state: dict, metrics: tuple[str, ...]) -> None:
         threshold_number(state.get("threshold"), "threshold")
 
+    def scaled(self, state: dict, factor: float) -> dict:
+        return {"threshold": state["threshold"] * factor}
+
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         threshold = state["threshold"]
         raised = flag(evidence.scores, threshold)

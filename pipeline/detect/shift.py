@@ -64,6 +64,9 @@ class Shift:
             if thresholds[metric] is not None:
                 threshold_number(thresholds[metric], f"thresholds.{metric}")
 
+    def scaled(self, state: dict, factor: float) -> dict:
+        return {"thresholds": {m: None if t is None else t * factor for m, t in state["thresholds"].items()}}
+
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         stored = np.array([np.inf if state["thresholds"].get(m) is None else state["thresholds"][m]
                            for m in evidence.metrics])

@@ -1,0 +1,65 @@
+"""`nightwatch label GROUP START END --as KIND`: appends a row to the group's labels dataset; bad
+arguments are refused with exit 2 naming them, before anything is written."""
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from nightwatch_cli import main
+from pipeline import io
+from tests.reliability.recovery import REPO
+
+
+def write_config(root) -> str:
+    config = root / "nightwatch.yaml"
+    config.write_text(yaml.safe_dump({"storage": {"data_root": str(root / "data"), "models_root": str(root / "models")},
+                                      "groups": [{"name": "db-01", "metrics": ["db-01.*"]}]}))
+    return str(config)
+
+
+def test_a_label_is_appended_with_who_and_when(tmp_path, capsys):
+    config = write_config(tmp_path)
+    before = pd.Timestamp.now(tz="UTC")
+    assert main(["label", "db-01", "2026-11-10T03:00", "2026-11-10T09:00+01:00", "--as", "incident",
+                 "--note", "INC-42", "--by", "ana", "--config", config]) == 0
+    assert main(["label", "db-01", "2026-11-12", "2026-11-12T06:00", "--as", "false-alarm", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert f"labelled in {tmp_path / 'data' / 'labels' / 'db-01.parquet'}; used at db-01's next training" in out
+    labels = io.read_labels(str(tmp_path / "data"), "db-01")
+    assert labels["label"].tolist() == ["incident", "false-alarm"]
+    assert labels["start"].iloc[0] == pd.Timestamp("2026-11-10T03:00Z")
+    assert labels["end"].iloc[0] == pd.Timestamp("2026-11-10T08:00Z")  # +01:00 read as UTC
+    assert labels["note"].tolist() == ["INC-42", ""] and labels["labelled_by"].iloc[0] == "ana"
+    assert labels["labelled_by"].iloc[1] not in ("", "ana")  # the login name
+    assert (labels["labelled_at"] >= before).all()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["label", "db-01", "2026-11-10T09:00", "2026-11-10T03:00", "--as", "incident"],
+     "argument END: 2026-11-10T03:00 is before START 2026-11-10T09:00"),
+    (["label", "db-01", "2026-11-10", "2026-11-11", "--as", "bug"],
+     "argument --as: invalid choice: 'bug' (choose from 'incident', 'false-alarm')"),
+    (["label", "db-01", "2026-11-10", "2026-11-11"], "the following arguments are required: --as"),
+    (["label", "db-01", "soon", "2026-11-11", "--as", "incident"], "argument START: not a time: 'soon'"),
+    (["label", "db-02", "2026-11-10", "2026-11-11", "--as", "incident"],
+     "argument GROUP: no group 'db-02' is configured, trained, scored or has a state (known: db-01)"),
+    (["label", "../db-01", "2026-11-10", "2026-11-11", "--as", "incident"], "argument GROUP: group: name '../db-01'"),
+])
+def test_bad_labels_are_refused_and_nothing_is_written(tmp_path, capsys, argv, message):
+    config = write_config(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--config", config])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "data" / "labels").exists()
+
+
+def test_labelling_starts_neither_prefect_nor_tensorflow(tmp_path):
+    config = write_config(tmp_path)
+    code = ("import sys; from nightwatch_cli import main; "
+            f"rc = main(['label', 'db-01', '2026-11-10', '2026-11-11', '--as', 'incident', '--config', {config!r}]); "
+            "assert rc == 0; print(sorted(m for m in ('prefect', 'tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
