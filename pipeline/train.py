@@ -24,6 +24,7 @@ from pipeline.metadata import StoredVersion, parse_metadata, read_version
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
+from pipeline.seasonal import deseasonalised, fit_profile
 from pipeline.training_range import TrainingRange
 from pipeline.score import metric_scales
 from pipeline.window import clean_starts, window_starts, window_view
@@ -90,6 +91,9 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     digest = fingerprint(frame, group)
     version = f"{frame.index[-1]:%Y%m%dT%H%M%SZ}-{digest[:10]}"
     excluded = imputed | np.isnan(values)
+    seasonal = group.model.seasonal  # its baseline is fitted where the scaler is, and taken out before it
+    profile = fit_profile(values[:split], frame.index[:split], seasonal, group.interval_td) if seasonal else None
+    values = deseasonalised(values, frame.index, profile, group.interval_td)
     try:
         scaler = fit_scaler(values[:split], group.metrics)
     except ValueError as exc:
@@ -107,7 +111,7 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         emit(f"{group.name}: version {version} already trained on identical data; reusing it")
     except FileNotFoundError:
         meta = _fit_and_register(settings, group, version, digest, frame, values, excluded, scaler, split,
-                                 run_id, emit)
+                                 run_id, emit, profile)
     promoted = _promote(settings, group, meta, values, excluded, split, existing, emit)
     return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
             "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics),
@@ -124,7 +128,7 @@ def _range_note(group: GroupConfig) -> str:
 
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
-                      emit: Callable[[str], None]) -> dict:
+                      emit: Callable[[str], None], profile: np.ndarray | None = None) -> dict:
     window, scaled = group.window, scaled_input(values, scaler)
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
@@ -157,6 +161,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
         "val_error": val_error, "fingerprint": digest, "libraries": library_versions(),
         "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
     }
+    if profile is not None:
+        meta["seasonal"] = {metric: profile[:, i].tolist() for i, metric in enumerate(group.metrics)}
     parse_metadata(meta, f"group {group.name!r}: version {version} (refused, not registered)", group.name, version)
     io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta)
     emit(f"{group.name}: registered {version} (val_error={val_error:.4f}, states {json.dumps(states)})")
