@@ -21,17 +21,23 @@ import pandas as pd
 
 MIN_PERIODS = 3  # periods of values a slot's median needs; fewer: the metric's overall median
 EPOCH = pd.Timestamp(0, tz="UTC")
+RULES_READ = ("residual", "values")
 
 
 @dataclass(frozen=True)
 class Seasonal:
     """`period`: the season's length (`1D` daily, `7D` weekly); `tolerance`: a slot's median also
-    reads the values this close to its time of the period (steadier than one value a day)."""
+    reads the values this close to its time of the period (steadier than one value a day);
+    `rules_read`: the scaled values the detection rules read, the `residual` the model sees or
+    the `values` with the baseline left in (scaled alike), as without a baseline."""
 
     period: str = "1D"
     tolerance: str = "15min"
+    rules_read: str = "residual"
 
     def check(self) -> None:
+        if self.rules_read not in RULES_READ:
+            raise ValueError(f"rules_read: {self.rules_read!r} is not one of {RULES_READ}")
         for key in ("period", "tolerance"):
             try:
                 value = pd.Timedelta(getattr(self, key))
@@ -79,3 +85,9 @@ def deseasonalised(values: np.ndarray, index: pd.DatetimeIndex, profile: np.ndar
     if profile is None:
         return values
     return values - profile[slots(index, interval, len(profile))]
+
+
+def rules_input(values: np.ndarray, residual: np.ndarray, seasonal: Seasonal | None) -> np.ndarray:
+    """What the rules' scaled values are made of (training and scoring alike): the residual, or
+    with `rules_read: values` the values themselves."""
+    return values if seasonal is not None and seasonal.rules_read == "values" else residual

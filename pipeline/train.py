@@ -24,7 +24,7 @@ from pipeline.metadata import StoredVersion, parse_metadata, read_version
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
-from pipeline.seasonal import deseasonalised, fit_profile
+from pipeline.seasonal import deseasonalised, fit_profile, rules_input
 from pipeline.training_range import TrainingRange
 from pipeline.score import metric_scales
 from pipeline.window import clean_starts, window_starts, window_view
@@ -146,7 +146,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     val_error = mean_error(errors[split - first:], excluded[split:])
     scales = metric_scales(errors, excluded[first:])
     before_first = np.full((first, errors.shape[1]), np.nan)  # no errors computed: not calibrated on
-    calibration = evidence(np.concatenate([before_first, errors]), excluded, scales, scaler.transform(values),
+    rule_values = scaler.transform(rules_input(frame.to_numpy(), values, group.model.seasonal))
+    calibration = evidence(np.concatenate([before_first, errors]), excluded, scales, rule_values,
                            group.detection, group.metrics, group.interval_td)
     states = fit(group.detection, calibration, first)
     meta = {

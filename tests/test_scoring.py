@@ -11,7 +11,7 @@ from pipeline.catalog import Catalog, discover, groups, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.publish import SCORES_SCHEMA
 from pipeline.scale import Scaler
-from pipeline.detect.shift import Shift, mean_shift
+from pipeline.detect.shift import FLOOR, Shift, mean_shift
 from pipeline.metadata import read_version
 from pipeline.scoring import NoCurrentModel, score_group
 from pipeline.seasonal import Seasonal, fit_profile
@@ -406,7 +406,8 @@ def test_a_seasonal_baseline_is_stored_with_the_version_and_taken_out_at_scoring
     from another step of the day publishes what one pass does."""
     land_sample(tmp_path, keep=("db-01",))
     seasonal = {"period": "1D", "tolerance": "10min"}
-    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"], "model": {"seasonal": seasonal}}])
+    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"],
+                                                "model": {"seasonal": seasonal}}])
     catalog = discover(settings.storage.landing)
     db = db_group(settings)
     summary = train_group(settings, db, catalog, "train-run", emit=lambda _: None)
@@ -438,3 +439,25 @@ def test_a_seasonal_baseline_is_stored_with_the_version_and_taken_out_at_scoring
     backfilled = after_start(published(copy))
     assert len(backfilled["scores"]) == (2 * 288 - 6) * len(db.metrics)  # the steps from `start` on
     assert_same_outputs(backfilled, after_start(one_pass))
+
+
+def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_residual(scored, tmp_path):
+    """`rules_read: values`: the model learns the residual, but the mean-shift thresholds are the
+    ones the values give, in the residual's scale: the default's thresholds (the same
+    landed values) times its scale over this version's, where no threshold sits at the floor."""
+    root, settings, catalog, db, _, _ = scored
+    plain = read_version(settings.storage.models_root, "db-01", io.current_version(settings.storage.models_root,
+                                                                                   "db-01"))
+    seasonal = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"], "model": {
+        "seasonal": {"period": "1D", "rules_read": "values"}}}])
+    shutil.copytree(settings.storage.landing, tmp_path / "data" / "landing")
+    summary = train_group(seasonal, db_group(seasonal), discover(seasonal.storage.landing), "run", emit=lambda _: None)
+    stored = read_version(seasonal.storage.models_root, "db-01", summary["version"])
+    assert stored.config.model.seasonal.rules_read == "values" and stored.seasonal is not None
+    assert stored.scaler.scale != plain.scaler.scale  # the residual's scale
+    ratio = np.asarray(plain.scaler.scale) / np.asarray(stored.scaler.scale)
+    expected = np.array([plain.states["shift"]["thresholds"][m] for m in db.metrics]) * ratio
+    got = np.array([stored.states["shift"]["thresholds"][m] for m in db.metrics])
+    above_floor = (expected > 2 * FLOOR) & (got > 2 * FLOOR)
+    assert above_floor.any()
+    np.testing.assert_allclose(got[above_floor], expected[above_floor], rtol=1e-4)

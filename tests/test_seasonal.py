@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import ConfigError, parse_settings
-from pipeline.seasonal import Seasonal, deseasonalised, fit_profile, slot_count, slots
+from pipeline.seasonal import Seasonal, deseasonalised, fit_profile, rules_input, slot_count, slots
 
 HOUR = pd.Timedelta("1h")
 
@@ -67,3 +67,12 @@ def test_the_setting_is_off_unless_given_and_checked_against_the_interval():
         model({"period": "daily"})
     with pytest.raises(ConfigError, match=r"defaults.model.seasonal.tolerance: must be a duration"):
         model({"period": "7h", "tolerance": "-5min"})
+    with pytest.raises(ConfigError, match=r"defaults.model.seasonal.rules_read: 'raw' is not one of"):
+        model({"period": "7h", "rules_read": "raw"})
+
+
+def test_the_rules_read_the_residual_unless_told_to_read_the_values():
+    values, residual = np.array([[5.0]]), np.array([[1.0]])
+    assert rules_input(values, residual, Seasonal()) is residual
+    assert rules_input(values, residual, Seasonal(rules_read="values")) is values
+    assert rules_input(values, values, None) is values  # no baseline: they are the same
