@@ -11,10 +11,10 @@ from pipeline.catalog import Catalog, discover, groups, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.publish import SCORES_SCHEMA
 from pipeline.scale import Scaler
-from pipeline.detect.shift import FLOOR, Shift, mean_shift
+from pipeline.detect.shift import Shift, calibrate, mean_shift
 from pipeline.metadata import read_version
 from pipeline.scoring import NoCurrentModel, score_group
-from pipeline.seasonal import Seasonal, fit_profile
+from pipeline.seasonal import Seasonal, deseasonalised, fit_profile
 from pipeline.train import train_group
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
 
@@ -441,23 +441,24 @@ def test_a_seasonal_baseline_is_stored_with_the_version_and_taken_out_at_scoring
     assert_same_outputs(backfilled, after_start(one_pass))
 
 
-def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_residual(scored, tmp_path):
+def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_residual(tmp_path):
     """`rules_read: values`: the model learns the residual, but the mean-shift thresholds are the
-    ones the values give, in the residual's scale: the default's thresholds (the same
-    landed values) times its scale over this version's, where no threshold sits at the floor."""
-    root, settings, catalog, db, _, _ = scored
-    plain = read_version(settings.storage.models_root, "db-01", io.current_version(settings.storage.models_root,
-                                                                                   "db-01"))
-    seasonal = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"], "model": {
+    ones the values give (scaled by the version's scaler), not the residual's."""
+    land_sample(tmp_path, keep=("db-01",))
+    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"], "model": {
         "seasonal": {"period": "1D", "rules_read": "values"}}}])
-    shutil.copytree(settings.storage.landing, tmp_path / "data" / "landing")
-    summary = train_group(seasonal, db_group(seasonal), discover(seasonal.storage.landing), "run", emit=lambda _: None)
-    stored = read_version(seasonal.storage.models_root, "db-01", summary["version"])
+    catalog = discover(settings.storage.landing)
+    db = db_group(settings)
+    summary = train_group(settings, db, catalog, "run", emit=lambda _: None)
+    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
     assert stored.config.model.seasonal.rules_read == "values" and stored.seasonal is not None
-    assert stored.scaler.scale != plain.scaler.scale  # the residual's scale
-    ratio = np.asarray(plain.scaler.scale) / np.asarray(stored.scaler.scale)
-    expected = np.array([plain.states["shift"]["thresholds"][m] for m in db.metrics]) * ratio
+    aligned = load_aligned(catalog, db).values
+    shift = next(rule for rule in db.detection.flags if rule.name == "shift")
+
+    def thresholds(values: np.ndarray) -> np.ndarray:
+        return calibrate(mean_shift(stored.scaler.transform(values), shift.steps, shift.baseline), shift.k)
+
+    residual = deseasonalised(aligned.to_numpy(), aligned.index, stored.seasonal, db.interval_td)
     got = np.array([stored.states["shift"]["thresholds"][m] for m in db.metrics])
-    above_floor = (expected > 2 * FLOOR) & (got > 2 * FLOOR)
-    assert above_floor.any()
-    np.testing.assert_allclose(got[above_floor], expected[above_floor], rtol=1e-4)
+    np.testing.assert_allclose(got, thresholds(aligned.to_numpy()), rtol=1e-5)
+    assert not np.allclose(got, thresholds(residual), rtol=1e-2)
