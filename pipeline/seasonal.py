@@ -5,8 +5,9 @@ a whole day. The baseline gives that phase without an LSTM over 288+ steps: per 
 median value at each time of the period (each of the 288 five-minute slots of a day, say) over
 the training range, fitted with the scaler and stored beside it in the version's metadata.
 Training and scoring subtract it from the values by the same function (`deseasonalised`)
-before scaling, so the model, its errors and the rules' scaled values all see what is left of
-a metric once its usual daily (or weekly) shape is taken out.
+before scaling, so the model and its errors see what is left of a metric once its usual daily
+(or weekly) shape is taken out; the rules' scaled values are that residual too, or with
+`rules_read: values` the values as scaled by the same scaler (`rules_input`).
 
 Slots are counted from the Unix epoch in steps of the group's interval, so a time of day is the
 same slot whichever step a training range or a scoring read starts at.
