@@ -15,6 +15,7 @@ from pipeline.alert_config import Alerts, Prometheus, parse_alerts
 from pipeline.config_build import ConfigError, build, check_scalar
 from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
+from pipeline.seasonal import Seasonal
 from pipeline.training_range import TrainingRange
 
 ENCODERS = ("lstm", "bidirectional")
@@ -25,7 +26,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 @dataclass(frozen=True)
 class ModelConfig:
     """Size and training schedule of the LSTM autoencoder; `encoder` picks the tutorial's plain
-    LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md)."""
+    LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md);
+    `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal)."""
 
     encoder: str = "lstm"
     units: int = 32
@@ -36,6 +38,7 @@ class ModelConfig:
     validation_fraction: float = 0.2
     learning_rate: float = 0.002
     seed: int = 7
+    seasonal: Seasonal | None = None
 
     def check(self) -> None:
         if self.encoder not in ENCODERS:
@@ -112,6 +115,10 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.window: must be at least 2 timesteps")
     if group.stride > group.window:
         raise ConfigError(f"{where}.stride: must not exceed window ({group.window})")
+    seasonal = group.model.seasonal
+    if seasonal is not None and pd.Timedelta(seasonal.period) % group.interval_td:
+        raise ConfigError(f"{where}.model.seasonal.period: {seasonal.period!r} is not a whole number of "
+                          f"intervals ({group.interval})")
 
 
 def check_name(name: str, where: str = "group") -> str:

@@ -15,6 +15,7 @@ from pipeline.config import ConfigError, GroupConfig, group_from_dict
 from pipeline.detect.stored import stored_states
 from pipeline.ingest import MAX_MAGNITUDE
 from pipeline.scale import Scaler
+from pipeline.seasonal import slot_count
 
 
 class MetadataError(ConfigError):
@@ -33,6 +34,7 @@ class StoredVersion:
     val_error: float
     windows_from: pd.Timestamp  # the training range's first step: scoring windows start whole strides from it
     model_sha256: str | None  # of the model file the version saved (None for versions from before it)
+    seasonal: np.ndarray | None = None  # [slot, metric] baseline removed before scaling (config.model.seasonal)
 
 
 def read_version(models_root: str, group: str, version: str) -> StoredVersion:
@@ -82,7 +84,8 @@ def parse_metadata(meta: object, source: str, group: str, version: str) -> Store
     sha = meta.get("model_sha256")
     if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
         fail("model_sha256", f"must be 64 hex digits, got {sha!r}")
-    return StoredVersion(version, config, scaler, scales, states, float(val_error), _training_start(meta, fail), sha)
+    return StoredVersion(version, config, scaler, scales, states, float(val_error), _training_start(meta, fail), sha,
+                         _seasonal(meta.get("seasonal"), config, fail))
 
 
 def check_model_file(path: str, stored: StoredVersion) -> None:
@@ -135,6 +138,24 @@ def _scaler(raw: object, metrics: tuple[str, ...], fail) -> Scaler:
         fail("scaler.scale", f"must be {len(metrics)} finite numbers above 0 (and above 1e-12 x the centre, as "
                              f"training fits them), got {raw.get('scale')!r}")
     return Scaler.from_dict(raw)
+
+
+def _seasonal(raw: object, config: GroupConfig, fail) -> np.ndarray | None:
+    """The seasonal profile the version's `model.seasonal` setting needs: per metric, one finite
+    value per slot of the period; a version with the setting off must have none."""
+    if config.model.seasonal is None:
+        if raw is not None:
+            fail("seasonal", "present, but config.model.seasonal is off")
+        return None
+    count, metrics = slot_count(config.model.seasonal, config.interval_td), config.metrics
+    if not isinstance(raw, dict) or sorted(raw) != sorted(metrics):
+        fail("seasonal", f"must give each of the metrics {list(metrics)} a profile (config.model.seasonal is on)")
+    for metric in metrics:
+        profile = _numbers(raw[metric], count)
+        if profile is None or not (np.abs(profile) <= MAX_MAGNITUDE).all():
+            fail(f"seasonal.{metric}", f"must be {count} finite numbers within ±{MAX_MAGNITUDE:.0e} (one per "
+                                       f"{config.interval} of the {config.model.seasonal.period} period)")
+    return np.array([raw[m] for m in metrics], dtype=np.float64).T
 
 
 def _metric_scales(raw: object, metrics: tuple[str, ...], fail) -> np.ndarray:

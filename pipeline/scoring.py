@@ -35,6 +35,7 @@ from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.ranges import backfill_grid, context_start, context_steps, grid_of, no_evidence, score_context, utc
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.saved import load_autoencoder
+from pipeline.seasonal import deseasonalised, rules_input
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -170,11 +171,14 @@ def _score_part(catalog: Catalog, group: GroupConfig, model, stored: StoredVersi
     aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context), rows_to,
                            grid=(grid.time(lo), grid.time(hi - 1)))
     values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
-    scaled = scaler.transform(values)
+    residual = deseasonalised(values, aligned.values.index, stored.seasonal, group.interval_td)
+    scaled = scaler.transform(residual)
+    read = rules_input(values, residual, group.model.seasonal)
+    rule_values = scaled if read is residual else scaler.transform(read)
     starts = window_starts(grid.n, window, group.stride, lo, hi, grid.phase(group.stride, stored.windows_from)) - lo
     out = run_windows(model, np.nan_to_num(scaled, nan=0.0), window, starts)  # missing cells at the mean
     core = slice(start - lo, stop - lo)
-    found = sliced(evidence(out.metric_errors, imputed | np.isnan(values), scales, scaled, group.detection,
+    found = sliced(evidence(out.metric_errors, imputed | np.isnan(values), scales, rule_values, group.detection,
                             group.metrics, group.interval_td), core)
     known = joined(history, found)
     lookback = group.detection.lookback(group.interval_td)

@@ -26,6 +26,7 @@ from pipeline.metadata import StoredVersion, parse_metadata, read_version
 from pipeline.model import train_autoencoder
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
+from pipeline.seasonal import deseasonalised, fit_profile, rules_input
 from pipeline.training_range import TrainingRange
 from pipeline.score import metric_scales
 from pipeline.window import clean_starts, window_starts, window_view
@@ -98,6 +99,9 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     digest = fingerprint(frame, group, labelled.used)
     version = f"{frame.index[-1]:%Y%m%dT%H%M%SZ}-{digest[:10]}"
     excluded = imputed | np.isnan(values)
+    seasonal = group.model.seasonal  # its baseline is fitted where the scaler is, and taken out before it
+    profile = fit_profile(values[:split], frame.index[:split], seasonal, group.interval_td) if seasonal else None
+    values = deseasonalised(values, frame.index, profile, group.interval_td)
     try:
         scaler = fit_scaler(values[:split], group.metrics)
     except ValueError as exc:
@@ -115,8 +119,8 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         emit(f"{group.name}: version {version} already trained on identical data; reusing it")
     except FileNotFoundError:
         meta = _fit_and_register(settings, group, version, digest, frame, values, excluded, scaler, split,
-                                 run_id, emit, labelled)
-    promoted = _promote(settings, group, meta, values, excluded, split, existing, emit)
+                                 run_id, emit, labelled, profile)
+    promoted = _promote(settings, group, meta, frame, excluded, split, existing, emit)
     return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
             "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics),
             "warnings": warnings}
@@ -141,7 +145,7 @@ def _range_note(group: GroupConfig) -> str:
 
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
-                      emit: Callable[[str], None], labelled: Feedback) -> dict:
+                      emit: Callable[[str], None], labelled: Feedback, profile: np.ndarray | None) -> dict:
     window, scaled = group.window, scaled_input(values, scaler)
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
@@ -159,12 +163,14 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
     val_error = mean_error(errors[split - first:], excluded[split:])
     scales = metric_scales(errors, excluded[first:])
     before_first = np.full((first, errors.shape[1]), np.nan)  # no errors computed: not calibrated on
-    calibration = evidence(np.concatenate([before_first, errors]), excluded, scales, scaler.transform(values),
+    rule_values = scaler.transform(rules_input(frame.to_numpy(), values, group.model.seasonal))
+    calibration = evidence(np.concatenate([before_first, errors]), excluded, scales, rule_values,
                            group.detection, group.metrics, group.interval_td)
     states = fit(group.detection, calibration, first)
     quiet = {}
     if labelled.false_alarms[first:].any():
-        states, quiet = _heed_false_alarms(group, result.model, scaler, scales, first, states, labelled)
+        states, quiet = _heed_false_alarms(group, result.model, scaler, scales, first, states, labelled,
+                                           frame.index, profile)
         emit(f"{group.name}: thresholds raised for labelled false alarms: {json.dumps(quiet)}")
     meta = {
         "group": group.name, "version": version, "metrics": list(group.metrics),
@@ -179,6 +185,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
         "val_error": val_error, "fingerprint": digest, "libraries": library_versions(),
         "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
     }
+    if profile is not None:
+        meta["seasonal"] = {metric: profile[:, i].tolist() for i, metric in enumerate(group.metrics)}
     parse_metadata(meta, f"group {group.name!r}: version {version} (refused, not registered)", group.name, version)
     io.save_model_version(settings.storage.models_root, group.name, version, result.model, meta,
                           why=f"run {run_id}: val_error {val_error:.4f}")
@@ -187,21 +195,25 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
 
 
 def _heed_false_alarms(group: GroupConfig, model, scaler: Scaler, scales: np.ndarray, first: int,
-                       states: dict, labelled: Feedback) -> tuple[dict, dict]:
+                       states: dict, labelled: Feedback, index: pd.DatetimeIndex,
+                       profile: np.ndarray | None) -> tuple[dict, dict]:
     """The rules' states raised to stay quiet over the labelled false alarms while still flagging
     each labelled incident they flag, judged on evidence of the whole range, incidents included."""
-    errors = errors_from(model, scaler, labelled.values, first, group.window, group.stride, scaler)
+    residual = deseasonalised(labelled.values, index, profile, group.interval_td)
+    errors = errors_from(model, scaler, residual, first, group.window, group.stride, scaler)
     before_first = np.full((first, errors.shape[1]), np.nan)
+    rule_values = scaler.transform(rules_input(labelled.values, residual, group.model.seasonal))
     judged = evidence(np.concatenate([before_first, errors]), labelled.excluded, scales,
-                      scaler.transform(labelled.values), group.detection, group.metrics, group.interval_td)
+                      rule_values, group.detection, group.metrics, group.interval_td)
     steps = labelled.false_alarms & (np.arange(len(labelled.false_alarms)) >= first)
     return quieted(group.detection, judged, states, steps, list(labelled.incidents))
 
 
-def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndarray, excluded: np.ndarray,
+def _promote(settings: Settings, group: GroupConfig, meta: dict, frame: pd.DataFrame, excluded: np.ndarray,
              split: int, current: str | None, emit: Callable[[str], None]) -> bool:
     """Make the new version current unless the group is pinned to another version or the current
-    one does clearly better on the same data; a kept version is logged in the registry with why."""
+    one does clearly better on the same data (each read through its own seasonal profile, if any);
+    a kept version is logged in the registry with why."""
     root, version = settings.storage.models_root, meta["version"]
     if current == version:
         return True
@@ -210,11 +222,13 @@ def _promote(settings: Settings, group: GroupConfig, meta: dict, values: np.ndar
     running = _usable(root, group.name, current, emit) if current is not None else None
     if running is not None:
         comparable = (list(running.config.metrics) == meta["metrics"]
-                      and running.config.window == meta["config"]["window"])
+                      and running.config.window == meta["config"]["window"]
+                      and running.config.model.seasonal == group.model.seasonal)
         if comparable:
+            residual = deseasonalised(frame.to_numpy(), frame.index, running.seasonal, group.interval_td)
             cur_errors = errors_from(
                 load_autoencoder(io.model_path(root, group.name, current)), running.scaler,
-                values, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
+                residual, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
             cur_error = mean_error(cur_errors, excluded[split:])
             if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
                 return _keep(root, group.name, version, f"current {current} does better on the same data: val_error "

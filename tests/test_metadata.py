@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 
 from pipeline.config import GroupConfig, group_to_dict
 from pipeline.metadata import MetadataError, StoredVersion, check_input_shape, parse_metadata
+from pipeline.seasonal import Seasonal
 
 GROUP = GroupConfig(name="g", metrics=("g.a", "g.b"), window=16)
 SOURCE = "models/g/v1/metadata.json"
@@ -93,6 +95,41 @@ def test_a_broken_value_is_refused_naming_the_file_and_key(key, value, message):
     with pytest.raises(MetadataError) as refused:
         parse_metadata(nested(key, value), SOURCE, "g", "v1")
     assert str(refused.value).startswith(f"{SOURCE}: ") and message in str(refused.value), str(refused.value)
+
+
+SEASONAL = GroupConfig(name="g", metrics=("g.a", "g.b"), window=16, interval="6h",
+                       model=dataclasses.replace(GROUP.model, seasonal=Seasonal(period="1D")))
+
+
+def seasonal_meta(profile) -> dict:
+    """meta() of a version trained with a daily baseline at 6 h (4 slots)."""
+    return meta(config=group_to_dict(SEASONAL), seasonal=profile)
+
+
+def test_a_seasonal_profile_is_read_back_as_slots_by_metrics():
+    stored = parse_metadata(seasonal_meta({"g.b": [5, 6, 7, 8], "g.a": [1.0, 2.0, 3.0, -4.5]}), SOURCE, "g", "v1")
+    assert stored.config.model.seasonal == Seasonal(period="1D")
+    np.testing.assert_array_equal(stored.seasonal, [[1.0, 5], [2, 6], [3, 7], [-4.5, 8]])
+    assert parse_metadata(meta(), SOURCE, "g", "v1").seasonal is None  # off: nothing removed
+
+
+@pytest.mark.parametrize("profile, message", [
+    (None, "seasonal: must give each of the metrics ['g.a', 'g.b'] a profile (config.model.seasonal is on)"),
+    ({"g.a": [1.0, 2.0, 3.0, 4.0]}, "seasonal: must give each of the metrics"),
+    ({"g.a": [1.0, 2.0, 3.0], "g.b": [1.0, 2.0, 3.0, 4.0]}, "seasonal.g.a: must be 4 finite numbers within ±1e+30 "
+     "(one per 6h of the 1D period)"),
+    ({"g.a": [1.0, 2.0, 3.0, 4.0], "g.b": [1.0, float("nan"), 3.0, 4.0]}, "seasonal.g.b: must be 4 finite numbers"),
+    ({"g.a": [1.0, 2.0, 3.0, 4.0], "g.b": [1.0, "2", 3.0, 4.0]}, "seasonal.g.b: must be 4 finite numbers"),
+])
+def test_a_broken_seasonal_profile_is_refused_naming_the_key(profile, message):
+    with pytest.raises(MetadataError) as refused:
+        parse_metadata(seasonal_meta(profile), SOURCE, "g", "v1")
+    assert str(refused.value).startswith(f"{SOURCE}: ") and message in str(refused.value), str(refused.value)
+
+
+def test_a_profile_in_a_version_trained_without_one_is_refused():
+    with pytest.raises(MetadataError, match=f"{SOURCE}: seasonal: present, but config.model.seasonal is off"):
+        parse_metadata(meta(seasonal={"g.a": [1.0], "g.b": [2.0]}), SOURCE, "g", "v1")
 
 
 def test_a_rule_that_is_off_needs_no_state():

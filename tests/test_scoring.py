@@ -11,8 +11,10 @@ from pipeline.catalog import Catalog, discover, groups, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.publish import SCORES_SCHEMA
 from pipeline.scale import Scaler
-from pipeline.detect.shift import Shift, mean_shift
+from pipeline.detect.shift import Shift, calibrate, mean_shift
+from pipeline.metadata import read_version
 from pipeline.scoring import NoCurrentModel, score_group
+from pipeline.seasonal import Seasonal, deseasonalised, fit_profile
 from pipeline.train import train_group
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
 
@@ -395,3 +397,68 @@ def test_a_metric_renamed_upstream_and_a_new_metric_are_warned_about(scored, tmp
         f"db-01: metric 'db-01.cpu' has no value at {share:.0%} of scored steps (renamed or stopped upstream?)",
         f"db-01: metrics ['db-01.cpu_pct', 'db-01.disk'] are not in model version {version} and are not scored; "
         "the next training includes them"]
+
+
+def test_a_seasonal_baseline_is_stored_with_the_version_and_taken_out_at_scoring_as_in_training(tmp_path):
+    """With `model.seasonal`, the version stores each metric's daily profile (the training split's
+    medians per 5-minute slot), scoring removes it as training did (the published metric scores
+    average 1, the usual error, over the range they were calibrated on), and a backfill that reads
+    from another step of the day publishes what one pass does."""
+    land_sample(tmp_path, keep=("db-01",))
+    seasonal = {"period": "1D", "tolerance": "10min"}
+    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"],
+                                                "model": {"seasonal": seasonal}}])
+    catalog = discover(settings.storage.landing)
+    db = db_group(settings)
+    summary = train_group(settings, db, catalog, "train-run", emit=lambda _: None)
+    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
+    assert stored.config.model.seasonal == Seasonal(period="1D", tolerance="10min")
+    values = load_aligned(catalog, db).values
+    split = int(len(values) * (1 - db.model.validation_fraction))
+    expected = fit_profile(values.to_numpy()[:split], values.index[:split], Seasonal("1D", "10min"), db.interval_td)
+    assert stored.seasonal.shape == (288, len(db.metrics))
+    np.testing.assert_allclose(stored.seasonal, expected)
+    assert np.ptp(stored.seasonal, axis=0).max() > 0  # the sample's daily cycle is in it
+
+    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
+    one_pass = published(settings)
+    scores = one_pass["scores"]
+    scales = pd.Series(stored.metric_scales, index=list(db.metrics))
+    largest = scales.idxmax()  # never raised to the floor of the usual errors: its mean is its usual error
+    mine = scores[(scores["metric"] == largest) & ~scores["imputed"] & scores["value"].notna()]
+    assert mine["metric_score"].mean() == pytest.approx(1.0, rel=1e-3)
+
+    copy = scoring_copy(settings, tmp_path / "backfill")
+    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")  # not at a day's first slot
+    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
+    def after_start(outputs: dict) -> dict:  # no rows: an empty frame, whatever columns it had
+        kept = {name: frame if frame.empty else frame[frame[column] >= start].reset_index(drop=True)
+                for (name, frame), column in zip(outputs.items(), ("timestamp", "start", "window_end"))}
+        return {name: pd.DataFrame() if frame.empty else frame for name, frame in kept.items()}
+
+    backfilled = after_start(published(copy))
+    assert len(backfilled["scores"]) == (2 * 288 - 6) * len(db.metrics)  # the steps from `start` on
+    assert_same_outputs(backfilled, after_start(one_pass))
+
+
+def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_residual(tmp_path):
+    """`rules_read: values`: the model learns the residual, but the mean-shift thresholds are the
+    ones the values give (scaled by the version's scaler), not the residual's."""
+    land_sample(tmp_path, keep=("db-01",))
+    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"], "model": {
+        "seasonal": {"period": "1D", "rules_read": "values"}}}])
+    catalog = discover(settings.storage.landing)
+    db = db_group(settings)
+    summary = train_group(settings, db, catalog, "run", emit=lambda _: None)
+    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
+    assert stored.config.model.seasonal.rules_read == "values" and stored.seasonal is not None
+    aligned = load_aligned(catalog, db).values
+    shift = next(rule for rule in db.detection.flags if rule.name == "shift")
+
+    def thresholds(values: np.ndarray) -> np.ndarray:
+        return calibrate(mean_shift(stored.scaler.transform(values), shift.steps, shift.baseline), shift.k)
+
+    residual = deseasonalised(aligned.to_numpy(), aligned.index, stored.seasonal, db.interval_td)
+    got = np.array([stored.states["shift"]["thresholds"][m] for m in db.metrics])
+    np.testing.assert_allclose(got, thresholds(aligned.to_numpy()), rtol=1e-5)
+    assert not np.allclose(got, thresholds(residual), rtol=1e-2)

@@ -1,0 +1,78 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import ConfigError, parse_settings
+from pipeline.seasonal import Seasonal, deseasonalised, fit_profile, rules_input, slot_count, slots
+
+HOUR = pd.Timedelta("1h")
+
+
+def hours(n: int, start: str = "2026-11-01") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n, freq="1h", tz="UTC")
+
+
+def test_slots_count_steps_from_the_epoch_so_a_time_of_day_is_one_slot_whichever_step_a_read_starts_at():
+    index = pd.DatetimeIndex(["2026-11-01 00:00", "2026-11-01 00:05", "2026-11-01 23:55", "2026-11-02 00:05"],
+                             tz="UTC")
+    np.testing.assert_array_equal(slots(index, pd.Timedelta("5min"), 288), [0, 1, 287, 1])
+    np.testing.assert_array_equal(slots(hours(3, "2026-11-01 22:00").tz_convert("Europe/Berlin"), HOUR, 24),
+                                  [22, 23, 0])  # UTC whatever the index's zone
+    assert slot_count(Seasonal(period="7D"), pd.Timedelta("5min")) == 2016
+
+
+def test_each_slot_is_the_median_of_its_time_over_the_periods_missing_values_ignored():
+    # a 4-hour period at 1 h: slots 0..3, three periods; slot 1 has an outlier, slot 2 a missing value
+    values = np.array([[1.0], [2.0], [3.0], [4.0],
+                       [1.0], [90.0], [np.nan], [4.0],
+                       [1.0], [2.0], [5.0], [4.0]])
+    profile = fit_profile(values, hours(12), Seasonal(period="4h", tolerance="0min"), HOUR)
+    # slot 2 has two values (3, 5) of the three periods it needs: the metric's overall median (3) instead
+    np.testing.assert_allclose(profile[:, 0], [1.0, 2.0, 3.0, 4.0])
+
+
+def test_a_slot_reads_its_neighbours_within_the_tolerance():
+    values = np.tile([[0.0, 10.0], [6.0, 10.0], [3.0, 10.0], [9.0, 10.0]], (3, 1))  # 3 periods of 4 slots
+    profile = fit_profile(values, hours(12), Seasonal(period="4h", tolerance="1h"), HOUR)
+    # slot 0 reads slots 3, 0, 1 (9, 0, 6) three times each: median 6; slot 2 reads 6, 3, 9: 6
+    np.testing.assert_allclose(profile[:, 0], [6.0, 3.0, 6.0, 3.0])
+    np.testing.assert_allclose(profile[:, 1], [10.0] * 4)
+
+
+def test_a_range_shorter_than_the_periods_a_slot_needs_removes_the_overall_median_only():
+    values = np.array([[1.0], [5.0], [2.0], [8.0]])
+    profile = fit_profile(values, hours(4), Seasonal(period="2h", tolerance="0min"), HOUR)
+    np.testing.assert_allclose(profile[:, 0], [3.5, 3.5])
+
+
+def test_the_profile_is_taken_out_at_each_steps_slot_and_nothing_without_one():
+    profile = np.array([[1.0, 10.0], [2.0, 20.0]])  # 2 slots of a 2-hour period
+    values = np.array([[5.0, 50.0], [5.0, 50.0], [np.nan, 50.0]])
+    out = deseasonalised(values, hours(3, "2026-11-01 01:00"), profile, HOUR)  # slots 1, 0, 1
+    np.testing.assert_allclose(out, [[3.0, 30.0], [4.0, 40.0], [np.nan, 30.0]])
+    assert deseasonalised(values, hours(3), None, HOUR) is values
+
+
+def test_the_setting_is_off_unless_given_and_checked_against_the_interval():
+    def model(raw: dict | None):
+        defaults = {"interval": "7min", **({"model": {"seasonal": raw}} if raw is not None else {})}
+        return parse_settings({"defaults": defaults}, "cfg").defaults.model
+
+    assert model(None).seasonal is None
+    assert parse_settings({"defaults": {"model": {"seasonal": {}}}}, "cfg").defaults.model.seasonal == Seasonal()
+    with pytest.raises(ConfigError, match=r"cfg: defaults.model.seasonal.period: '1D' is not a whole number of "
+                                          r"intervals \(7min\)"):
+        model({"period": "1D"})
+    with pytest.raises(ConfigError, match=r"defaults.model.seasonal.period: must be a duration"):
+        model({"period": "daily"})
+    with pytest.raises(ConfigError, match=r"defaults.model.seasonal.tolerance: must be a duration"):
+        model({"period": "7h", "tolerance": "-5min"})
+    with pytest.raises(ConfigError, match=r"defaults.model.seasonal.rules_read: 'raw' is not one of"):
+        model({"period": "7h", "rules_read": "raw"})
+
+
+def test_the_rules_read_the_residual_unless_told_to_read_the_values():
+    values, residual = np.array([[5.0]]), np.array([[1.0]])
+    assert rules_input(values, residual, Seasonal()) is residual
+    assert rules_input(values, residual, Seasonal(rules_read="values")) is values
+    assert rules_input(values, values, None) is values  # no baseline: they are the same
