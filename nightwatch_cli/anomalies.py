@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     names = args.group or published
     frames = []
     for done, group in enumerate(names, start=1):
-        frames.append(io.read_dataset(root, "anomalies", group))
+        frames.append(io.read_anomalies(root, group))
         types.progress(done, len(names), "groups read")
     found = [frame for frame in frames if not frame.empty]
     table = triage(pd.concat(found, ignore_index=True) if found else pd.DataFrame(),
@@ -47,7 +47,8 @@ def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     if table.empty:
         print("no anomaly intervals" + (" matching the filters" if args.since or args.severity else ""))
         return 0
-    columns = [c for c in (*COLUMNS, "label") if c in table.columns]
+    labelled = "label" in table.columns and table["label"].notna().any()
+    columns = [c for c in COLUMNS if c in table.columns] + (["label"] if labelled else [])
     cells = [[_cell(row[c]) for c in columns] for _, row in table.iterrows()]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())

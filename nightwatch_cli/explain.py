@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     if args.group not in io.published_groups(storage.data_root, "scores"):
         command.error(f"argument GROUP: group {args.group!r} has no published scores")
     time = types.utc(args.time)
-    anomalies = io.read_dataset(storage.data_root, "anomalies", args.group)
+    anomalies = io.read_anomalies(storage.data_root, args.group)
     interval = interval_at(anomalies, time)
     if interval is None:
         _no_interval(storage.data_root, args.group, time, anomalies)

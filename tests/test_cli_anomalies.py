@@ -1,5 +1,8 @@
 """`nightwatch anomalies` and `nightwatch explain` on a group trained and scored for real: the
 sample's latency spike is listed, filtered, and explained by the metric that drove it."""
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -80,6 +83,22 @@ def test_explain_at_a_quiet_time_gives_the_score_and_the_nearest_interval(scored
     out = run(capsys, "explain", "web-01", "2026-11-06", "--config", config)
     assert out.startswith(f"web-01: no anomaly interval holds 2026-11-06 00:00 UTC: score {at['score']:.3f}, "
                           f"threshold {at['threshold']:.3f}\n  nearby: ")
+
+
+def test_a_label_shows_in_the_table_and_the_explanation(scored, capsys, tmp_path):
+    """Labelled after it was published (on a copy of the roots), the interval shows its verdict."""
+    copy = tmp_path / "roots"
+    shutil.copytree(Path(scored[0]).parent, copy)
+    config, anomalies = str(write_config(copy, WEB)), scored[3]
+    first = anomalies.sort_values("start").iloc[0]
+    run(capsys, "label", "web-01", f"{first['start']:%Y-%m-%dT%H:%M}", f"{first['start']:%Y-%m-%dT%H:%M}",
+        "--as", "false-alarm", "--config", config)
+    out = run(capsys, "anomalies", "--config", config).splitlines()
+    assert out[0].split()[-1] == "LABEL"
+    labelled = [line for line in out[1:-1] if line.endswith("false-alarm")]
+    assert len(labelled) == 1 and labelled[0].startswith(f"web-01  {first['start']:%Y-%m-%d %H:%M}")
+    out = run(capsys, "explain", "web-01", f"{first['start']:%Y-%m-%dT%H:%M}", "--config", config)
+    assert out.splitlines()[1] == "  labelled: false-alarm"
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -120,6 +120,15 @@ def test_nightly_deployment_completes_on_a_process_worker(deployed, tmp_path):
     assert {"ops-anomaly-report", "ops-anomaly-report-html", "ops-latest-anomalies", "training-progress",
             "scoring-progress"} <= set(by_key)
     assert by_key["training-progress"]["data"] == by_key["scoring-progress"]["data"] == 100.0
+    # and a log line as each group finishes, what a terminal following the run shows
+    messages, page_start = [], 0
+    while page := server.api("POST", "/logs/filter", json={
+            "logs": {"flow_run_id": {"any_": [f["id"] for f in subflows]}}, "offset": page_start, "limit": 200}):
+        messages += [log["message"] for log in page]
+        page_start += len(page)
+    for stage in ("training", "scoring"):
+        counts = sorted(m.split(" (")[0] for m in messages if m.startswith(f"{stage}: ") and "groups done" in m)
+        assert counts == [f"{stage}: 1/2 groups done", f"{stage}: 2/2 groups done"], messages
     # the table holds the published intervals of the report's last 7 days, newest first
     table = by_key["ops-latest-anomalies"]["data"]
     rows = json.loads(table) if isinstance(table, str) else table

@@ -161,8 +161,9 @@ def test_report_renders_groups_plots_and_tables_and_fetches_nothing(report, tmp_
         group = plot["group"]
         if intervals[group]:
             rows = dom.tables[f"anomalies:{group}"]
-            assert rows[0][:3] == ["start", "end", "severity"] and len(rows) == intervals[group] + 1
-            assert all(row[2] in ("low", "medium", "high") and "UTC" in row[0] for row in rows[1:])
+            assert rows[0][:4] == ["start", "end", "label", "severity"] and len(rows) == intervals[group] + 1
+            assert all(row[3] in ("low", "medium", "high") and "UTC" in row[0] for row in rows[1:])
+            assert all(row[2] == "" for row in rows[1:]), "no interval was labelled"
         assert len(plot["rects"]) == intervals[group], group
     assert any("broken.parquet: not a readable parquet file" in e for e in dom.errors)
     assert any("Failed: training: InputError" in e and "bad.parquet" in e for e in dom.errors)
