@@ -16,7 +16,9 @@ import h5py
 import numpy as np
 
 from pipeline.config import ConfigError, check_name
-from pipeline.io.files import LOCK, append_line, locked, remove, safe_child, staged, sweep, write_json_atomic
+from pipeline.io.store import ObjectPath, local_copy, location
+from pipeline.io.files import (LOCK, append_line, locked, remove, safe_child, staged, sweep, write_bytes_atomic,
+                                write_json_atomic)
 
 CURRENT = "CURRENT.json"
 PIN = "PIN.json"
@@ -28,8 +30,11 @@ class PinnedError(ValueError):
 
 
 def save_model_version(models_root: str, group: str, version: str, model, metadata: dict, who: str = "training",
-                       why: str = "") -> Path:
-    """Write `model.keras` + `metadata.json` into a temp folder, then rename it to the version."""
+                       why: str = "") -> Path | ObjectPath:
+    """Write `model.keras` + `metadata.json` into a temp folder, then rename it to the version. On an
+    object store, which has no rename, `model.keras` is put first and `metadata.json` last: only a
+    version with metadata is listed or loaded, and objects a killed run left without it are removed
+    by the next save."""
     group_dir = safe_child(models_root, group)
     final = group_dir / check_name(version, "model version")
     with locked(group_dir / LOCK):
@@ -37,12 +42,23 @@ def save_model_version(models_root: str, group: str, version: str, model, metada
             return final
         sweep(group_dir, ".tmp-*")
         remove(final)  # a folder left without metadata by a killed run
-        with staged(final) as tmp:
-            tmp.mkdir()
-            model.save(tmp / "model.keras")
-            write_json_atomic(tmp / "metadata.json", {**metadata, "model_sha256": file_sha256(tmp / "model.keras")})
+        if isinstance(final, ObjectPath):
+            _put_version(final, model, metadata)
+        else:
+            with staged(final) as tmp:
+                tmp.mkdir()
+                model.save(tmp / "model.keras")
+                write_json_atomic(tmp / "metadata.json", {**metadata, "model_sha256": file_sha256(tmp / "model.keras")})
         _log(group_dir, "register", version, who, why)
     return final
+
+
+def _put_version(final: ObjectPath, model, metadata: dict) -> None:
+    with tempfile.TemporaryDirectory(prefix="nightwatch-version-") as tmp:
+        saved = Path(tmp) / "model.keras"
+        model.save(saved)
+        write_bytes_atomic(final / "model.keras", saved.read_bytes())
+        write_json_atomic(final / "metadata.json", {**metadata, "model_sha256": file_sha256(saved)})
 
 
 def file_sha256(path: str | Path) -> str:
@@ -55,11 +71,11 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def version_dir(models_root: str, group: str, version: str) -> Path:
+def version_dir(models_root: str, group: str, version: str) -> Path | ObjectPath:
     return safe_child(models_root, group) / check_name(version, f"group {group!r}: model version")
 
 
-def metadata_path(models_root: str, group: str, version: str) -> Path:
+def metadata_path(models_root: str, group: str, version: str) -> Path | ObjectPath:
     return version_dir(models_root, group, version) / "metadata.json"
 
 
@@ -74,7 +90,9 @@ def read_metadata(models_root: str, group: str, version: str) -> dict:
 
 
 def model_path(models_root: str, group: str, version: str) -> str:
-    return str(version_dir(models_root, group, version) / "model.keras")
+    """The version's model file as a local path (from an object store: a cached local copy)."""
+    path = version_dir(models_root, group, version) / "model.keras"
+    return local_copy(path) if isinstance(path, ObjectPath) else str(path)
 
 
 def read_model_config(path: str) -> dict:
@@ -107,7 +125,7 @@ def _h5_arrays(source) -> dict[str, np.ndarray]:
 
 def model_groups(models_root: str) -> list[str]:
     """Groups with a folder in the registry."""
-    base = Path(models_root)
+    base = location(models_root)
     return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.exists() else []
 
 
