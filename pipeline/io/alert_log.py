@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.config import check_name
-from pipeline.io.store import ObjectPath, location
 from pipeline.io.files import locked, sweep, write_json_atomic
+from pipeline.io.store import ObjectPath, location
 
 
 class AlertLogError(ValueError):

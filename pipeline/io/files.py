@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
@@ -129,6 +130,13 @@ def append_line(path: Path | ObjectPath, line: str) -> None:
 
 def write_json_atomic(path: Path | ObjectPath, obj: dict) -> None:
     write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+def read_parquet(path: Path | ObjectPath, columns: list[str] | None = None) -> pd.DataFrame:
+    """One parquet file; an object is fetched with one GET through fsspec (pandas would otherwise
+    open s3:// with pyarrow's own client, which knows nothing of the configured storage options)."""
+    source = BytesIO(path.read_bytes()) if isinstance(path, ObjectPath) else path
+    return pd.read_parquet(source, columns=columns)
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path | ObjectPath) -> None:

@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.config import check_name
+from pipeline.io.files import (LOCK, append_line, locked, read_parquet, remove, sweep, write_bytes_atomic,
+                                write_json_atomic, write_table_atomic)
 from pipeline.io.store import ObjectPath, location
-from pipeline.io.files import (LOCK, append_line, locked, remove, sweep, write_bytes_atomic, write_json_atomic,
-                                write_table_atomic)
 
 
 def dataset_dir(data_root: str, dataset: str, group: str) -> Path | ObjectPath:
@@ -45,7 +45,7 @@ def upsert_partitions(data_root: str, dataset: str, group: str, rows: pd.DataFra
             new = table.slice(first, stop - first)
             whole_day = start <= day and day + pd.Timedelta(days=1) - pd.Timedelta(1, "us") <= end
             if not whole_day and path.exists():
-                old = pd.read_parquet(str(path))
+                old = read_parquet(path)
                 keep = old[(old[time_column] < start) | (old[time_column] > end)]
                 if len(keep):
                     merged = pd.concat([keep, new.to_pandas()], ignore_index=True)
@@ -66,7 +66,7 @@ def read_dataset(data_root: str, dataset: str, group: str, since: pd.Timestamp |
                    if since is None or p.parent.name[5:] >= f"{since:%Y-%m-%d}")
     if not files:
         return pd.DataFrame()
-    frame = pd.concat([pd.read_parquet(str(p)) for p in files], ignore_index=True)
+    frame = pd.concat([read_parquet(p) for p in files], ignore_index=True)
     frame.insert(0, "group", pd.Series([group] * len(frame), dtype="string"))
     return frame
 
@@ -88,7 +88,7 @@ def newest_time(data_root: str, dataset: str, group: str, time_column: str) -> p
     files = sorted(dataset_dir(data_root, dataset, group).glob("date=*/part-0.parquet"))
     if not files:
         return None
-    times = pd.read_parquet(str(files[-1]), columns=[time_column])[time_column]
+    times = read_parquet(files[-1], columns=[time_column])[time_column]
     return times.max() if len(times) else None
 
 

@@ -16,9 +16,9 @@ import h5py
 import numpy as np
 
 from pipeline.config import ConfigError, check_name
-from pipeline.io.store import ObjectPath, local_copy, location
 from pipeline.io.files import (LOCK, append_line, locked, remove, safe_child, staged, sweep, write_bytes_atomic,
                                 write_json_atomic)
+from pipeline.io.store import ObjectPath, local_copy, location
 
 CURRENT = "CURRENT.json"
 PIN = "PIN.json"
