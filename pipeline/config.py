@@ -141,7 +141,8 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
     raw_storage = raw.get("storage", {})
     options = storage_options(raw_storage.get("storage_options", {}) if isinstance(raw_storage, dict) else {},
                               f"{source}: storage.storage_options")
-    roots = {k: v for k, v in raw_storage.items() if k != "storage_options"} if isinstance(raw_storage, dict) else raw_storage
+    roots = {k: v for k, v in raw_storage.items() if k != "storage_options"} if isinstance(raw_storage, dict) \
+        else raw_storage
     storage = build(StorageConfig, roots, f"{source}: storage", StorageConfig())
     storage = StorageConfig(
         data_root=_resolve_root(os.environ.get("NIGHTWATCH_DATA_ROOT", storage.data_root), base_dir),
