@@ -102,7 +102,11 @@ def _acquire(path: ObjectPath, owner: dict, timeout: float) -> str:
 
 def _renew(path: ObjectPath, owner: dict, etag: list[str], stop: threading.Event) -> None:
     while not stop.wait(RENEW_SECONDS):
-        renewed = _put(path, _body(owner), IfMatch=etag[0])
+        try:
+            renewed = _put(path, _body(owner), IfMatch=etag[0])
+        except OSError as exc:  # a network hiccup: the lease holds for LEASE_SECONDS, try again next time
+            log.warning("%s: lease not renewed (%s); retrying in %.0fs", path, exc, RENEW_SECONDS)
+            continue
         if renewed is None:
             log.error("%s: lease lost to another run (not renewed within %.0fs)", path, LEASE_SECONDS)
             return
