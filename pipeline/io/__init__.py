@@ -8,10 +8,10 @@ from pipeline.io.published import (StateError, audit_path, dataset_dir, newest_t
                                    read_dataset, read_open_since, read_watermark, reset_state, state_groups,
                                    state_path, upsert_partitions, write_report, write_watermark)
 from pipeline.io.store import ObjectPath, is_remote, location, use_storage
-from pipeline.io.registry import (PinnedError, current_version, file_sha256, log_decision, metadata_path, model_groups,
-                                  model_path, pin_version, pinned_version, read_log, read_metadata, read_model_config,
-                                  read_model_weights, save_model_version, saved_weight_arrays, set_current_version,
-                                  unpin_version, versions)
+from pipeline.io.model_files import file_sha256, read_model_config, read_model_weights, saved_weight_arrays
+from pipeline.io.registry import (PinnedError, current_version, log_decision, metadata_path, model_groups, model_path,
+                                  pin_version, pinned_version, read_log, read_metadata, save_model_version,
+                                  set_current_version, unpin_version, versions)
 
 __all__ = [
     "LOCK", "StorageError", "locked", "safe_child", "write_json_atomic", "write_parquet_atomic",

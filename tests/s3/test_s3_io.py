@@ -85,14 +85,15 @@ def test_the_holder_renews_its_lease_while_it_works(bucket, monkeypatch):
         assert json.loads(path.read_text())["renewed_at"] > first
 
 
-def test_a_version_without_metadata_is_not_listed_and_is_replaced(bucket):
+def test_versions_without_metadata_are_not_listed_and_the_next_save_removes_them(bucket):
     models = f"{bucket}/models"
-    orphan = io.location(models) / "web" / "v1" / "model.keras"
-    orphan.write_bytes(b"half a run")  # what a run killed between the two puts leaves
+    for version in ("v0", "v1"):  # what runs killed between the two puts leave
+        (io.location(models) / "web" / version / "model.keras").write_bytes(b"half a run")
     assert io.versions(models, "web") == []
     folder = io.save_model_version(models, "web", "v1", SmallModel(), {"version": "v1"})
     assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras"]
     assert io.versions(models, "web") == ["v1"]
+    assert [p.name for p in (io.location(models) / "web").iterdir()] == ["registry.log", "v1"]
     path = io.model_path(models, "web", "v1")  # a local copy Keras can load
     assert open(path, "rb").read() == b"weights"
     assert io.read_metadata(models, "web", "v1")["model_sha256"] == io.file_sha256(path)
