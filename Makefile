@@ -1,5 +1,6 @@
 # `make run`: set up .venv, generate sample data, run the nightly flow on Prefect's local server.
-# `make test`: set up .venv and run the test suite (what .ci/run calls).
+# `make test`: set up .venv and run the test suite (what .ci/run calls); the dev extra brings moto[server],
+# whose moto_server the S3 tests (tests/s3/) start on a loopback port.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin

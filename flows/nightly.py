@@ -113,13 +113,15 @@ def report_flow(config: str | None = None, days: int = 7, failures: dict[str, st
     """Write the HTML ops report and publish its summary as Prefect artifacts (`failures`, `warnings`:
     what the stages before it found, per group)."""
     settings = load_settings(config)
+    io.use_storage(settings.storage)
     groups = io.published_groups(settings.storage.data_root, "scores")
     path, markdown, latest = report_task(settings, groups, failures or {}, file_errors or {}, days, _run_id(),
                                          warnings or {})
     create_markdown_artifact(markdown, key="ops-anomaly-report", description="Nightwatch anomaly report")
     create_table_artifact(latest, key="ops-latest-anomalies",
                           description=f"Nightwatch: newest anomaly intervals of the last {days} days, all groups")
-    create_link_artifact(f"file://{os.path.abspath(path)}", link_text="HTML report", key="ops-anomaly-report-html")
+    link = path if io.is_remote(path) else f"file://{os.path.abspath(path)}"  # an object store's URL as it is
+    create_link_artifact(link, link_text="HTML report", key="ops-anomaly-report-html")
     return path
 
 

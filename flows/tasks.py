@@ -26,6 +26,7 @@ def io_error(task, task_run, state) -> bool:
 
 @task(name="discover-landing", retries=2, retry_delay_seconds=5, retry_condition_fn=io_error)
 def discover_task(settings: Settings) -> Catalog:
+    io.use_storage(settings.storage)
     catalog = discover(settings.storage.landing, future_tolerance=settings.future_tolerance)
     for path, error in catalog.errors.items():
         get_run_logger().error(f"skipped unreadable landing file: {error}")
@@ -37,6 +38,7 @@ def discover_task(settings: Settings) -> Catalog:
 def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str) -> dict:
     """Train one group; the summary names the process that trained it (`host:pid`, e.g. a Dask worker)."""
     logger = get_run_logger()
+    io.use_storage(settings.storage)  # in this process: a Dask worker's too
     summary = train_group(settings, group, catalog, run_id, emit=logger.info)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     logger.info(f"{group.name}: trained on worker {worker}")
@@ -47,6 +49,7 @@ def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id:
       retry_condition_fn=io_error)
 def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
                start: str | None = None, end: str | None = None) -> dict:
+    io.use_storage(settings.storage)
     return score_group(settings, group, catalog, run_id, pd.Timestamp(start) if start else None,
                        pd.Timestamp(end) if end else None, emit=get_run_logger().info)
 
@@ -82,6 +85,7 @@ def alert_task(settings: Settings, scored: dict[str, dict], backfill: bool = Fal
     message has its own retries, and what failed is sent again at the next run. A group's first
     alerting run starts at its first newly scored step, or at its watermark after a `backfill`."""
     logger, results = get_run_logger(), {}
+    io.use_storage(settings.storage)
     for name, summary in scored.items():
         first = pd.Timestamp(summary["start"]) if summary.get("start") and not backfill else None
         try:
@@ -99,6 +103,7 @@ def alert_task(settings: Settings, scored: dict[str, dict], backfill: bool = Fal
 @task(name="export-metrics", retries=1, retry_delay_seconds=5, retry_condition_fn=io_error)
 def metrics_task(settings: Settings) -> tuple[str, list[str]]:
     """Write the Prometheus textfile of every group's latest score."""
+    io.use_storage(settings.storage)
     path, problems = export_metrics(settings)
     for line in problems:
         get_run_logger().warning(line)
@@ -138,6 +143,7 @@ def report_task(settings: Settings, groups: list[str], failures: dict[str, str],
 
     Returns the report's path, its markdown summary and the newest anomaly intervals as table rows."""
     root, warnings = settings.storage.data_root, warnings or {}
+    io.use_storage(settings.storage)
     sections = [_section(root, group, failures.get(group), days, tuple(warnings.get(group, ())))
                 for group in sorted(set(groups) | set(failures))]
     title = f"Nightwatch anomaly report {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 # Set before prefect is imported (it reads its settings then) and only where the environment has no
 # value, so a user's own choice wins: no TensorFlow banner, and no usage telemetry from Prefect's
@@ -21,10 +20,10 @@ ADMIN = {"state": state, "models": models, "label": label, "anomalies": anomalie
 
 def _generate(args: argparse.Namespace) -> int:
     from pipeline import io
-    from pipeline.config import load_settings
+    from nightwatch_cli.args import load_settings
     from pipeline.sample_data import landing_files
 
-    landing = Path(args.landing or load_settings(args.config).storage.landing)
+    landing = io.location(args.landing or load_settings(args.config).storage.landing)
     files, injected = landing_files(days=args.days)
     for rel, frame in files.items():
         io.write_parquet_atomic(frame, landing / rel)
@@ -35,12 +34,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _print_outputs(config: str | None) -> None:
-    from pipeline.config import load_settings
+    from nightwatch_cli.args import load_settings
+    from pipeline import io
 
     storage = load_settings(config).storage
     print("\noutputs:")
     for name in ("scores", "anomalies", "features", "reports"):
-        print(f"  {name:<10} {Path(storage.data_root) / name}")
+        print(f"  {name:<10} {io.location(storage.data_root) / name}")
     print(f"  {'models':<10} {storage.models_root}")
 
 

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     import pandas as pd
 
     from pipeline import io
-    from pipeline.config import load_settings
+    from nightwatch_cli.args import load_settings
     from pipeline.explain import triage
 
     root = load_settings(args.config).storage.data_root

@@ -60,6 +60,16 @@ def now():
     return pd.Timestamp.now(tz="UTC")
 
 
+def load_settings(config: str | None):
+    """The settings, with their storage options applied to fsspec (object-store roots)."""
+    from pipeline import io
+    from pipeline.config import load_settings as load
+
+    settings = load(config)
+    io.use_storage(settings.storage)
+    return settings
+
+
 def known_groups(settings) -> list[str]:
     """Groups that are configured, trained, scored or have a state: a name outside these is a typo."""
     from pipeline import io

@@ -21,7 +21,8 @@ def check(args: argparse.Namespace, command: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     from pipeline import io
-    from pipeline.config import ConfigError, group_to_dict, load_settings
+    from nightwatch_cli.args import load_settings
+    from pipeline.config import ConfigError, group_to_dict
     from pipeline.explain import contributions, interval_at, rule_lines
 
     storage = load_settings(args.config).storage

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     """Append the label and print its row. A group that is neither configured nor has a model, a
     state or published scores is refused (a typo's label would never be read)."""
     from pipeline import io
-    from pipeline.config import load_settings
+    from nightwatch_cli.args import load_settings
 
     settings = load_settings(args.config)
     known = types.known_groups(settings)

@@ -41,7 +41,7 @@ def check(args: argparse.Namespace, command: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     from pipeline import io
-    from pipeline.config import load_settings
+    from nightwatch_cli.args import load_settings
 
     root = load_settings(args.config).storage.models_root
     groups = io.model_groups(root)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     """Show or reset the state. A group that is neither configured nor has a model, a state or published
     scores is refused (a typo would otherwise create a state file nobody reads)."""
     from pipeline import io
-    from pipeline.config import load_settings
+    from nightwatch_cli.args import load_settings
 
     settings = load_settings(args.config)
     data_root = settings.storage.data_root

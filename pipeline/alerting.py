@@ -99,7 +99,7 @@ def _deliver(message: Message, alerts: Alerts, resolve: Callable[[Destination], 
         retried(lambda: notify(destination.block, subject, body), alerts.retries, alerts.backoff_s)
 
 
-def export_metrics(settings: Settings) -> tuple[Path, list[str]]:
+def export_metrics(settings: Settings) -> tuple[Path | io.ObjectPath, list[str]]:
     """Write the Prometheus textfile for every group with published scores; returns its path and
     a line per group left out because its scores or state could not be read (the others are written)."""
     data_root = settings.storage.data_root
@@ -112,7 +112,7 @@ def export_metrics(settings: Settings) -> tuple[Path, list[str]]:
                                        io.read_open_since(data_root, group) is not None))
         except (OSError, ValueError) as exc:  # one unreadable group never hides the others' metrics
             problems.append(f"{group}: not in the metrics file: {type(exc).__name__}: {exc}")
-    path = Path(settings.prometheus.textfile)
-    path = path if path.is_absolute() else Path(data_root) / path
+    path = io.location(settings.prometheus.textfile)
+    path = path if io.is_remote(str(path)) or path.is_absolute() else io.location(data_root) / str(path)
     write_textfile(path, prometheus_text(rows))
     return path, problems

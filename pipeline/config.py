@@ -71,8 +71,9 @@ class GroupConfig:
 class StorageConfig:
     """Where landing data, published outputs and the model registry live."""
 
-    data_root: str = "data"
+    data_root: str = "data"  # a local path, or an fsspec URL (s3://bucket/prefix, gs://, file://)
     models_root: str = "models"
+    storage_options: tuple[tuple[str, str | int | float | bool], ...] = ()  # fsspec settings, never secrets
 
     @property
     def landing(self) -> str:
@@ -137,10 +138,16 @@ def parse_settings(raw: Any, source: str = "config", base_dir: Path | None = Non
                                  "prometheus"})
     if unknown:
         raise ConfigError(f"{source}: unknown key {unknown[0]!r}")
-    storage = build(StorageConfig, raw.get("storage", {}), f"{source}: storage", StorageConfig())
+    raw_storage = raw.get("storage", {})
+    options = storage_options(raw_storage.get("storage_options", {}) if isinstance(raw_storage, dict) else {},
+                              f"{source}: storage.storage_options")
+    roots = {k: v for k, v in raw_storage.items() if k != "storage_options"} if isinstance(raw_storage, dict) \
+        else raw_storage
+    storage = build(StorageConfig, roots, f"{source}: storage", StorageConfig())
     storage = StorageConfig(
         data_root=_resolve_root(os.environ.get("NIGHTWATCH_DATA_ROOT", storage.data_root), base_dir),
         models_root=_resolve_root(os.environ.get("NIGHTWATCH_MODELS_ROOT", storage.models_root), base_dir),
+        storage_options=options,
     )
     _refuse_moved(raw.get("defaults", {}), f"{source}: defaults")
     defaults = build(GroupConfig, {"name": "default", **raw.get("defaults", {})}, f"{source}: defaults",
@@ -180,6 +187,24 @@ def _refuse_moved(raw: Any, where: str) -> None:
     if isinstance(raw, dict) and "threshold" in raw:
         raise ConfigError(f"{where}.threshold: replaced by the 'detection' section (its rules and filters; "
                           f"see the README's Detection section and nightwatch.yaml)")
+
+
+SECRET_WORDS = ("key", "secret", "token", "password", "credential")
+
+
+def storage_options(raw: Any, where: str) -> tuple[tuple[str, str | int | float | bool], ...]:
+    """fsspec settings for the roots' store (`endpoint_url`, `region_name`, ...) as sorted pairs.
+    Secrets are refused: a configuration file is checked in and copied around, while credentials
+    belong in the environment (AWS_ACCESS_KEY_ID, ...) or fsspec's own configuration."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
+    for key, value in raw.items():
+        if any(word in str(key).lower() for word in SECRET_WORDS):
+            raise ConfigError(f"{where}.{key}: credentials do not belong in the configuration file; set them in "
+                              "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) or fsspec's config")
+        if not isinstance(value, (str, int, float, bool)):
+            raise ConfigError(f"{where}.{key}: expected a string, number or boolean, got {value!r}")
+    return tuple(sorted((str(k), v) for k, v in raw.items()))
 
 
 def _resolve_root(root: str, base_dir: Path | None) -> str:

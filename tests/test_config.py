@@ -78,6 +78,26 @@ def test_env_overrides_storage_roots(tmp_path, monkeypatch):
     assert parse_settings({}, "c", tmp_path).storage.data_root == str(tmp_path / "elsewhere")
 
 
+def test_object_store_roots_are_kept_with_their_storage_options(tmp_path):
+    settings = parse_settings({"storage": {"data_root": "s3://lake/nightwatch", "models_root": "s3://lake/models",
+                                           "storage_options": {"endpoint_url": "http://127.0.0.1:9000",
+                                                               "anon": False}}}, "cfg", tmp_path)
+    assert (settings.storage.data_root, settings.storage.models_root) == ("s3://lake/nightwatch", "s3://lake/models")
+    assert settings.storage.storage_options == (("anon", False), ("endpoint_url", "http://127.0.0.1:9000"))
+    assert settings.storage.landing == "s3://lake/nightwatch/landing"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"secret": "x"}, "cfg: storage.storage_options.secret: credentials do not belong in the configuration file"),
+    ({"aws_access_key_id": "x"}, "storage_options.aws_access_key_id: credentials do not belong"),
+    ({"client_kwargs": {"region_name": "eu"}}, "storage_options.client_kwargs: expected a string, number or boolean"),
+    (["endpoint_url"], r"cfg: storage.storage_options: expected a mapping"),
+])
+def test_storage_options_refuse_secrets_and_nested_values(tmp_path, options, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_settings({"storage": {"storage_options": options}}, "cfg", tmp_path)
+
+
 def test_check_name_accepts_safe_names():
     assert check_name("web-01.prod_eu") == "web-01.prod_eu"
     with pytest.raises(ConfigError):

@@ -10,18 +10,19 @@ from pathlib import Path
 
 from pipeline.config import check_name
 from pipeline.io.files import locked, sweep, write_json_atomic
+from pipeline.io.store import ObjectPath, location
 
 
 class AlertLogError(ValueError):
     """A sent log that cannot be read; the message names the file."""
 
 
-def alert_log_path(data_root: str, group: str) -> Path:
-    return Path(data_root) / "state" / "alerts" / f"{check_name(group)}.json"
+def alert_log_path(data_root: str, group: str) -> Path | ObjectPath:
+    return location(data_root) / "state" / "alerts" / f"{check_name(group)}.json"
 
 
 @contextmanager
-def alert_log_locked(data_root: str, group: str) -> Iterator[Path]:
+def alert_log_locked(data_root: str, group: str) -> Iterator[Path | ObjectPath]:
     """The group's sent log path, with its lock held (other runs of the group wait) and temp names
     of killed writers swept."""
     path = alert_log_path(data_root, group)
@@ -30,7 +31,7 @@ def alert_log_locked(data_root: str, group: str) -> Iterator[Path]:
         yield path
 
 
-def read_alert_log(path: Path) -> dict:
+def read_alert_log(path: Path | ObjectPath) -> dict:
     """`{"since": time or None, "sent": {start: {destination: {end, severity, first_sent_at, ...}}}}`."""
     if not path.exists():
         return {"since": None, "sent": {}}
@@ -44,6 +45,6 @@ def read_alert_log(path: Path) -> dict:
                             "from the next run's new steps") from None
 
 
-def write_alert_log(path: Path, log: dict) -> None:
+def write_alert_log(path: Path | ObjectPath, log: dict) -> None:
     write_json_atomic(path, log)
 

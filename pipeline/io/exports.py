@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.io.files import write_bytes_atomic
+from pipeline.io.files import read_parquet, write_bytes_atomic
 from pipeline.io.published import dataset_dir
+from pipeline.io.store import ObjectPath
 
 
 def latest_score(data_root: str, group: str) -> tuple[pd.Timestamp, float, float] | None:
@@ -15,12 +16,12 @@ def latest_score(data_root: str, group: str) -> tuple[pd.Timestamp, float, float
     files = sorted(dataset_dir(data_root, "scores", group).glob("date=*/part-0.parquet"))
     if not files:
         return None
-    rows = pd.read_parquet(files[-1], columns=["timestamp", "score", "threshold"])
+    rows = read_parquet(files[-1], columns=["timestamp", "score", "threshold"])
     if rows.empty:
         return None
     newest = rows.loc[rows["timestamp"] == rows["timestamp"].max()].iloc[0]
     return newest["timestamp"], float(newest["score"]), float(newest["threshold"])
 
 
-def write_textfile(path: Path, text: str) -> None:
+def write_textfile(path: Path | ObjectPath, text: str) -> None:
     write_bytes_atomic(path, text.encode())

@@ -1,9 +1,10 @@
-"""Local writes: a temp name renamed into place, exclusive folder locks, safe group paths.
+"""Atomic writes, exclusive folder locks, safe group paths, for local folders and object stores.
 
-Every write goes to a temporary name in the same folder and is renamed into place, so a
+Locally every write goes to a temporary name in the same folder and is renamed into place, so a
 reader never sees a half-written file and a killed run leaves only ignorable `.tmp-*` names
 (swept by the next writer of that folder). Writers of one folder take an exclusive `flock`
-on its `.lock` file, so concurrent runs queue up.
+on its `.lock` file, so concurrent runs queue up. On an object store (an `ObjectPath`) a write is
+one whole-object PUT, which is atomic, and the lock is a lease object (`pipeline.io.lease`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import check_name
+from pipeline.io import store
+from pipeline.io.lease import leased
+from pipeline.io.store import ObjectPath
 
 LOCK = ".lock"
 LOCK_TIMEOUT = 600.0  # seconds a writer waits for another run holding the same group
@@ -53,14 +58,20 @@ def staged(path: Path) -> Iterator[Path]:
         remove(tmp)
 
 
-def remove(path: Path) -> None:
+def remove(path: Path | ObjectPath) -> None:
+    if isinstance(path, ObjectPath):
+        return path.remove_tree()
     shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 @contextmanager
-def locked(path: Path, timeout: float | None = None) -> Iterator[None]:
+def locked(path: Path | ObjectPath, timeout: float | None = None) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if needed), waiting up to `timeout` seconds."""
     timeout = LOCK_TIMEOUT if timeout is None else timeout
+    if isinstance(path, ObjectPath):
+        with leased(path, timeout):
+            yield
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+")
@@ -85,22 +96,28 @@ def _try_lock(handle) -> bool:
         return False
 
 
-def sweep(folder: Path, pattern: str) -> None:
+def sweep(folder: Path | ObjectPath, pattern: str) -> None:
     """Remove temp names left by killed runs (call only while holding the folder's lock)."""
     for stale in folder.glob(pattern):
         remove(stale)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path | ObjectPath, data: bytes) -> None:
+    if isinstance(path, ObjectPath):
+        return _put(path, data)
     with staged(path) as tmp, open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def append_line(path: Path, line: str) -> None:
+def append_line(path: Path | ObjectPath, line: str) -> None:
     """Append one line and sync it: an audit log only grows, and a reader sees whole lines (one
-    small append is one write). Call while holding the folder's lock, so lines never interleave."""
+    small append is one write; an object is rewritten whole). Call while holding the folder's lock,
+    so lines never interleave."""
+    if isinstance(path, ObjectPath):
+        old = path.read_bytes() if path.exists() else b""
+        return _put(path, old + (line + "\n").encode())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as handle:
@@ -111,28 +128,48 @@ def append_line(path: Path, line: str) -> None:
         raise StorageError(f"cannot append to {path}: {exc}") from exc
 
 
-def write_json_atomic(path: Path, obj: dict) -> None:
+def write_json_atomic(path: Path | ObjectPath, obj: dict) -> None:
     write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
 
-def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
+def read_parquet(path: Path | ObjectPath, columns: list[str] | None = None) -> pd.DataFrame:
+    """One parquet file; an object is fetched with one GET through fsspec (pandas would otherwise
+    open s3:// with pyarrow's own client, which knows nothing of the configured storage options)."""
+    source = BytesIO(path.read_bytes()) if isinstance(path, ObjectPath) else path
+    return pd.read_parquet(source, columns=columns)
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path | ObjectPath) -> None:
     write_table_atomic(pa.Table.from_pandas(frame, preserve_index=False, nthreads=1), path)  # no thread pool per file
 
 
-def write_table_atomic(table: pa.Table, path: Path) -> None:
+def write_table_atomic(table: pa.Table, path: Path | ObjectPath) -> None:
     """Dictionary-encode only the string columns and keep statistics only for the time and flag
     columns readers filter on: 1.8x faster than pyarrow's defaults, and smaller files."""
     fields = table.schema
     strings = [f.name for f in fields if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     filtered = [f.name for f in fields if pa.types.is_timestamp(f.type) or pa.types.is_boolean(f.type)]
+    if isinstance(path, ObjectPath):
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered)
+        return _put(path, sink.getvalue().to_pybytes())
     with staged(path) as tmp, pa.OSFile(str(tmp), "wb") as sink:  # closed at once even when a write fails
         pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered)
 
 
-def safe_child(root: str | Path, name: str) -> Path:
+def _put(path: ObjectPath, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc}") from exc
+
+
+def safe_child(root: str | Path, name: str) -> Path | ObjectPath:
     """`root/name` for a validated group name; never escapes `root`."""
     check_name(name)
-    root = Path(root).resolve()
+    if store.is_remote(str(root)):
+        return store.location(root) / name  # a checked name has no '/' to escape with
+    root = store.location(root).resolve()
     child = (root / name).resolve()
     if child.parent != root:
         raise ValueError(f"group name {name!r} escapes {root}")

@@ -11,13 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import check_name
-from pipeline.io.files import LOCK, locked, sweep, write_parquet_atomic
+from pipeline.io.files import LOCK, locked, read_parquet, sweep, write_parquet_atomic
 from pipeline.io.published import read_dataset
+from pipeline.io.store import ObjectPath, location
 from pipeline.labels import COLUMNS, empty, interval_labels, label_row
 
 
-def labels_path(data_root: str, group: str) -> Path:
-    return Path(data_root) / "labels" / f"{check_name(group)}.parquet"
+def labels_path(data_root: str, group: str) -> Path | ObjectPath:
+    return location(data_root) / "labels" / f"{check_name(group)}.parquet"
 
 
 def read_labels(data_root: str, group: str) -> pd.DataFrame:
@@ -28,7 +29,7 @@ def read_labels(data_root: str, group: str) -> pd.DataFrame:
     if not path.exists():
         return empty()
     try:
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a damaged file
         raise ValueError(f"{path}: unreadable labels ({type(exc).__name__}: {exc})") from None
     missing = [c for c in COLUMNS if c not in frame.columns]

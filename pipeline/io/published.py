@@ -10,16 +10,17 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.config import check_name
-from pipeline.io.files import (LOCK, append_line, locked, remove, sweep, write_bytes_atomic, write_json_atomic,
-                                write_table_atomic)
+from pipeline.io.files import (LOCK, append_line, locked, read_parquet, remove, sweep, write_bytes_atomic,
+                                write_json_atomic, write_table_atomic)
+from pipeline.io.store import ObjectPath, location
 
 
-def dataset_dir(data_root: str, dataset: str, group: str) -> Path:
-    return Path(data_root) / dataset / f"group={check_name(group)}"
+def dataset_dir(data_root: str, dataset: str, group: str) -> Path | ObjectPath:
+    return location(data_root) / dataset / f"group={check_name(group)}"
 
 
 def upsert_partitions(data_root: str, dataset: str, group: str, rows: pd.DataFrame | pa.Table, time_column: str,
-                      start: pd.Timestamp, end: pd.Timestamp) -> list[Path]:
+                      start: pd.Timestamp, end: pd.Timestamp) -> list[Path | ObjectPath]:
     """Replace rows with `time_column` in [start, end] by `rows`, one file per date partition.
 
     Rerunning for the same range rewrites the same rows, so publishing is idempotent. As in
@@ -44,7 +45,7 @@ def upsert_partitions(data_root: str, dataset: str, group: str, rows: pd.DataFra
             new = table.slice(first, stop - first)
             whole_day = start <= day and day + pd.Timedelta(days=1) - pd.Timedelta(1, "us") <= end
             if not whole_day and path.exists():
-                old = pd.read_parquet(path)
+                old = read_parquet(path)
                 keep = old[(old[time_column] < start) | (old[time_column] > end)]
                 if len(keep):
                     merged = pd.concat([keep, new.to_pandas()], ignore_index=True)
@@ -65,19 +66,19 @@ def read_dataset(data_root: str, dataset: str, group: str, since: pd.Timestamp |
                    if since is None or p.parent.name[5:] >= f"{since:%Y-%m-%d}")
     if not files:
         return pd.DataFrame()
-    frame = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+    frame = pd.concat([read_parquet(p) for p in files], ignore_index=True)
     frame.insert(0, "group", pd.Series([group] * len(frame), dtype="string"))
     return frame
 
 
 def published_groups(data_root: str, dataset: str) -> list[str]:
-    base = Path(data_root) / dataset
+    base = location(data_root) / dataset
     return sorted(p.name[6:] for p in base.glob("group=*") if p.is_dir()) if base.exists() else []
 
 
 def state_groups(data_root: str) -> list[str]:
     """Groups with a scoring state file."""
-    base = Path(data_root) / "state"
+    base = location(data_root) / "state"
     return sorted(p.stem for p in base.glob("*.json") if not p.name.startswith(".")) if base.exists() else []
 
 
@@ -87,18 +88,18 @@ def newest_time(data_root: str, dataset: str, group: str, time_column: str) -> p
     files = sorted(dataset_dir(data_root, dataset, group).glob("date=*/part-0.parquet"))
     if not files:
         return None
-    times = pd.read_parquet(files[-1], columns=[time_column])[time_column]
+    times = read_parquet(files[-1], columns=[time_column])[time_column]
     return times.max() if len(times) else None
 
 
-def state_path(data_root: str, group: str) -> Path:
+def state_path(data_root: str, group: str) -> Path | ObjectPath:
     """`<data_root>/state/<group>.json`: the group's watermark and the start of an interval open there."""
-    return Path(data_root) / "state" / f"{check_name(group)}.json"
+    return location(data_root) / "state" / f"{check_name(group)}.json"
 
 
-def audit_path(data_root: str, group: str) -> Path:
+def audit_path(data_root: str, group: str) -> Path | ObjectPath:
     """`<data_root>/state/<group>.log`: one JSON line per reset of the group's state by hand."""
-    return Path(data_root) / "state" / f"{check_name(group)}.log"
+    return location(data_root) / "state" / f"{check_name(group)}.log"
 
 
 def read_watermark(data_root: str, group: str) -> pd.Timestamp | None:
@@ -137,7 +138,7 @@ def _state(data_root: str, group: str) -> dict[str, pd.Timestamp]:
 
 
 @contextmanager
-def _state_locked(data_root: str, group: str) -> Iterator[Path]:
+def _state_locked(data_root: str, group: str) -> Iterator[Path | ObjectPath]:
     """The group's state file, with its lock held and temp names of killed writers swept."""
     path = state_path(data_root, group)
     with locked(path.parent / f".{group}.lock"):
@@ -145,7 +146,7 @@ def _state_locked(data_root: str, group: str) -> Iterator[Path]:
         yield path
 
 
-def _write_state(path: Path, scored_until: pd.Timestamp, open_since: pd.Timestamp | None) -> None:
+def _write_state(path: Path | ObjectPath, scored_until: pd.Timestamp, open_since: pd.Timestamp | None) -> None:
     write_json_atomic(path, {"scored_until": scored_until.isoformat(),
                              "open_since": None if open_since is None else open_since.isoformat()})
 
@@ -186,8 +187,8 @@ def _iso(time: pd.Timestamp | None) -> str | None:
     return None if time is None else time.isoformat()
 
 
-def write_report(data_root: str, name: str, html: str) -> Path:
-    reports = Path(data_root) / "reports"
+def write_report(data_root: str, name: str, html: str) -> Path | ObjectPath:
+    reports = location(data_root) / "reports"
     path = reports / check_name(name, "report")
     with locked(reports / LOCK):
         sweep(reports, ".tmp-report-*")

@@ -1,22 +1,18 @@
-"""The model registry (a version is a folder of `model.keras` + `metadata.json`; `CURRENT.json`
+"""The model registry: a version is a folder of `model.keras` + `metadata.json`; `CURRENT.json`
 names the version scoring uses, `PIN.json` the one it must keep, and `registry.log` records every
-registration, promotion, pin and unpin) and plain-data readers of saved model files, so nothing
-stored is ever unpickled."""
+registration, promotion, pin and unpin (plain-data readers of the model files: `model_files`)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
-import zipfile
 from datetime import datetime, timezone
-from io import BytesIO
 from pathlib import Path
 
-import h5py
-import numpy as np
-
 from pipeline.config import ConfigError, check_name
-from pipeline.io.files import LOCK, append_line, locked, remove, safe_child, staged, sweep, write_json_atomic
+from pipeline.io.files import (LOCK, append_line, locked, remove, safe_child, staged, sweep, write_bytes_atomic,
+                                write_json_atomic)
+from pipeline.io.model_files import file_sha256
+from pipeline.io.store import ObjectPath, local_copy, location
 
 CURRENT = "CURRENT.json"
 PIN = "PIN.json"
@@ -28,8 +24,11 @@ class PinnedError(ValueError):
 
 
 def save_model_version(models_root: str, group: str, version: str, model, metadata: dict, who: str = "training",
-                       why: str = "") -> Path:
-    """Write `model.keras` + `metadata.json` into a temp folder, then rename it to the version."""
+                       why: str = "") -> Path | ObjectPath:
+    """Write `model.keras` + `metadata.json` into a temp folder, then rename it to the version. On an
+    object store, which has no rename, `model.keras` is put first and `metadata.json` last: only a
+    version with metadata is listed or loaded, and objects a killed run left without it are removed
+    by the next save."""
     group_dir = safe_child(models_root, group)
     final = group_dir / check_name(version, "model version")
     with locked(group_dir / LOCK):
@@ -37,29 +36,40 @@ def save_model_version(models_root: str, group: str, version: str, model, metada
             return final
         sweep(group_dir, ".tmp-*")
         remove(final)  # a folder left without metadata by a killed run
-        with staged(final) as tmp:
-            tmp.mkdir()
-            model.save(tmp / "model.keras")
-            write_json_atomic(tmp / "metadata.json", {**metadata, "model_sha256": file_sha256(tmp / "model.keras")})
+        if isinstance(final, ObjectPath):
+            _sweep_unreferenced(group_dir)
+            _put_version(final, model, metadata)
+        else:
+            with staged(final) as tmp:
+                tmp.mkdir()
+                model.save(tmp / "model.keras")
+                write_json_atomic(tmp / "metadata.json", {**metadata, "model_sha256": file_sha256(tmp / "model.keras")})
         _log(group_dir, "register", version, who, why)
     return final
 
 
-def file_sha256(path: str | Path) -> str:
-    """The file's SHA-256: a version's metadata names its own model file, so another group's file
-    of the same shape swapped in is refused rather than scored."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _sweep_unreferenced(group_dir: ObjectPath) -> None:
+    """Remove the objects of versions without metadata (runs killed between the two puts), found by
+    one listing; call with the group's lease held."""
+    objects = group_dir.glob("*/*")
+    complete = {p.parent for p in objects if p.name == "metadata.json"}
+    for folder in {p.parent for p in objects} - complete:
+        remove(folder)
 
 
-def version_dir(models_root: str, group: str, version: str) -> Path:
+def _put_version(final: ObjectPath, model, metadata: dict) -> None:
+    with tempfile.TemporaryDirectory(prefix="nightwatch-version-") as tmp:
+        saved = Path(tmp) / "model.keras"
+        model.save(saved)
+        write_bytes_atomic(final / "model.keras", saved.read_bytes())
+        write_json_atomic(final / "metadata.json", {**metadata, "model_sha256": file_sha256(saved)})
+
+
+def version_dir(models_root: str, group: str, version: str) -> Path | ObjectPath:
     return safe_child(models_root, group) / check_name(version, f"group {group!r}: model version")
 
 
-def metadata_path(models_root: str, group: str, version: str) -> Path:
+def metadata_path(models_root: str, group: str, version: str) -> Path | ObjectPath:
     return version_dir(models_root, group, version) / "metadata.json"
 
 
@@ -74,40 +84,14 @@ def read_metadata(models_root: str, group: str, version: str) -> dict:
 
 
 def model_path(models_root: str, group: str, version: str) -> str:
-    return str(version_dir(models_root, group, version) / "model.keras")
-
-
-def read_model_config(path: str) -> dict:
-    """A saved Keras model's architecture (`config.json`), read as plain JSON: nothing is built."""
-    with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read("config.json"))
-
-
-def read_model_weights(path: str) -> dict[str, np.ndarray]:
-    """A saved Keras model's weight arrays by their path in its `model.weights.h5`, as plain data."""
-    with zipfile.ZipFile(path) as archive:
-        return _h5_arrays(BytesIO(archive.read("model.weights.h5")))
-
-
-def saved_weight_arrays(model) -> dict[str, np.ndarray]:
-    """The arrays Keras writes for `model`'s weights, by their path in a weights file."""
-    with tempfile.TemporaryDirectory(prefix="nightwatch-weights-") as tmp:
-        path = Path(tmp) / "model.weights.h5"
-        model.save_weights(path)
-        return _h5_arrays(path)
-
-
-def _h5_arrays(source) -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    with h5py.File(source, "r") as store:
-        store.visititems(lambda name, node: arrays.__setitem__(name, node[()]) if isinstance(node, h5py.Dataset)
-                         else None)
-    return arrays
+    """The version's model file as a local path (from an object store: a cached local copy)."""
+    path = version_dir(models_root, group, version) / "model.keras"
+    return local_copy(path) if isinstance(path, ObjectPath) else str(path)
 
 
 def model_groups(models_root: str) -> list[str]:
     """Groups with a folder in the registry."""
-    base = Path(models_root)
+    base = location(models_root)
     return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.exists() else []
 
 

@@ -1,0 +1,51 @@
+"""Plain-data readers of saved model files (architecture JSON, weight arrays, checksums), so nothing
+stored is ever unpickled or built to be inspected."""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's SHA-256: a version's metadata names its own model file, so another group's file
+    of the same shape swapped in is refused rather than scored."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_model_config(path: str) -> dict:
+    """A saved Keras model's architecture (`config.json`), read as plain JSON: nothing is built."""
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json"))
+
+
+def read_model_weights(path: str) -> dict[str, np.ndarray]:
+    """A saved Keras model's weight arrays by their path in its `model.weights.h5`, as plain data."""
+    with zipfile.ZipFile(path) as archive:
+        return _h5_arrays(BytesIO(archive.read("model.weights.h5")))
+
+
+def saved_weight_arrays(model) -> dict[str, np.ndarray]:
+    """The arrays Keras writes for `model`'s weights, by their path in a weights file."""
+    with tempfile.TemporaryDirectory(prefix="nightwatch-weights-") as tmp:
+        path = Path(tmp) / "model.weights.h5"
+        model.save_weights(path)
+        return _h5_arrays(path)
+
+
+def _h5_arrays(source) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    with h5py.File(source, "r") as store:
+        store.visititems(lambda name, node: arrays.__setitem__(name, node[()]) if isinstance(node, h5py.Dataset)
+                         else None)
+    return arrays
