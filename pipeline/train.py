@@ -148,7 +148,7 @@ def _warm_start(settings: Settings, group: GroupConfig, current: str | None, sca
         try:
             weights = load_autoencoder(io.model_path(root, group.name, current))
         except ModelFileError as exc:
-            decided = Plan(False, f"cold: {exc}", 0, None)
+            decided = Plan(False, f"current model not loadable: {exc}", 0, None)
     if cfg is not None:
         emit(f"{group.name}: {'warm' if decided.warm else 'cold'} start ({decided.why})")
     return decided, weights
