@@ -17,6 +17,7 @@ from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
 from pipeline.seasonal import Seasonal
 from pipeline.training_range import TrainingRange
+from pipeline.warm_start import WarmStart
 
 ENCODERS = ("lstm", "bidirectional")
 AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
@@ -27,7 +28,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 class ModelConfig:
     """Size and training schedule of the LSTM autoencoder; `encoder` picks the tutorial's plain
     LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md);
-    `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal)."""
+    `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal);
+    `warm_start` (off when left out) retrains from the current model's weights (pipeline.warm_start)."""
 
     encoder: str = "lstm"
     units: int = 32
@@ -39,6 +41,7 @@ class ModelConfig:
     learning_rate: float = 0.002
     seed: int = 7
     seasonal: Seasonal | None = None
+    warm_start: WarmStart | None = None
 
     def check(self) -> None:
         if self.encoder not in ENCODERS:

@@ -9,6 +9,20 @@ from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
+def use_compile_cache(folder: str | None) -> None:
+    """Keep XLA's compiled executables in `folder` (`NIGHTWATCH_COMPILE_CACHE`), so a machine pays
+    each architecture's compile (seconds) once, not once per process. TensorFlow reads the flag
+    at the process's first compile; a cached executable is the one that compile would produce,
+    so results are the same bits (tests/test_model.py). TF logs a harmless "Error parsing
+    text-format" line per file it loads (it tries the text format before the binary one)."""
+    if folder:
+        flag = f"--tf_xla_persistent_cache_directory={folder}"
+        os.environ["TF_XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("TF_XLA_FLAGS"), flag]))
+
+
+use_compile_cache(os.environ.get("NIGHTWATCH_COMPILE_CACHE"))
+
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import numpy as np  # noqa: E402
@@ -90,9 +104,10 @@ _COMPILED_LOCK = threading.Lock()  # guards both caches of compiled functions
 
 
 def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray, cfg: ModelConfig,
-                      emit: Callable[[str], None] = log.info) -> TrainResult:
+                      emit: Callable[[str], None] = log.info, initial: StoredModel | None = None) -> TrainResult:
     """Adam on the training windows, reshuffled each epoch (seeded); early stopping on the
-    (later-in-time) validation windows, keeping the best epoch's weights.
+    (later-in-time) validation windows, keeping the best epoch's weights. `initial` (a warm start)
+    gives the starting weights, a saved model of the same architecture; otherwise they are seeded.
 
     Weights and optimiser state are plain inputs and outputs of one XLA-compiled step per
     architecture and batch size, so every group of that shape in a process shares one compile
@@ -101,6 +116,8 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
     model = build_autoencoder(view.shape[1], view.shape[2], cfg)
+    if initial is not None:
+        _assign_trainable(model, initial)
     train_step, val_step = _train_steps(model, cfg.batch_size)
     weights, state = current_values(model.trainable_variables), current_values(model.non_trainable_variables)
     adam = (tf.constant(0.0), [tf.zeros_like(w) for w in weights], [tf.zeros_like(w) for w in weights])
@@ -122,6 +139,15 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     for variable, value in zip(model.trainable_variables, best_weights):
         variable.assign(value)
     return TrainResult(model=model, val_loss=float(best), epochs=epochs)
+
+
+def _assign_trainable(model: keras.Model, initial: StoredModel) -> None:
+    """Set `model`'s trainable weights to `initial`'s; ValueError when a shape differs."""
+    for variables, values in zip(variable_groups(model)[::2], initial.weights[::2]):
+        for variable, value in zip(variables, values, strict=True):
+            if tuple(variable.shape) != tuple(value.shape):
+                raise ValueError(f"{variable.path}: shape {tuple(value.shape)}, the model needs {tuple(variable.shape)}")
+            variable.assign(value)
 
 
 def _padded_batches(view: np.ndarray, starts: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -19,16 +19,18 @@ from pipeline.detect.compose import fit
 from pipeline.detect.evidence import evidence
 from pipeline.detect.feedback import quieted
 from pipeline.detect.stored import stored_states
-from pipeline.inference import run_model, scaled_input
+from pipeline.inference import scaled_input
 from pipeline.ingest import InputError
 from pipeline.labels import Feedback, feedback, with_incidents
-from pipeline.metadata import StoredVersion, parse_metadata, read_version
-from pipeline.model import train_autoencoder
-from pipeline.saved import load_autoencoder
+from pipeline.metadata import parse_metadata, read_version
+from pipeline.model import StoredModel, train_autoencoder
+from pipeline.promotion import errors_from, mean_error, promote
+from pipeline.saved import ModelFileError, load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
 from pipeline.seasonal import deseasonalised, fit_profile, rules_input
 from pipeline.training_range import TrainingRange
 from pipeline.score import metric_scales
+from pipeline.warm_start import Plan, plan, previous_runs
 from pipeline.window import clean_starts, window_starts, window_view
 
 log = logging.getLogger(__name__)
@@ -54,22 +56,6 @@ def library_versions() -> dict[str, str]:
         except Exception:  # noqa: BLE001 - a missing optional package is simply not listed
             continue
     return found
-
-
-def errors_from(model, scaler: Scaler, values: np.ndarray, start: int, window: int, stride: int,
-                reference: Scaler) -> np.ndarray:
-    """Per-timestamp errors of the steps from `start` on, in `reference`'s scaled units.
-
-    Only the part of the series those steps' windows need is run through the model.
-    """
-    tail = values[max(start - window + 1, 0):]
-    errors = run_model(model, scaled_input(tail, scaler), window, stride).metric_errors
-    comparable = errors * (np.asarray(scaler.scale) / np.asarray(reference.scale)) ** 2
-    return comparable[len(tail) - (len(values) - start):]
-
-
-def mean_error(errors: np.ndarray, excluded: np.ndarray) -> float:
-    return float(np.nanmean(np.where(excluded, np.nan, errors)))
 
 
 def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
@@ -118,9 +104,10 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
                        version)
         emit(f"{group.name}: version {version} already trained on identical data; reusing it")
     except FileNotFoundError:
+        start = _warm_start(settings, group, existing, scaler, emit)
         meta = _fit_and_register(settings, group, version, digest, frame, values, excluded, scaler, split,
-                                 run_id, emit, labelled, profile)
-    promoted = _promote(settings, group, meta, frame, excluded, split, existing, emit)
+                                 run_id, emit, labelled, profile, start)
+    promoted = promote(settings, group, meta, frame, excluded, split, existing, emit)
     return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
             "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics),
             "warnings": warnings}
@@ -143,9 +130,34 @@ def _range_note(group: GroupConfig) -> str:
     return f" (in the range its `training` settings leave: {set_keys})"
 
 
+def _warm_start(settings: Settings, group: GroupConfig, current: str | None, scaler: Scaler,
+                emit: Callable[[str], None]) -> tuple[Plan, StoredModel | None]:
+    """Whether this training starts from the current version's weights (`model.warm_start`), and
+    those weights; a current version that cannot be read or loaded means a cold start."""
+    root, cfg = settings.storage.models_root, group.model.warm_start
+    stored, runs = None, 0
+    if cfg is not None and current is not None:
+        try:
+            stored = read_version(root, group.name, current)
+            runs = previous_runs(io.read_metadata(root, group.name, current))
+        except ConfigError as exc:
+            emit(f"{group.name}: cold start: current version {current} is unusable ({exc})")
+    decided = plan(cfg, group, stored, runs, scaler)
+    weights = None
+    if decided.warm:
+        try:
+            weights = load_autoencoder(io.model_path(root, group.name, current))
+        except ModelFileError as exc:
+            decided = Plan(False, f"current model not loadable: {exc}", 0, None)
+    if cfg is not None:
+        emit(f"{group.name}: {'warm' if decided.warm else 'cold'} start ({decided.why})")
+    return decided, weights
+
+
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
-                      emit: Callable[[str], None], labelled: Feedback, profile: np.ndarray | None) -> dict:
+                      emit: Callable[[str], None], labelled: Feedback, profile: np.ndarray | None,
+                      start: tuple[Plan, StoredModel | None]) -> dict:
     window, scaled = group.window, scaled_input(values, scaler)
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
@@ -157,7 +169,12 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                          f"those over max_gap {group.max_gap} steps stay missing; does data land less often than "
                          f"every {group.interval}?){_range_note(group)}", group=group.name)
     emit(f"{group.name}: training on {len(train_starts)} windows, validating on {len(val_starts)}")
-    result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, group.model, emit)
+    warm, initial = start
+    schedule, rule = group.model, group.model.warm_start
+    if warm.warm:  # the warm run's own schedule, where set
+        schedule = dataclasses.replace(schedule, epochs=rule.epochs or schedule.epochs,
+                                       patience=schedule.patience if rule.patience is None else rule.patience)
+    result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, schedule, emit, initial)
     first = 0 if group.detection.calibrate_on == "training" else split
     errors = errors_from(result.model, scaler, values, first, window, group.stride, scaler)
     val_error = mean_error(errors[split - first:], excluded[split:])
@@ -182,7 +199,7 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                      "train_windows": int(len(train_starts)), "val_windows": int(len(val_starts)),
                      "epochs": result.epochs, "keras_val_loss": result.val_loss},
         "labels": {"used": labelled.used, "quieted": quiet},
-        "val_error": val_error, "fingerprint": digest, "libraries": library_versions(),
+        "val_error": val_error, "fingerprint": digest, "warm_start": warm.to_dict(), "libraries": library_versions(),
         "run_id": run_id, "trained_at": datetime.now(timezone.utc).isoformat(),
     }
     if profile is not None:
@@ -207,62 +224,3 @@ def _heed_false_alarms(group: GroupConfig, model, scaler: Scaler, scales: np.nda
                       rule_values, group.detection, group.metrics, group.interval_td)
     steps = labelled.false_alarms & (np.arange(len(labelled.false_alarms)) >= first)
     return quieted(group.detection, judged, states, steps, list(labelled.incidents))
-
-
-def _promote(settings: Settings, group: GroupConfig, meta: dict, frame: pd.DataFrame, excluded: np.ndarray,
-             split: int, current: str | None, emit: Callable[[str], None]) -> bool:
-    """Make the new version current unless the group is pinned to another version or the current
-    one does clearly better on the same data (each read through its own seasonal profile, if any);
-    a kept version is logged in the registry with why."""
-    root, version = settings.storage.models_root, meta["version"]
-    if current == version:
-        return True
-    if (pin := _pin_holds(root, group.name, version)) is not None:
-        return _keep(root, group.name, version, pin, emit)
-    running = _usable(root, group.name, current, emit) if current is not None else None
-    if running is not None:
-        comparable = (list(running.config.metrics) == meta["metrics"]
-                      and running.config.window == meta["config"]["window"]
-                      and running.config.model.seasonal == group.model.seasonal)
-        if comparable:
-            residual = deseasonalised(frame.to_numpy(), frame.index, running.seasonal, group.interval_td)
-            cur_errors = errors_from(
-                load_autoencoder(io.model_path(root, group.name, current)), running.scaler,
-                residual, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
-            cur_error = mean_error(cur_errors, excluded[split:])
-            if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
-                return _keep(root, group.name, version, f"current {current} does better on the same data: val_error "
-                             f"{cur_error:.4f} against {meta['val_error']:.4f}", emit)
-    try:
-        io.set_current_version(root, group.name, version, why=f"run {meta['run_id']}: val_error "
-                               f"{meta['val_error']:.4f}")
-    except io.PinnedError as exc:  # pinned while this group trained
-        return _keep(root, group.name, version, str(exc), emit)
-    emit(f"{group.name}: current version is now {version}")
-    return True
-
-
-def _pin_holds(models_root: str, group: str, version: str) -> str | None:
-    """Why a pin keeps `version` from being promoted, or None; an unreadable pin holds too (a pin
-    is a user's explicit choice; `models unpin` mends it)."""
-    try:
-        pinned = io.pinned_version(models_root, group)
-    except ConfigError as exc:
-        return str(exc)
-    return None if pinned is None or pinned == version else f"pinned to {pinned}"
-
-
-def _keep(models_root: str, group: str, version: str, why: str, emit: Callable[[str], None]) -> bool:
-    io.log_decision(models_root, group, "keep", version, "training", f"not promoted: {why}")
-    emit(f"{group}: registered {version}, not promoted: {why}")
-    return False
-
-
-def _usable(models_root: str, group: str, version: str, emit: Callable[[str], None]) -> StoredVersion | None:
-    """The current version's metadata, or None when it is refused: a broken current version is
-    replaced by the new one rather than blocking every later training."""
-    try:
-        return read_version(models_root, group, version)
-    except ConfigError as exc:
-        emit(f"{group}: current version {version} is unusable, replacing it ({exc})")
-        return None

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import yaml
@@ -8,6 +9,7 @@ from pipeline.detect.compose import Detection
 from pipeline.detect.score import Score
 from pipeline.detect.shift import Shift
 from pipeline.training_range import TrainingRange
+from pipeline.warm_start import WarmStart
 
 
 def test_defaults_apply_to_declared_groups(tmp_path):
@@ -146,3 +148,26 @@ def test_listed_rules_are_on_in_the_registrys_order_with_their_defaults_and_the_
     off = parse_settings({"defaults": {"detection": {"flags": {"score": {"recent": None}}}}}, "c").defaults
     assert off.detection.flags == (Score(recent=None),)
     assert parse_settings({}, "c").defaults.detection == Detection()
+
+
+def test_warm_start_is_off_unless_set_and_each_rule_off_unless_listed():
+    plain = parse_settings({"groups": [{"name": "a", "metrics": ["x"]}]}, "c").groups[0]
+    assert plain.model.warm_start is None
+    settings = parse_settings({"defaults": {"model": {"warm_start": {"full_every": 7}}},
+                               "groups": [{"name": "a", "metrics": ["x"], "model": {"warm_start": {"epochs": 3}}}]}, "c")
+    (group,) = settings.groups
+    assert group.model.warm_start == WarmStart(full_every=7, epochs=3)  # the group's keys over the defaults'
+    assert group_from_dict(json.loads(json.dumps(group_to_dict(group)))) == group
+    stored = group_to_dict(plain)
+    del stored["model"]["warm_start"]  # a model version stored before the option
+    assert group_from_dict(stored).model.warm_start is None
+
+
+@pytest.mark.parametrize("warm_start, message", [
+    ({"full_every": 0}, "defaults.model.warm_start.full_every: must be at least 1"),
+    ({"max_drift": -1.0}, "defaults.model.warm_start.max_drift: must not be negative"),
+    ({"every": 3}, "defaults.model.warm_start: unknown key 'every'"),
+])
+def test_invalid_warm_start_names_its_key(warm_start, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_settings({"defaults": {"model": {"warm_start": warm_start}}}, "c")

@@ -162,3 +162,57 @@ def test_tensorflows_retracing_notice_for_per_architecture_traces_is_not_logged(
                        "retracing. Tracing is expensive")
         logger.warning("some other warning")
     assert [r.getMessage() for r in caplog.records] == ["some other warning"]
+
+
+def test_a_warm_start_begins_at_the_given_weights_and_refuses_another_shape():
+    """With a learning rate too small to move them, training from a saved model's weights ends
+    where that model is; a model of other weight shapes is refused (train.py then starts cold)."""
+    from pipeline.model import StoredModel, variable_groups
+
+    view, starts = sine_windows()
+    trained = train_autoencoder(view, starts[:300], starts[300:], CFG, emit=lambda _: None).model
+    saved = StoredModel(trained, [current_values(v) for v in variable_groups(trained)])
+    still = dataclasses.replace(CFG, learning_rate=1e-12, epochs=1)
+    warm = train_autoencoder(view, starts[:300], starts[300:], still, emit=lambda _: None, initial=saved)
+    cold = train_autoencoder(view, starts[:300], starts[300:], still, emit=lambda _: None)
+    for got, want, fresh in zip(warm.model.get_weights(), trained.get_weights(), cold.model.get_weights()):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+        assert not np.allclose(got, fresh, atol=1e-3)
+    wider = build_autoencoder(12, 2, dataclasses.replace(CFG, units=16))
+    other = StoredModel(wider, [current_values(v) for v in variable_groups(wider)])
+    with pytest.raises(ValueError, match="shape"):
+        train_autoencoder(view, starts[:300], starts[300:], CFG, emit=lambda _: None, initial=other)
+
+
+CACHED_RUN = """
+import sys
+sys.path.insert(0, {root!r})
+import numpy as np
+from tests.test_model import CFG, sine_windows
+from pipeline.model import reconstruct, train_autoencoder
+view, starts = sine_windows()
+result = train_autoencoder(view, starts[:300], starts[300:], CFG, emit=lambda _: None)
+_, _, recon, _ = next(reconstruct(result.model, view, starts))
+print(np.concatenate([w.ravel() for w in result.model.get_weights()] + [recon.ravel()]).tobytes().hex())
+"""
+
+
+def test_the_persistent_compile_cache_never_changes_results(tmp_path):
+    """Trained weights and reconstructions are the same bits without the cache, with an empty one
+    (it is filled) and with a filled one (executables loaded from it)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    cache = tmp_path / "xla"
+
+    def run(env):
+        return subprocess.run([sys.executable, "-c", CACHED_RUN.format(root=root)], capture_output=True, text=True,
+                              check=True, env={**os.environ, **env}).stdout.split()[-1]
+
+    plain = run({"NIGHTWATCH_COMPILE_CACHE": ""})
+    filling = run({"NIGHTWATCH_COMPILE_CACHE": str(cache)})
+    assert any(cache.iterdir())  # compiled executables were written
+    assert run({"NIGHTWATCH_COMPILE_CACHE": str(cache)}) == filling == plain
