@@ -24,18 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="nightwatch-fleet-prefect-"))
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # a line per group and epoch otherwise
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+import numpy as np
+import pandas as pd
+import yaml
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from benchmarks.fleet_profile import Profile, stage_lines, trainer_throughput  # noqa: E402
-from pipeline.sample_data import load_curve  # noqa: E402
+from benchmarks.fleet_profile import Profile, stage_lines, trainer_throughput
+from pipeline.sample_data import load_curve
 
 END = pd.Timestamp("2026-11-29", tz="UTC")  # night 1's data ends here; night 2's a day later
 WARM = {"full_every": 7, "max_drift": 0.5, "epochs": 4, "patience": 1}
@@ -185,6 +179,16 @@ def compile_per_process(days: int) -> tuple[float, float]:
         return cold, run(cache)
 
 
+def quiet_environment() -> None:
+    """The benchmark's own process settings, set when it runs as a command and not on import: a test
+    that imports this module must not pass WARNING-level Prefect logging on to the suite's subprocesses."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="nightwatch-fleet-prefect-"))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # a line per group and epoch otherwise
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--groups", type=int, default=200)
@@ -193,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="model.epochs (default: the configuration's)")
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it (default: a temp folder)")
     args = parser.parse_args(argv)
+    quiet_environment()
     os.environ["NIGHTWATCH_WORKERS"] = str(args.workers)
     from flows.nightly import score_flow, train_flow
     from pipeline import io

@@ -50,3 +50,14 @@ def test_the_fleet_benchmark_runs_in_one_command_and_ends_with_its_figures(tmp_p
     assert warm_row[-5] == "4" and warm_row[-1] == "1"  # every night-2 model started warm; g0003's incident
     baseline_row = next(line for line in out if line.strip().startswith("baseline (cold)")).split()
     assert baseline_row[-5] == "0"
+
+
+def test_importing_the_benchmark_leaves_the_environment_alone():
+    """Its quiet Prefect logging is for its own run: set on import, the test suite's later subprocesses
+    (a CLI run, Dask workers) would log nothing below WARNING."""
+    import subprocess
+    import sys
+
+    code = "import os; before = dict(os.environ); import benchmarks.fleet; print(dict(os.environ) == before)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True"], done.stderr
