@@ -89,12 +89,12 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     group = dataclasses.replace(group, training=with_incidents(group.training, labels, frame.index))
     left_out = group.training.excluded(frame.index)
     frame = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
-    values, n, window = frame.to_numpy(), int(keep.sum()), group.window
+    values, n, span = frame.to_numpy(), int(keep.sum()), group.span
     split = int(n * (1 - group.model.validation_fraction))
-    if split < 2 * window or n - split < window:
+    if split < 2 * span or n - split < span:
         fraction = group.model.validation_fraction
-        needed = int(np.ceil(max(2 * window / (1 - fraction), window / fraction)))
-        raise InputError("landing", f"{n} aligned steps is too short for window {window}: need at least "
+        needed = int(np.ceil(max(2 * span / (1 - fraction), span / fraction)))
+        raise InputError("landing", f"{n} aligned steps is too short for window {span}: need at least "
                          f"{needed}{_range_note(group)}", group=group.name)
     digest = fingerprint(frame, group, labelled.used)
     version = f"{frame.index[-1]:%Y%m%dT%H%M%SZ}-{digest[:10]}"
@@ -146,7 +146,7 @@ def _range_note(group: GroupConfig) -> str:
 def _fit_and_register(settings: Settings, group: GroupConfig, version: str, digest: str, frame: pd.DataFrame,
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
                       emit: Callable[[str], None], labelled: Feedback, profile: np.ndarray | None) -> dict:
-    window, scaled = group.window, scaled_input(values, scaler)
+    window, scaled = group.span, scaled_input(values, scaler)  # a composite model's windows end in the future
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
     val_starts = window_starts(len(values), window, group.train_stride, first=split)
@@ -200,7 +200,7 @@ def _heed_false_alarms(group: GroupConfig, model, scaler: Scaler, scales: np.nda
     """The rules' states raised to stay quiet over the labelled false alarms while still flagging
     each labelled incident they flag, judged on evidence of the whole range, incidents included."""
     residual = deseasonalised(labelled.values, index, profile, group.interval_td)
-    errors = errors_from(model, scaler, residual, first, group.window, group.stride, scaler)
+    errors = errors_from(model, scaler, residual, first, group.span, group.stride, scaler)
     before_first = np.full((first, errors.shape[1]), np.nan)
     rule_values = scaler.transform(rules_input(labelled.values, residual, group.model.seasonal))
     judged = evidence(np.concatenate([before_first, errors]), labelled.excluded, scales,
@@ -223,12 +223,13 @@ def _promote(settings: Settings, group: GroupConfig, meta: dict, frame: pd.DataF
     if running is not None:
         comparable = (list(running.config.metrics) == meta["metrics"]
                       and running.config.window == meta["config"]["window"]
+                      and running.config.model.composite == group.model.composite
                       and running.config.model.seasonal == group.model.seasonal)
         if comparable:
             residual = deseasonalised(frame.to_numpy(), frame.index, running.seasonal, group.interval_td)
             cur_errors = errors_from(
                 load_autoencoder(io.model_path(root, group.name, current)), running.scaler,
-                residual, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
+                residual, split, group.span, group.stride, Scaler.from_dict(meta["scaler"]))
             cur_error = mean_error(cur_errors, excluded[split:])
             if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
                 return _keep(root, group.name, version, f"current {current} does better on the same data: val_error "
