@@ -16,6 +16,7 @@ from pipeline.config_build import ConfigError, build, check_scalar
 from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
 from pipeline.seasonal import Seasonal
+from pipeline.time_inputs import TimeInputs
 from pipeline.training_range import TrainingRange
 from pipeline.warm_start import WarmStart
 
@@ -43,7 +44,8 @@ class ModelConfig:
     LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md);
     `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal);
     `warm_start` (off when left out) retrains from the current model's weights (pipeline.warm_start);
-    `composite` (off when left out) adds a future-prediction decoder."""
+    `composite` (off when left out) adds a future-prediction decoder; `time_inputs` (off when left
+    out) gives the encoder each step's time of day or week, not reconstructed (pipeline.time_inputs)."""
 
     encoder: str = "lstm"
     units: int = 32
@@ -57,6 +59,7 @@ class ModelConfig:
     seasonal: Seasonal | None = None
     warm_start: WarmStart | None = None
     composite: Composite | None = None
+    time_inputs: TimeInputs | None = None
 
     def check(self) -> None:
         if self.encoder not in ENCODERS:
@@ -144,6 +147,9 @@ def _validate_group(group: GroupConfig, where: str) -> None:
     if seasonal is not None and pd.Timedelta(seasonal.period) % group.interval_td:
         raise ConfigError(f"{where}.model.seasonal.period: {seasonal.period!r} is not a whole number of "
                           f"intervals ({group.interval})")
+    if group.model.time_inputs is not None and group.model.composite is not None:
+        raise ConfigError(f"{where}.model.time_inputs: not combined with model.composite (the two are not "
+                          "measured together); turn one of them off")
 
 
 def check_name(name: str, where: str = "group") -> str:

@@ -37,7 +37,7 @@ def run_windows(model, scaled: np.ndarray, window: int, starts: np.ndarray, batc
     def batches():
         for chunk, x, recon, code in reconstruct(model, window_view(scaled, window), starts, batch_size):
             codes.append(code)
-            yield chunk, np.square(recon - x)
+            yield chunk, np.square(recon - x[..., :recon.shape[-1]])  # any time inputs are not reconstructed
 
     errors = timestamp_means(len(scaled), window, batches())
     code_array = np.concatenate(codes) if codes else np.empty((0, 0), np.float32)

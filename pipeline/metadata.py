@@ -16,6 +16,7 @@ from pipeline.detect.stored import stored_states
 from pipeline.ingest import MAX_MAGNITUDE
 from pipeline.scale import Scaler
 from pipeline.seasonal import slot_count
+from pipeline.time_inputs import width
 
 
 class MetadataError(ConfigError):
@@ -101,11 +102,14 @@ def check_model_file(path: str, stored: StoredVersion) -> None:
 
 
 def check_input_shape(shape: tuple, stored: StoredVersion, source: str) -> None:
-    """The model's input `[batch, window, metrics]` agrees with the settings it is scored with."""
-    expected = (stored.config.window, len(stored.config.metrics))
+    """The model's input `[batch, window, metrics + time features]` agrees with the settings it is
+    scored with (`model.time_inputs` adds two columns per period)."""
+    config = stored.config
+    expected = (config.window, len(config.metrics) + width(config.model.time_inputs))
     if tuple(shape[1:]) != expected:
-        raise MetadataError(f"{source}: config.window, config.metrics: the model takes windows of shape "
-                            f"{tuple(shape[1:])}, the metadata says {expected}")
+        keys = "config.window, config.metrics" + (", config.model.time_inputs" if config.model.time_inputs else "")
+        raise MetadataError(f"{source}: {keys}: the model takes windows of shape {tuple(shape[1:])}, the metadata "
+                            f"says {expected}")
 
 
 def _training_start(meta: dict, fail) -> pd.Timestamp:

@@ -28,6 +28,7 @@ import tensorflow as tf  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.config import ModelConfig  # noqa: E402
+from pipeline.time_inputs import width  # noqa: E402
 from pipeline.window import iter_batches  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ tf.get_logger().addFilter(_SharedTraceNotice())
 def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.Model:
     """encoder LSTM -> bottleneck -> RepeatVector -> decoder LSTM -> TimeDistributed(Dense).
 
+    It reconstructs `n_features` metrics; with `cfg.time_inputs` the encoder also reads the time
+    features after them (pipeline.time_inputs), which the decoder does not reconstruct.
     The encoder and decoder are named sub-models, so the bottleneck can be read directly. With
     `cfg.encoder == "bidirectional"` the encoder LSTM reads each window both ways (`units` per
     direction), so the code also summarises the window's start as seen from its end. With
@@ -55,7 +58,7 @@ def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.M
     RepeatVector -> LSTM -> Dense branch), after the reconstruction on the time axis.
     """
     init = _Initializers(cfg.seed)
-    windows = keras.Input((window, n_features), name="windows")
+    windows = keras.Input((window, n_features + width(cfg.time_inputs)), name="windows")
     if cfg.encoder == "bidirectional":
         forward = keras.layers.LSTM(cfg.units, name="lstm", **init.lstm())  # Keras names it forward_lstm
         backward = keras.layers.LSTM(cfg.units, go_backwards=True, name="backward_lstm", **init.lstm())
@@ -126,7 +129,7 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
     window = view.shape[1] - (cfg.composite.horizon if cfg.composite else 0)  # the view's spans end in the future
-    model = build_autoencoder(window, view.shape[2], cfg)
+    model = build_autoencoder(window, view.shape[2] - width(cfg.time_inputs), cfg)
     if initial is not None:
         _assign_trainable(model, initial)
     train_step, val_step = _train_steps(model, cfg.batch_size)
@@ -176,15 +179,18 @@ def _zero_pad(x: np.ndarray, size: int) -> np.ndarray:
 
 def _train_steps(model: keras.Model, batch_size: int) -> tuple[Callable, Callable]:
     """The compiled Adam step and validation loss of an architecture (`stateless_call`: they run
-    whatever weights they are given). The loss is the masked mean squared reconstruction error."""
+    whatever weights they are given). The loss is the masked mean squared reconstruction error
+    of the metrics (not of any time inputs after them)."""
     with _COMPILED_LOCK:
         key = (_architecture(model), batch_size)
         if key not in _TRAIN_STEPS:
             beta_1, beta_2, epsilon, window = *ADAM, model.input_shape[1]
+            metrics, inputs = model.output_shape[-1], model.input_shape[-1]
 
             def masked_loss(weights, state, x, mask, training):  # x: the window, then any predicted steps
                 recon, state = model.stateless_call(weights, state, x[:, :window], training=training)
-                per_window = tf.reduce_mean(tf.square(recon - x), axis=[1, 2])
+                target = x if metrics == inputs else x[:, :, :metrics]
+                per_window = tf.reduce_mean(tf.square(recon - target), axis=[1, 2])
                 return tf.reduce_sum(per_window * mask) / tf.reduce_sum(mask), state
 
             @tf.function(jit_compile=True)

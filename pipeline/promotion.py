@@ -14,16 +14,20 @@ from pipeline.metadata import StoredVersion, read_version
 from pipeline.saved import load_autoencoder
 from pipeline.scale import Scaler
 from pipeline.seasonal import deseasonalised
+from pipeline.time_inputs import TimeInputs, model_input
 
 
 def errors_from(model, scaler: Scaler, values: np.ndarray, start: int, window: int, stride: int,
-                reference: Scaler) -> np.ndarray:
-    """Per-timestamp errors of the steps from `start` on, in `reference`'s scaled units.
+                reference: Scaler, index: pd.DatetimeIndex, time_inputs: TimeInputs | None) -> np.ndarray:
+    """Per-timestamp errors of the steps from `start` on, in `reference`'s scaled units; `index`:
+    the values' timestamps, whose time features the model reads with `time_inputs`.
 
     Only the part of the series those steps' windows need is run through the model.
     """
-    tail = values[max(start - window + 1, 0):]
-    errors = run_model(model, scaled_input(tail, scaler), window, stride).metric_errors
+    first = max(start - window + 1, 0)
+    tail = values[first:]
+    scaled = model_input(scaled_input(tail, scaler), index[first:], time_inputs)
+    errors = run_model(model, scaled, window, stride).metric_errors
     comparable = errors * (np.asarray(scaler.scale) / np.asarray(reference.scale)) ** 2
     return comparable[len(tail) - (len(values) - start):]
 
@@ -48,12 +52,14 @@ def promote(settings: Settings, group: GroupConfig, meta: dict, frame: pd.DataFr
         comparable = (list(running.config.metrics) == meta["metrics"]
                       and running.config.window == meta["config"]["window"]
                       and running.config.model.composite == group.model.composite
+                      and running.config.model.time_inputs == group.model.time_inputs
                       and running.config.model.seasonal == group.model.seasonal)
         if comparable:
             residual = deseasonalised(frame.to_numpy(), frame.index, running.seasonal, group.interval_td)
             cur_errors = errors_from(
                 load_autoencoder(io.model_path(root, group.name, current)), running.scaler,
-                residual, split, group.span, group.stride, Scaler.from_dict(meta["scaler"]))
+                residual, split, group.span, group.stride, Scaler.from_dict(meta["scaler"]), frame.index,
+                group.model.time_inputs)
             cur_error = mean_error(cur_errors, excluded[split:])
             if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
                 return _keep(root, group.name, version, f"current {current} does better on the same data: val_error "

@@ -36,6 +36,7 @@ from pipeline.ranges import backfill_grid, context_start, context_steps, grid_of
 from pipeline.publish import anomalies_frame, features_frame, scores_table
 from pipeline.saved import load_autoencoder
 from pipeline.seasonal import deseasonalised, rules_input
+from pipeline.time_inputs import model_input
 from pipeline.window import window_starts
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,8 @@ def _score_part(catalog: Catalog, group: GroupConfig, model, stored: StoredVersi
     read = rules_input(values, residual, group.model.seasonal)
     rule_values = scaled if read is residual else scaler.transform(read)
     starts = window_starts(grid.n, window, group.stride, lo, hi, grid.phase(group.stride, stored.windows_from)) - lo
-    out = run_windows(model, np.nan_to_num(scaled, nan=0.0), window, starts)  # missing cells at the mean
+    inputs = model_input(np.nan_to_num(scaled, nan=0.0), aligned.values.index, group.model.time_inputs)
+    out = run_windows(model, inputs, window, starts)  # missing cells at the mean
     core = slice(start - lo, stop - lo)
     found = sliced(evidence(out.metric_errors, imputed | np.isnan(values), scales, rule_values, group.detection,
                             group.metrics, group.interval_td), core)

@@ -28,6 +28,7 @@ from pipeline.promotion import errors_from, mean_error, promote
 from pipeline.saved import ModelFileError, load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
 from pipeline.seasonal import deseasonalised, fit_profile, rules_input
+from pipeline.time_inputs import model_input
 from pipeline.training_range import TrainingRange
 from pipeline.score import metric_scales
 from pipeline.warm_start import Plan, plan, previous_runs
@@ -158,7 +159,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
                       emit: Callable[[str], None], labelled: Feedback, profile: np.ndarray | None,
                       start: tuple[Plan, StoredModel | None]) -> dict:
-    window, scaled = group.span, scaled_input(values, scaler)  # a composite model's windows end in the future
+    window = group.span  # a composite model's windows end in the future
+    scaled = model_input(scaled_input(values, scaler), frame.index, group.model.time_inputs)
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
     val_starts = window_starts(len(values), window, group.train_stride, first=split)
@@ -176,7 +178,8 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                                        patience=schedule.patience if rule.patience is None else rule.patience)
     result = train_autoencoder(window_view(scaled, window), train_starts, val_starts, schedule, emit, initial)
     first = 0 if group.detection.calibrate_on == "training" else split
-    errors = errors_from(result.model, scaler, values, first, window, group.stride, scaler)
+    errors = errors_from(result.model, scaler, values, first, window, group.stride, scaler, frame.index,
+                         group.model.time_inputs)
     val_error = mean_error(errors[split - first:], excluded[split:])
     scales = metric_scales(errors, excluded[first:])
     before_first = np.full((first, errors.shape[1]), np.nan)  # no errors computed: not calibrated on
@@ -217,7 +220,8 @@ def _heed_false_alarms(group: GroupConfig, model, scaler: Scaler, scales: np.nda
     """The rules' states raised to stay quiet over the labelled false alarms while still flagging
     each labelled incident they flag, judged on evidence of the whole range, incidents included."""
     residual = deseasonalised(labelled.values, index, profile, group.interval_td)
-    errors = errors_from(model, scaler, residual, first, group.span, group.stride, scaler)
+    errors = errors_from(model, scaler, residual, first, group.span, group.stride, scaler, index,
+                         group.model.time_inputs)
     before_first = np.full((first, errors.shape[1]), np.nan)
     rule_values = scaler.transform(rules_input(labelled.values, residual, group.model.seasonal))
     judged = evidence(np.concatenate([before_first, errors]), labelled.excluded, scales,

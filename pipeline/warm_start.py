@@ -5,8 +5,9 @@ Last night's model of a group is almost right for tonight's data (one more day i
 range), so fine-tuning it for a few epochs reaches the same validation error as training from
 random weights, in a fraction of the time. It starts cold (as without the option) when there is
 no usable current model, when the model would not take the same inputs (its architecture, window,
-metrics or seasonal baseline differ), every `full_every`-th night, and when the new training data
-has drifted from what the model was scaled for by more than `max_drift`. A rule left out is off.
+metrics, seasonal baseline or time inputs differ), every `full_every`-th night, and when the new
+training data has drifted from what the model was scaled for by more than `max_drift`. A rule
+left out is off.
 """
 from __future__ import annotations
 
@@ -83,6 +84,8 @@ def _mismatch(group, before) -> str:
         return f"metrics {list(before.metrics)} -> {list(group.metrics)}"
     if group.model.composite != before.model.composite:
         return f"model.composite {before.model.composite!r} -> {group.model.composite!r}"
+    if group.model.time_inputs != before.model.time_inputs:
+        return f"model.time_inputs {before.model.time_inputs!r} -> {group.model.time_inputs!r}"
     if group.model.seasonal != before.model.seasonal:
         return "model.seasonal (its input is another residual)"
     return ""

@@ -8,6 +8,7 @@ from pipeline.config import ConfigError, check_name, group_from_dict, group_to_d
 from pipeline.detect.compose import Detection
 from pipeline.detect.score import Score
 from pipeline.detect.shift import Shift
+from pipeline.time_inputs import TimeInputs
 from pipeline.training_range import TrainingRange
 from pipeline.warm_start import WarmStart
 
@@ -27,6 +28,14 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"model": {"encoder": "gru"}}}, "defaults.model.encoder: 'gru' is not one of ('lstm', 'bidirectional')"),
     ({"groups": [{"name": "a", "metrics": ["x"], "model": {"encoder": None}}]}, "groups[0].model.encoder: expected str"),
     ({"defaults": {"model": {"composite": {"horizon": 0}}}}, "defaults.model.composite.horizon: must be at least 1"),
+    ({"defaults": {"model": {"time_inputs": {"periods": ["daily"]}}}},
+     "defaults.model.time_inputs.periods: must be durations like '1D' or '7D', above 0, got 'daily'"),
+    ({"defaults": {"model": {"time_inputs": {"periods": []}}}},
+     "defaults.model.time_inputs.periods: expected a non-empty list of names"),
+    ({"groups": [{"name": "a", "metrics": ["x"], "model": {"time_inputs": {"period": "1D"}}}]},
+     "groups[0].model.time_inputs: unknown key 'period' (allowed: periods)"),
+    ({"groups": [{"name": "a", "metrics": ["x"], "model": {"time_inputs": {}, "composite": {}}}]},
+     "groups[0].model.time_inputs: not combined with model.composite"),
     ({"defaults": {"interval": "soon"}}, "interval/lookback must be durations"),
     ({"defaults": {"detection": {"flags": {"score": {"method": "magic"}}}}}, "detection.flags.score.method: 'magic'"),
     ({"defaults": {"detection": {"flags": {"spike": {}}}}}, "detection.flags: unknown rule 'spike' (known: score"),
@@ -181,3 +190,15 @@ def test_a_composite_model_reads_its_window_then_the_steps_it_predicts():
     composite, plain = settings.groups
     assert (composite.span, plain.span) == (30, 24) and plain.model.composite is None
     assert group_from_dict(json.loads(json.dumps(group_to_dict(composite)))) == composite
+
+
+def test_time_inputs_are_off_unless_set_and_round_trip_through_the_stored_config():
+    settings = parse_settings({"groups": [{"name": "a", "metrics": ["x"], "model": {"time_inputs": {}}},
+                                          {"name": "b", "metrics": ["y"],
+                                           "model": {"time_inputs": {"periods": ["1D", "7D"]}}},
+                                          {"name": "c", "metrics": ["z"]}]}, "c.yaml")
+    daily, weekly, plain = settings.groups
+    assert daily.model.time_inputs == TimeInputs(periods=("1D",)) and plain.model.time_inputs is None
+    assert weekly.model.time_inputs.periods == ("1D", "7D")
+    for group in settings.groups:
+        assert group_from_dict(json.loads(json.dumps(group_to_dict(group)))) == group

@@ -8,6 +8,7 @@ import pytest
 from pipeline.config import GroupConfig, group_to_dict
 from pipeline.metadata import MetadataError, StoredVersion, check_input_shape, parse_metadata
 from pipeline.seasonal import Seasonal
+from pipeline.time_inputs import TimeInputs
 
 GROUP = GroupConfig(name="g", metrics=("g.a", "g.b"), window=16)
 SOURCE = "models/g/v1/metadata.json"
@@ -149,3 +150,13 @@ def test_the_models_input_shape_must_agree_with_window_and_metrics():
     with pytest.raises(MetadataError, match=r"m.keras: config.window, config.metrics: the model takes windows of "
                                             r"shape \(16, 3\), the metadata says \(16, 2\)"):
         check_input_shape((None, 16, 3), stored, "m.keras")
+
+
+def test_with_time_inputs_the_model_takes_two_more_columns_per_period():
+    timed = dataclasses.replace(GROUP, model=dataclasses.replace(GROUP.model, time_inputs=TimeInputs(("1D", "7D"))))
+    stored = parse_metadata(meta(config=group_to_dict(timed)), SOURCE, "g", "v1")
+    assert stored.config.model.time_inputs == TimeInputs(("1D", "7D"))
+    check_input_shape((None, 16, 6), stored, "m.keras")
+    with pytest.raises(MetadataError, match=r"m.keras: config.window, config.metrics, config.model.time_inputs: the "
+                                            r"model takes windows of shape \(16, 2\), the metadata says \(16, 6\)"):
+        check_input_shape((None, 16, 2), stored, "m.keras")

@@ -14,7 +14,9 @@ from pipeline.scale import Scaler
 from pipeline.detect.shift import Shift, calibrate, mean_shift
 from pipeline.metadata import read_version
 from pipeline.scoring import NoCurrentModel, score_group
+from pipeline.saved import load_autoencoder
 from pipeline.seasonal import Seasonal, deseasonalised, fit_profile
+from pipeline.time_inputs import TimeInputs
 from pipeline.train import train_group
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
 
@@ -496,5 +498,38 @@ def test_a_composite_model_scores_each_step_with_what_the_windows_before_it_fore
 
     copy = scoring_copy(settings, tmp_path / "backfill")
     start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")
+    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
+    assert_same_outputs(published_from(published(copy), start), published_from(one_pass, start))
+
+
+def test_time_inputs_are_read_by_the_encoder_and_scoring_gives_it_the_inputs_training_did(tmp_path):
+    """With `model.time_inputs`, the saved model (loaded in safe mode) reads each step's metrics
+    and its sin/cos of the time of day and reconstructs the metrics only; the version records the
+    setting; scoring feeds the model what training did (the published metric scores average 1, the
+    usual error, over the range they were calibrated on), and a backfill from the middle of a day
+    publishes what one pass does."""
+    land_sample(tmp_path, keep=("db-01",))
+    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"],
+                                                "model": {"time_inputs": {"periods": ["1D"]}}}])
+    catalog = discover(settings.storage.landing)
+    db = db_group(settings)
+    summary = train_group(settings, db, catalog, "train-run", emit=lambda _: None)
+    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
+    assert stored.config.model.time_inputs == TimeInputs(periods=("1D",))
+    model = load_autoencoder(io.model_path(settings.storage.models_root, "db-01", summary["version"]))
+    assert model.template.input_shape == (None, db.window, len(db.metrics) + 2)
+    assert model.template.output_shape == (None, db.window, len(db.metrics))
+
+    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
+    one_pass = published(settings)
+    scores = one_pass["scores"]
+    assert set(scores["metric"]) == set(db.metrics) and scores["score"].notna().any()
+    scales = pd.Series(stored.metric_scales, index=list(db.metrics))
+    largest = scales.idxmax()  # never raised to the floor of the usual errors: its mean is its usual error
+    mine = scores[(scores["metric"] == largest) & ~scores["imputed"] & scores["value"].notna()]
+    assert mine["metric_score"].mean() == pytest.approx(1.0, rel=1e-3)
+
+    copy = scoring_copy(settings, tmp_path / "backfill")
+    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")  # not at a day's first step
     score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
     assert_same_outputs(published_from(published(copy), start), published_from(one_pass, start))

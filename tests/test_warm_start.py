@@ -7,6 +7,7 @@ from pipeline.catalog import discover, groups
 from pipeline.config import Composite, ConfigError, GroupConfig, ModelConfig, parse_settings
 from pipeline.metadata import read_version
 from pipeline.scale import Scaler
+from pipeline.time_inputs import TimeInputs
 from pipeline.train import train_group
 from pipeline.warm_start import WarmStart, drift, plan, previous_runs
 from tests.helpers import land_sample, tiny_config
@@ -44,6 +45,8 @@ def test_warm_only_with_the_option_and_a_current_model():
                                                                              encoder="bidirectional")), "encoder"),
     (GroupConfig(name="g", metrics=("a", "b"), window=16, model=ModelConfig(units=8, bottleneck=4,
                                                                              composite=Composite(6))), "composite"),
+    (GroupConfig(name="g", metrics=("a", "b"), window=16, model=ModelConfig(units=8, bottleneck=4,
+                                                                             time_inputs=TimeInputs())), "time_inputs"),
 ])
 def test_a_model_that_would_not_take_the_same_inputs_means_a_cold_start(before, named):
     decided = plan(WarmStart(), GROUP, Previous(config=before), 0, SCALER)
