@@ -49,13 +49,13 @@ tf.get_logger().addFilter(_SharedTraceNotice())
 def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.Model:
     """encoder LSTM -> bottleneck -> RepeatVector -> decoder LSTM -> TimeDistributed(Dense).
 
-    It reconstructs `n_features` metrics; with `cfg.time_inputs` the encoder also reads the time
-    features after them (pipeline.time_inputs), which the decoder does not reconstruct.
     The encoder and decoder are named sub-models, so the bottleneck can be read directly. With
     `cfg.encoder == "bidirectional"` the encoder LSTM reads each window both ways (`units` per
     direction), so the code also summarises the window's start as seen from its end. With
     `cfg.composite` the decoder also predicts the next `horizon` steps from the code (a second
-    RepeatVector -> LSTM -> Dense branch), after the reconstruction on the time axis.
+    RepeatVector -> LSTM -> Dense branch), after the reconstruction on the time axis. It
+    reconstructs `n_features` metrics; with `cfg.time_inputs` the encoder also reads the time
+    features after them (pipeline.time_inputs), which the decoder does not reconstruct.
     """
     init = _Initializers(cfg.seed)
     windows = keras.Input((window, n_features + width(cfg.time_inputs)), name="windows")
