@@ -11,6 +11,7 @@ from pipeline.ingest import InputError
 from pipeline.sample_data import landing_files
 from pipeline.scoring import score_group
 from pipeline.train import train_group
+from pipeline.time_inputs import TimeInputs
 from pipeline.training_range import TrainingRange
 from tests.helpers import DAYS, STEPS, land_sample, overlaps, tiny_settings
 
@@ -174,3 +175,20 @@ def test_a_labelled_false_alarm_raises_the_threshold_and_a_labelled_incident_sta
     anomalies = io.read_dataset(data_root, "anomalies", "web-01")
     assert overlaps(anomalies, incident.start, incident.end)
     assert not overlaps(anomalies, first_day, first_day + pd.Timedelta("5D"))
+
+
+def test_a_version_with_other_time_inputs_is_not_compared_with_the_current_one(tmp_path):
+    """Errors of models that read other inputs are not comparable: a clearly worse model that
+    reads the time of day replaces a current one that does not (promotion compares none)."""
+    land_sample(tmp_path, keep=("web-01",))
+    settings = dataclasses.replace(tiny_settings(tmp_path), promotion_margin=0.0)
+    catalog = discover(settings.storage.landing)
+    (web,) = [g for g in groups(settings, catalog) if g.name == "web-01"]
+    first = train_group(settings, web, catalog, "run-1", emit=lambda _: None)
+    weak = dataclasses.replace(web, model=dataclasses.replace(web.model, epochs=1, units=2, bottleneck=1,
+                                                              time_inputs=TimeInputs()))
+    lines = []
+    second = train_group(settings, weak, catalog, "run-2", emit=lines.append)
+    assert second["version"] != first["version"] and second["promoted"] is True
+    assert io.current_version(settings.storage.models_root, "web-01") == second["version"]
+    assert not any("does better" in line for line in lines)
