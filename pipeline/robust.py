@@ -11,7 +11,7 @@ it. Early stopping reads the validation windows' mean error trimmed alike, from 
 so an incident in the held-out end does not decide which epoch's weights are kept.
 
 A fixed fraction rather than a cut at the median plus k MADs: per-window errors are so
-heavy-tailed on real signals that such a cut left out 2% of one NAB signal's windows and a
+heavy-tailed on real signals that such a cut left out 1.4% of one NAB signal's windows and a
 third of another's; its log-error version left out none of some (benchmarks/RESULTS.md).
 """
 from __future__ import annotations
