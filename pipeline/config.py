@@ -26,11 +26,25 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass(frozen=True)
+class Composite:
+    """The tutorial's composite autoencoder: beside the reconstruction decoder, a second decoder
+    predicts the `horizon` steps after each window from the same code, so a step's error also
+    counts how far it is from what the windows before it foretold (benchmarks/RESULTS.md)."""
+
+    horizon: int = 12
+
+    def check(self) -> None:
+        if self.horizon < 1:
+            raise ValueError("horizon: must be at least 1 step")
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Size and training schedule of the LSTM autoencoder; `encoder` picks the tutorial's plain
     LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md);
     `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal);
     `warm_start` (off when left out) retrains from the current model's weights (pipeline.warm_start);
+    `composite` (off when left out) adds a future-prediction decoder;
     `robust` (off when left out) leaves windows still extreme after a warm-up out of training (pipeline.robust)."""
 
     encoder: str = "lstm"
@@ -44,6 +58,7 @@ class ModelConfig:
     seed: int = 7
     seasonal: Seasonal | None = None
     warm_start: WarmStart | None = None
+    composite: Composite | None = None
     robust: Robust | None = None
 
     def check(self) -> None:
@@ -71,6 +86,12 @@ class GroupConfig:
     @property
     def interval_td(self) -> pd.Timedelta:
         return pd.Timedelta(self.interval)
+
+    @property
+    def span(self) -> int:
+        """Steps of series one model pass reads: the window it encodes, then with a composite
+        model the steps it predicts after it."""
+        return self.window + (self.model.composite.horizon if self.model.composite else 0)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.M
 
     The encoder and decoder are named sub-models, so the bottleneck can be read directly. With
     `cfg.encoder == "bidirectional"` the encoder LSTM reads each window both ways (`units` per
-    direction), so the code also summarises the window's start as seen from its end.
+    direction), so the code also summarises the window's start as seen from its end. With
+    `cfg.composite` the decoder also predicts the next `horizon` steps from the code (a second
+    RepeatVector -> LSTM -> Dense branch), after the reconstruction on the time axis.
     """
     init = _Initializers(cfg.seed)
     windows = keras.Input((window, n_features), name="windows")
@@ -65,13 +67,21 @@ def build_autoencoder(window: int, n_features: int, cfg: ModelConfig) -> keras.M
     encoder = keras.Model(windows, code, name="encoder")
 
     code_in = keras.Input((cfg.bottleneck,), name="code")
-    repeated = keras.layers.RepeatVector(window, name="repeat")(code_in)
-    decoded = keras.layers.LSTM(cfg.units, return_sequences=True, name="decoder_lstm", **init.lstm())(repeated)
-    outputs = keras.layers.TimeDistributed(keras.layers.Dense(n_features, **init.dense()),
-                                           name="reconstruction")(decoded)
+    outputs = _decoded(code_in, window, n_features, cfg.units, init, "")
+    if cfg.composite is not None:
+        future = _decoded(code_in, cfg.composite.horizon, n_features, cfg.units, init, "future_")
+        outputs = keras.layers.Concatenate(axis=1, name="reconstruction_then_future")([outputs, future])
     decoder = keras.Model(code_in, outputs, name="decoder")
 
     return keras.Model(windows, decoder(encoder(windows)), name="autoencoder")
+
+
+def _decoded(code, steps: int, n_features: int, units: int, init: _Initializers, prefix: str):
+    """`steps` steps of `n_features` decoded from the code: RepeatVector -> LSTM -> Dense per step."""
+    repeated = keras.layers.RepeatVector(steps, name=f"{prefix}repeat")(code)
+    decoded = keras.layers.LSTM(units, return_sequences=True, name=f"{prefix}decoder_lstm", **init.lstm())(repeated)
+    return keras.layers.TimeDistributed(keras.layers.Dense(n_features, **init.dense()),
+                                        name=f"{prefix}reconstruction")(decoded)
 
 
 class _Initializers:
@@ -119,7 +129,8 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     """
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
-    model = build_autoencoder(view.shape[1], view.shape[2], cfg)
+    window = view.shape[1] - (cfg.composite.horizon if cfg.composite else 0)  # the view's spans end in the future
+    model = build_autoencoder(window, view.shape[2], cfg)
     if initial is not None:
         _assign_trainable(model, initial)
     train_step, val_step = _train_steps(model, cfg.batch_size)
@@ -182,10 +193,10 @@ def _train_steps(model: keras.Model, batch_size: int) -> tuple[Callable, Callabl
     with _COMPILED_LOCK:
         key = (_architecture(model), batch_size)
         if key not in _TRAIN_STEPS:
-            beta_1, beta_2, epsilon = ADAM
+            beta_1, beta_2, epsilon, window = *ADAM, model.input_shape[1]
 
-            def masked_loss(weights, state, x, mask, training):
-                recon, state = model.stateless_call(weights, state, x, training=training)
+            def masked_loss(weights, state, x, mask, training):  # x: the window, then any predicted steps
+                recon, state = model.stateless_call(weights, state, x[:, :window], training=training)
                 per_window = tf.reduce_mean(tf.square(recon - x), axis=[1, 2])
                 return tf.reduce_sum(per_window * mask) / tf.reduce_sum(mask), state
 
@@ -213,15 +224,17 @@ def _train_steps(model: keras.Model, batch_size: int) -> tuple[Callable, Callabl
 
 def _window_errors(model: keras.Model, view: np.ndarray, starts: np.ndarray, batch_size: int,
                    weights: list, state: list) -> np.ndarray:
-    """Each window's mean squared reconstruction error under `weights` (the training step's
-    batch size and inference mode; compiled once per architecture and batch size)."""
+    """Each window's mean squared error under `weights`, as the loss counts it (with a composite
+    model, over the window and its predicted steps); the training step's batch size, inference
+    mode, compiled once per architecture and batch size."""
     with _COMPILED_LOCK:
         key = (_architecture(model), batch_size)
         if key not in _WINDOW_ERRORS:
+            window = model.input_shape[1]
 
             @tf.function(jit_compile=True)
-            def per_window(weights, state, x):
-                recon, _ = model.stateless_call(weights, state, x, training=False)
+            def per_window(weights, state, x):  # x: the window, then any predicted steps
+                recon, _ = model.stateless_call(weights, state, x[:, :window], training=False)
                 return tf.reduce_mean(tf.square(recon - x), axis=[1, 2])
 
             _WINDOW_ERRORS[key] = per_window
@@ -276,8 +289,9 @@ def variable_groups(model: keras.Model) -> list[list]:
 
 def _architecture(model: keras.Model) -> tuple:
     """What a trace depends on: the input and every weight's shape (one builder makes every model;
-    names would not do: models of one shape differ by generated names, e.g. `dense_3`)."""
-    return tuple(model.input_shape), tuple(tuple(w.shape) for w in model.weights)
+    names would not do: models of one shape differ by generated names, e.g. `dense_3`; the output's
+    shape tells composite models of other horizons apart)."""
+    return tuple(model.input_shape), tuple(model.output_shape), tuple(tuple(w.shape) for w in model.weights)
 
 
 def _inference(model: keras.Model, architecture: tuple) -> Callable:
@@ -285,11 +299,11 @@ def _inference(model: keras.Model, architecture: tuple) -> Callable:
     (`stateless_call`), so all models of one architecture share one trace (XLA takes seconds)."""
     with _COMPILED_LOCK:
         if architecture not in _COMPILED:
-            encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+            encoder, decoder, window = model.get_layer("encoder"), model.get_layer("decoder"), model.input_shape[1]
 
             @tf.function(jit_compile=True)
-            def run(weights, x):
-                code, _ = encoder.stateless_call(weights[0], weights[1], x, training=False)
+            def run(weights, x):  # x: the window, then any predicted steps
+                code, _ = encoder.stateless_call(weights[0], weights[1], x[:, :window], training=False)
                 recon, _ = decoder.stateless_call(weights[2], weights[3], code, training=False)
                 return recon, code
 

@@ -47,12 +47,13 @@ def promote(settings: Settings, group: GroupConfig, meta: dict, frame: pd.DataFr
     if running is not None:
         comparable = (list(running.config.metrics) == meta["metrics"]
                       and running.config.window == meta["config"]["window"]
+                      and running.config.model.composite == group.model.composite
                       and running.config.model.seasonal == group.model.seasonal)
         if comparable:
             residual = deseasonalised(frame.to_numpy(), frame.index, running.seasonal, group.interval_td)
             cur_errors = errors_from(
                 load_autoencoder(io.model_path(root, group.name, current)), running.scaler,
-                residual, split, group.window, group.stride, Scaler.from_dict(meta["scaler"]))
+                residual, split, group.span, group.stride, Scaler.from_dict(meta["scaler"]))
             cur_error = mean_error(cur_errors, excluded[split:])
             if meta["val_error"] > cur_error * (1 + settings.promotion_margin):
                 return _keep(root, group.name, version, f"current {current} does better on the same data: val_error "

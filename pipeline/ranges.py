@@ -31,7 +31,7 @@ def context_steps(group: GroupConfig) -> int:
 def score_context(group: GroupConfig) -> int:
     """Steps before a step that its score depends on: the windows covering it and the smoothing
     neighbours, then the gap-filling neighbours."""
-    return group.window - 1 + max(group.detection.smoothing, 1) // 2 + group.max_gap + 1
+    return group.span - 1 + max(group.detection.smoothing, 1) // 2 + group.max_gap + 1
 
 
 def no_evidence(group: GroupConfig) -> Evidence:
@@ -62,7 +62,7 @@ def grid_of(catalog: Catalog, group: GroupConfig, context: pd.Timestamp | None, 
     if n >= MAX_STEPS and span[2] < n:
         raise InputError("landing", f"timestamps span {first} .. {last}, over {MAX_STEPS} intervals of {interval} "
                          f"with only {span[2]} rows; look for stray timestamps", group=group.name)
-    return Grid(first, n, new, stop, interval) if new < stop and n >= group.window else None
+    return Grid(first, n, new, stop, interval) if new < stop and n >= group.span else None
 
 
 def backfill_grid(catalog: Catalog, group: GroupConfig, grid: Grid, context: pd.Timestamp | None,

@@ -164,7 +164,7 @@ def _score_part(catalog: Catalog, group: GroupConfig, model, stored: StoredVersi
     back, fewer at the grid's start) that earlier parts gave. Steps before the grid's new ones
     raise no flag."""
     scaler, scales, states = stored.scaler, stored.metric_scales, stored.states
-    window, smoothing, fill = group.window, max(group.detection.smoothing, 1), group.max_gap + 1
+    window, smoothing, fill = group.span, max(group.detection.smoothing, 1), group.max_gap + 1
     lo = max(0, start - score_context(group))
     hi = min(grid.n, stop + (window - 1) + (smoothing - 1) // 2 + fill)
     rows_from, rows_to = grid.time(lo), grid.time(hi) - MICROSECOND

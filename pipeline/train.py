@@ -75,12 +75,12 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     group = dataclasses.replace(group, training=with_incidents(group.training, labels, frame.index))
     left_out = group.training.excluded(frame.index)
     frame = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
-    values, n, window = frame.to_numpy(), int(keep.sum()), group.window
+    values, n, span = frame.to_numpy(), int(keep.sum()), group.span
     split = int(n * (1 - group.model.validation_fraction))
-    if split < 2 * window or n - split < window:
+    if split < 2 * span or n - split < span:
         fraction = group.model.validation_fraction
-        needed = int(np.ceil(max(2 * window / (1 - fraction), window / fraction)))
-        raise InputError("landing", f"{n} aligned steps is too short for window {window}: need at least "
+        needed = int(np.ceil(max(2 * span / (1 - fraction), span / fraction)))
+        raise InputError("landing", f"{n} aligned steps is too short for window {span}: need at least "
                          f"{needed}{_range_note(group)}", group=group.name)
     digest = fingerprint(frame, group, labelled.used)
     version = f"{frame.index[-1]:%Y%m%dT%H%M%SZ}-{digest[:10]}"
@@ -158,7 +158,7 @@ def _fit_and_register(settings: Settings, group: GroupConfig, version: str, dige
                       values: np.ndarray, excluded: np.ndarray, scaler: Scaler, split: int, run_id: str,
                       emit: Callable[[str], None], labelled: Feedback, profile: np.ndarray | None,
                       start: tuple[Plan, StoredModel | None]) -> dict:
-    window, scaled = group.window, scaled_input(values, scaler)
+    window, scaled = group.span, scaled_input(values, scaler)  # a composite model's windows end in the future
     missing_rows = np.isnan(values).any(axis=1)
     train_starts = clean_starts(window_starts(split, window, group.train_stride), missing_rows, window)
     val_starts = window_starts(len(values), window, group.train_stride, first=split)
@@ -217,7 +217,7 @@ def _heed_false_alarms(group: GroupConfig, model, scaler: Scaler, scales: np.nda
     """The rules' states raised to stay quiet over the labelled false alarms while still flagging
     each labelled incident they flag, judged on evidence of the whole range, incidents included."""
     residual = deseasonalised(labelled.values, index, profile, group.interval_td)
-    errors = errors_from(model, scaler, residual, first, group.window, group.stride, scaler)
+    errors = errors_from(model, scaler, residual, first, group.span, group.stride, scaler)
     before_first = np.full((first, errors.shape[1]), np.nan)
     rule_values = scaler.transform(rules_input(labelled.values, residual, group.model.seasonal))
     judged = evidence(np.concatenate([before_first, errors]), labelled.excluded, scales,

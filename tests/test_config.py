@@ -26,6 +26,7 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"defaults": {"window": "long"}}, "defaults.window: expected int"),
     ({"defaults": {"model": {"encoder": "gru"}}}, "defaults.model.encoder: 'gru' is not one of ('lstm', 'bidirectional')"),
     ({"groups": [{"name": "a", "metrics": ["x"], "model": {"encoder": None}}]}, "groups[0].model.encoder: expected str"),
+    ({"defaults": {"model": {"composite": {"horizon": 0}}}}, "defaults.model.composite.horizon: must be at least 1"),
     ({"defaults": {"interval": "soon"}}, "interval/lookback must be durations"),
     ({"defaults": {"detection": {"flags": {"score": {"method": "magic"}}}}}, "detection.flags.score.method: 'magic'"),
     ({"defaults": {"detection": {"flags": {"spike": {}}}}}, "detection.flags: unknown rule 'spike' (known: score"),
@@ -171,3 +172,12 @@ def test_warm_start_is_off_unless_set_and_each_rule_off_unless_listed():
 def test_invalid_warm_start_names_its_key(warm_start, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_settings({"defaults": {"model": {"warm_start": warm_start}}}, "c")
+
+
+def test_a_composite_model_reads_its_window_then_the_steps_it_predicts():
+    settings = parse_settings({"groups": [{"name": "a", "metrics": ["x"], "window": 24,
+                                           "model": {"composite": {"horizon": 6}}},
+                                          {"name": "b", "metrics": ["y"], "window": 24}]}, "c.yaml")
+    composite, plain = settings.groups
+    assert (composite.span, plain.span) == (30, 24) and plain.model.composite is None
+    assert group_from_dict(json.loads(json.dumps(group_to_dict(composite)))) == composite

@@ -4,13 +4,14 @@ import logging
 import numpy as np
 import pytest
 
-from pipeline.config import ModelConfig
+from pipeline.config import Composite, ModelConfig
 from pipeline.model import (_COMPILED, _TRAIN_STEPS, _architecture, _train_steps, build_autoencoder, current_values,
                             reconstruct, train_autoencoder)
 from pipeline.window import window_starts, window_view
 
 CFG = ModelConfig(units=8, bottleneck=3, epochs=3, batch_size=32, patience=2)
 BIDIRECTIONAL = dataclasses.replace(CFG, encoder="bidirectional")
+COMPOSITE = dataclasses.replace(CFG, composite=Composite(horizon=4))
 
 
 def sine_windows(n=400, features=2, window=12, phase=0.0):
@@ -58,6 +59,34 @@ def test_bidirectional_model_trains_and_runs_its_own_trace_shared_by_every_model
         np.testing.assert_allclose(codes, model.get_layer("encoder").predict(windows, verbose=0), atol=1e-4)
         traces.append(sorted(f.experimental_get_tracing_count() for f in _COMPILED.values()))
     assert traces[0] == traces[1]
+
+
+def test_a_composite_decoder_reconstructs_the_window_then_predicts_the_next_steps():
+    model = build_autoencoder(12, 3, COMPOSITE)
+    assert model.input_shape == (None, 12, 3) and model.output_shape == (None, 16, 3)
+    decoder = [type(layer).__name__ for layer in model.get_layer("decoder").layers]
+    assert decoder.count("RepeatVector") == 2 and decoder.count("LSTM") == 2 and decoder[-1] == "Concatenate"
+    other_horizon = build_autoencoder(12, 3, dataclasses.replace(CFG, composite=Composite(horizon=6)))
+    assert [w.shape for w in other_horizon.weights] == [w.shape for w in model.weights]
+    assert _architecture(other_horizon) != _architecture(model)  # no trace shared across horizons
+
+
+def test_a_composite_model_learns_to_predict_and_reconstructs_from_the_window_alone():
+    """Trained on 16-step spans of a sine: the encoder reads the first 12 steps, the loss covers
+    all 16, and `reconstruct` gives what Keras predicts from the 12 (the 4 after them foretold)."""
+    view, starts = sine_windows(window=16)
+    untrained = build_autoencoder(12, 2, COMPOSITE)
+    _, x, recon, _ = next(reconstruct(untrained, view, starts[300:]))
+    assert x.shape[1:] == recon.shape[1:] == (16, 2)
+    longer = dataclasses.replace(COMPOSITE, epochs=20, patience=20)
+    trained = train_autoencoder(view, starts[:300], starts[300:], longer, emit=lambda _: None)
+    assert trained.val_loss < 0.5 * np.mean(np.square(recon - x))
+    got = list(reconstruct(trained.model, view, starts))
+    spans = np.ascontiguousarray(view[starts])
+    predicted = np.concatenate([r for *_, r, _ in got])
+    np.testing.assert_allclose(predicted, trained.model.predict(spans[:, :12], verbose=0), atol=1e-4)
+    future_error = np.mean(np.square(predicted[:, 12:] - spans[:, 12:]))
+    assert future_error < np.mean(np.square(spans[:, 12:]))  # better than predicting the mean
 
 
 SEEDED_RUN = """

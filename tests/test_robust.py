@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pipeline.config import ConfigError, ModelConfig, group_from_dict, group_to_dict, parse_settings
+from pipeline.config import Composite, ConfigError, ModelConfig, group_from_dict, group_to_dict, parse_settings
 from pipeline.model import reconstruct, train_autoencoder
 from pipeline.robust import Robust, kept, trimmed_mean, window_weights
 from pipeline.window import window_starts, window_view
@@ -90,3 +90,14 @@ def test_robust_training_leaves_the_incident_out_and_reconstructs_it_worse():
     again = train_autoencoder(view, starts[:450], starts[450:], robust, emit=lambda _: None)
     for first, second in zip(trained.model.get_weights(), again.model.get_weights()):
         np.testing.assert_array_equal(first, second)  # seeded: the same weights each time
+
+
+def test_a_composite_model_trims_by_its_error_over_the_window_and_the_predicted_steps():
+    """The per-window errors the trim reads are the loss's: a composite model's over the span."""
+    view, starts = incident_series(window=16)  # 12 steps encoded, 4 predicted
+    cfg = dataclasses.replace(CFG, epochs=3, composite=Composite(horizon=4), robust=Robust(warmup=2, trim=0.1))
+    lines = []
+    trained = train_autoencoder(view, starts[:450], starts[450:], cfg, emit=lines.append)
+    assert "left_out=45 " in lines[2] and trained.epochs == 3
+    _, x, recon, _ = next(reconstruct(trained.model, view, starts[450:]))
+    assert x.shape[1:] == recon.shape[1:] == (16, 2)

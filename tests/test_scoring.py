@@ -141,6 +141,14 @@ def published(settings) -> dict[str, pd.DataFrame]:
             for name in ("scores", "anomalies", "features")}
 
 
+def published_from(outputs: dict, start: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """`published` outputs from `start` on (scores and features by time, anomalies by start); no
+    rows: an empty frame, whatever columns it had."""
+    kept = {name: frame if frame.empty else frame[frame[column] >= start].reset_index(drop=True)
+            for (name, frame), column in zip(outputs.items(), ("timestamp", "start", "window_end"))}
+    return {name: pd.DataFrame() if frame.empty else frame for name, frame in kept.items()}
+
+
 def assert_same_outputs(a: dict, b: dict) -> None:
     """Equal rows; floats within 1e-4 (small parts run the model unpadded by XLA: last-bit differences)."""
     pd.testing.assert_frame_equal(a["scores"], b["scores"], rtol=1e-4, atol=1e-7)
@@ -431,14 +439,9 @@ def test_a_seasonal_baseline_is_stored_with_the_version_and_taken_out_at_scoring
     copy = scoring_copy(settings, tmp_path / "backfill")
     start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")  # not at a day's first slot
     score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
-    def after_start(outputs: dict) -> dict:  # no rows: an empty frame, whatever columns it had
-        kept = {name: frame if frame.empty else frame[frame[column] >= start].reset_index(drop=True)
-                for (name, frame), column in zip(outputs.items(), ("timestamp", "start", "window_end"))}
-        return {name: pd.DataFrame() if frame.empty else frame for name, frame in kept.items()}
-
-    backfilled = after_start(published(copy))
+    backfilled = published_from(published(copy), start)
     assert len(backfilled["scores"]) == (2 * 288 - 6) * len(db.metrics)  # the steps from `start` on
-    assert_same_outputs(backfilled, after_start(one_pass))
+    assert_same_outputs(backfilled, published_from(one_pass, start))
 
 
 def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_residual(tmp_path):
@@ -462,3 +465,36 @@ def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_r
     got = np.array([stored.states["shift"]["thresholds"][m] for m in db.metrics])
     np.testing.assert_allclose(got, thresholds(aligned.to_numpy()), rtol=1e-5)
     assert not np.allclose(got, thresholds(residual), rtol=1e-2)
+
+
+def test_a_composite_model_scores_each_step_with_what_the_windows_before_it_foretold(tmp_path):
+    """With `model.composite`, windows span the encoded steps and the predicted ones after them in
+    training and scoring alike: the version records the horizon, the injected incidents are found,
+    every step is scored once, each feature row's `window_end` is its span's last step, and a
+    backfill from the middle of a day publishes what one pass does."""
+    injected = land_sample(tmp_path, keep=("db-01",))
+    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"],
+                                                "model": {"composite": {"horizon": 6}}}])
+    catalog = discover(settings.storage.landing)
+    db = db_group(settings)
+    summary = train_group(settings, db, catalog, "train-run", emit=lambda _: None)
+    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
+    assert stored.config.model.composite.horizon == 6 and stored.config.span == db.window + 6
+
+    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
+    one_pass = published(settings)
+    scores, features = one_pass["scores"], one_pass["features"]
+    steps = scores["timestamp"].drop_duplicates()
+    assert len(scores) == len(steps) * len(db.metrics) and steps.is_monotonic_increasing
+    assert steps.diff().dropna().eq(db.interval_td).all()
+    assert scores["score"].notna().all()  # the newest steps too: the spans that end there predicted them
+    first_end = steps.iloc[0] + (db.span - 1) * db.interval_td
+    assert features["window_end"].min() >= first_end and features["window_end"].max() == steps.iloc[-1]
+    anomalies = one_pass["anomalies"]
+    for incident in injected:
+        assert overlaps(anomalies, incident.start, incident.end), incident
+
+    copy = scoring_copy(settings, tmp_path / "backfill")
+    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")
+    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
+    assert_same_outputs(published_from(published(copy), start), published_from(one_pass, start))

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import io
 from pipeline.catalog import discover, groups
-from pipeline.config import ConfigError, GroupConfig, ModelConfig, parse_settings
+from pipeline.config import Composite, ConfigError, GroupConfig, ModelConfig, parse_settings
 from pipeline.metadata import read_version
 from pipeline.scale import Scaler
 from pipeline.train import train_group
@@ -42,6 +42,8 @@ def test_warm_only_with_the_option_and_a_current_model():
     (GroupConfig(name="g", metrics=("a", "c"), window=16, model=GROUP.model), "metrics"),
     (GroupConfig(name="g", metrics=("a", "b"), window=16, model=ModelConfig(units=8, bottleneck=4,
                                                                              encoder="bidirectional")), "encoder"),
+    (GroupConfig(name="g", metrics=("a", "b"), window=16, model=ModelConfig(units=8, bottleneck=4,
+                                                                             composite=Composite(6))), "composite"),
 ])
 def test_a_model_that_would_not_take_the_same_inputs_means_a_cold_start(before, named):
     decided = plan(WarmStart(), GROUP, Previous(config=before), 0, SCALER)
