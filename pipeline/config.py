@@ -15,6 +15,7 @@ from pipeline.alert_config import Alerts, Prometheus, parse_alerts
 from pipeline.config_build import ConfigError, build, check_scalar
 from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
+from pipeline.robust import Robust
 from pipeline.seasonal import Seasonal
 from pipeline.training_range import TrainingRange
 from pipeline.warm_start import WarmStart
@@ -43,7 +44,8 @@ class ModelConfig:
     LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md);
     `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal);
     `warm_start` (off when left out) retrains from the current model's weights (pipeline.warm_start);
-    `composite` (off when left out) adds a future-prediction decoder."""
+    `composite` (off when left out) adds a future-prediction decoder;
+    `robust` (off when left out) leaves windows still extreme after a warm-up out of training (pipeline.robust)."""
 
     encoder: str = "lstm"
     units: int = 32
@@ -57,6 +59,7 @@ class ModelConfig:
     seasonal: Seasonal | None = None
     warm_start: WarmStart | None = None
     composite: Composite | None = None
+    robust: Robust | None = None
 
     def check(self) -> None:
         if self.encoder not in ENCODERS:
