@@ -9,7 +9,7 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.config import ConfigError, GroupConfig, Settings, check_name
-from pipeline.ingest import InputError
+from pipeline.ingest import EARLIEST, LATEST, InputError
 from pipeline.resample import Aligned, GridError, align
 
 
@@ -23,14 +23,14 @@ class Catalog:
     """Landing files with the series each holds, the files that could not be read, and the time
     no row after which is read: the run's clock plus a tolerance. A stray future timestamp would
     otherwise make scoring fill years of empty steps and move the watermark past every real row.
-    `bounds`: each file's first and last row time where its statistics tell them, so a read of a
-    time range opens only the files that can hold rows in it (an hourly run: the day's file, not
-    a month of them)."""
+    `bounds`: each file's first and last row time and row count where its statistics tell them,
+    so a read of a time range opens only the files that can hold rows in it (an hourly run: the
+    day's file, not a month of them)."""
 
     files: dict[str, dict[str, str | None]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     until: pd.Timestamp | None = None
-    bounds: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=dict)
+    bounds: dict[str, tuple[pd.Timestamp, pd.Timestamp, int]] = field(default_factory=dict)
 
     @property
     def series(self) -> dict[str, str | None]:
@@ -152,7 +152,7 @@ def _sources(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = 
     return [path for path in sources if _may_hold(catalog.bounds.get(path), start, end)]
 
 
-def _may_hold(bounds: tuple[pd.Timestamp, pd.Timestamp] | None, start: pd.Timestamp | None,
+def _may_hold(bounds: tuple[pd.Timestamp, pd.Timestamp, int] | None, start: pd.Timestamp | None,
               end: pd.Timestamp | None) -> bool:
     """Whether a file with these row time bounds (None: unknown) can hold rows in [start, end];
     a second's margin, as the reads' parquet filters have."""
@@ -188,16 +188,45 @@ def read_group(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None 
 def time_span(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,
               end: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
     """First and last time of the group's rows in [start, end], and how many rows there are."""
-    spans = []
-    for path in _sources(catalog, group, start, _until(catalog, end)):
+    spans, end = [], _until(catalog, end)
+    for path in _sources(catalog, group, start, end):
+        if _inside(catalog, group, path, start, end):  # its statistics are the answer
+            spans.append(catalog.bounds[path])
+            continue
         try:
-            spans.append(io.time_span(path, set(group.metrics), start, _until(catalog, end)))
+            spans.append(io.time_span(path, set(group.metrics), start, end))
         except InputError as exc:
             raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
     spans = [s for s in spans if s is not None]
     if not spans:
         return None
     return min(s[0] for s in spans), max(s[1] for s in spans), sum(s[2] for s in spans)
+
+
+def _inside(catalog: Catalog, group: GroupConfig, path: str, start: pd.Timestamp | None,
+            end: pd.Timestamp | None) -> bool:
+    """Whether every row of the file is the group's and lies in [start, end], by its statistics
+    (whole microseconds, as read times are, and times a read would not refuse): then its bounds
+    are its span, without opening it."""
+    bounds = catalog.bounds.get(path)
+    if bounds is None or not set(catalog.files[path]) <= set(group.metrics):
+        return False
+    first, last, _ = bounds
+    return (first == first.floor("us") and last == last.floor("us") and EARLIEST <= first and last < LATEST
+            and (start is None or first >= start) and (end is None or last <= end))
+
+
+def landed(catalog: Catalog, group: GroupConfig, start: pd.Timestamp, end: pd.Timestamp) -> list[list] | None:
+    """The landing files that can hold the group's rows in [start, end], each as [path, first, last,
+    rows] (JSON-ready): what a result computed from those rows was computed from, so a later run
+    can tell whether a file landed late or was rewritten there. None when a file's bounds are unknown."""
+    found = []
+    for path in _sources(catalog, group, start, end):
+        if path not in catalog.bounds:
+            return None
+        first, last, rows = catalog.bounds[path]
+        found.append([path, first.isoformat(), last.isoformat(), rows])
+    return found
 
 
 def load_aligned(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,

@@ -146,7 +146,7 @@ def test_a_files_time_bounds_come_from_its_statistics_in_utc_whatever_its_unit(t
     series, bounds = io.scan_landed(str(tmp_path / "w.parquet"))
     assert series == {"w.x": None}
     expected = times.tz_localize("UTC") if tz is None else times.tz_convert("UTC")
-    assert bounds == (expected[0], expected[-1])
+    assert bounds == (expected[0], expected[-1], 3)
 
 
 def test_a_file_without_usable_time_statistics_has_no_bounds(tmp_path):
@@ -155,3 +155,5 @@ def test_a_file_without_usable_time_statistics_has_no_bounds(tmp_path):
                    write_statistics=False)
     assert io.scan_landed(str(tmp_path / "iso.parquet"))[1] is None
     assert io.scan_landed(str(tmp_path / "bare.parquet"))[1] is None
+    pq.write_table(pa.table({"timestamp": pa.array([T0, None]), "w.x": [1.0, 2.0]}), tmp_path / "null.parquet")
+    assert io.scan_landed(str(tmp_path / "null.parquet"))[1] is None  # read, so its missing time is refused

@@ -134,11 +134,11 @@ def _footer(path: str) -> pq.FileMetaData:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
 
 
-def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The first and last time of a file's rows from its row groups' statistics (UTC), or None when
-    they are not known (ISO string times, a row group without statistics): a read of another time
-    range can skip the file without opening it. The unit is the parquet column's own (a `s` column
-    is stored in ms)."""
+def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
+    """The first and last time of a file's rows from its row groups' statistics (UTC) and its row
+    count, or None when they are not known (ISO string times, a row group without statistics, a
+    missing time): a read of another time range can skip the file without opening it. The unit is
+    the parquet column's own (a `s` column is stored in ms)."""
     leaves = [footer.schema.column(i) for i in range(len(footer.schema))]
     found = [i for i, leaf in enumerate(leaves) if leaf.path == TIMESTAMP]
     if len(found) != 1 or footer.num_row_groups == 0:
@@ -149,12 +149,13 @@ def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp] | 
     lows, highs = [], []
     for number in range(footer.num_row_groups):
         stats = footer.row_group(number).column(found[0]).statistics
-        if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
+        if (stats is None or not stats.has_min_max or stats.physical_type != "INT64" or not stats.has_null_count
+                or stats.null_count):
             return None
         lows.append(stats.min_raw)
         highs.append(stats.max_raw)
     return (pd.Timestamp(min(lows), unit=TIME_UNITS[unit], tz="UTC"),
-            pd.Timestamp(max(highs), unit=TIME_UNITS[unit], tz="UTC"))
+            pd.Timestamp(max(highs), unit=TIME_UNITS[unit], tz="UTC"), footer.num_rows)
 
 
 def scan_file(path: str) -> dict[str, str | None]:
@@ -162,7 +163,7 @@ def scan_file(path: str) -> dict[str, str | None]:
     return scan_landed(path)[0]
 
 
-def scan_landed(path: str) -> tuple[dict[str, str | None], tuple[pd.Timestamp, pd.Timestamp] | None]:
+def scan_landed(path: str) -> tuple[dict[str, str | None], tuple[pd.Timestamp, pd.Timestamp, int] | None]:
     """The series a file holds (each with its source group, None for wide files) and the time
     bounds of its rows if its statistics give them (`file_bounds`), from one read of its footer."""
     footer = _footer(path)
