@@ -68,17 +68,18 @@ def from_table(table: pa.Table, metrics: tuple[str, ...], interval: pd.Timedelta
 
 
 def resumed(carried: Carried, version: str, landed: list | None, grid: Grid, edge: int) -> tuple[Evidence, int] | None:
-    """The carried evidence of the grid's steps [edge, stop) and `stop`, if model `version` computed
-    it from the files that hold its rows now (`landed`), it covers the steps from `edge` on (the
-    grid's first `edge` steps are read with no context before them, so they are scored again)
-    and it stops before the grid's new steps; else None."""
+    """The carried evidence of the grid's steps [edge, stop) and `stop` (at most the grid's first
+    new step: steps scored again, e.g. from an interval open at the watermark, are not carried),
+    if model `version` computed it from the files that hold its rows now (`landed`) and it covers
+    the steps from `edge` on (the grid's first `edge` steps are read with no context before them,
+    so they are scored again); else None."""
     offset = carried.first - grid.first
     first = offset // grid.interval
-    stop = first + len(carried.evidence)
+    stop = min(first + len(carried.evidence), grid.new)
     if (carried.version != version or landed is None or carried.landed != landed or offset % grid.interval
-            or not first <= edge < stop <= grid.new):
+            or not first <= edge < stop):
         return None
-    return sliced(carried.evidence, slice(edge - first, None)), stop
+    return sliced(carried.evidence, slice(edge - first, stop - first)), stop
 
 
 def settled(history: Evidence, grid: Grid, stop: int, edge: int, version: str) -> Carried | None:

@@ -96,7 +96,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     done = scored_to = max(grid.new - context_steps(group), 0)  # steps before `done` are published (or context)
     intervals, open_run = 0, None
     history = no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
-    resumed = _resumed(data_root, catalog, group, grid, version) if incremental and open_since is None else None
+    resumed = _resumed(data_root, catalog, group, grid, version) if incremental else None
     if resumed is not None:  # the grid's first steps scored again, the carried ones read, the rest scored
         edge, _ = score(grid, 0, score_context(group), history)
         history, done = joined(edge.evidence, resumed[0]), resumed[1]
