@@ -157,3 +157,7 @@ def test_a_file_without_usable_time_statistics_has_no_bounds(tmp_path):
     assert io.scan_landed(str(tmp_path / "bare.parquet"))[1] is None
     pq.write_table(pa.table({"timestamp": pa.array([T0, None]), "w.x": [1.0, 2.0]}), tmp_path / "null.parquet")
     assert io.scan_landed(str(tmp_path / "null.parquet"))[1] is None  # read, so its missing time is refused
+    pq.write_table(pa.table({"timestamp": pa.array([], pa.timestamp("us")), "w.x": pa.array([], pa.float64())}),
+                   tmp_path / "empty.parquet")
+    first, last, rows = io.scan_landed(str(tmp_path / "empty.parquet"))[1]
+    assert first is pd.NaT and last is pd.NaT and rows == 0  # no range holds a row of it

@@ -136,13 +136,15 @@ def _footer(path: str) -> pq.FileMetaData:
 
 def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
     """The first and last time of a file's rows from its row groups' statistics (UTC) and its row
-    count, or None when they are not known (ISO string times, a row group without statistics, a
-    missing time): a read of another time range can skip the file without opening it. The unit is
-    the parquet column's own (a `s` column is stored in ms)."""
+    count ((NaT, NaT, 0) for a file without rows), or None when they are not known (ISO string
+    times, a row group without statistics, a missing time): a read of another time range can skip
+    the file without opening it. The unit is the parquet column's own (a `s` column is stored in ms)."""
     leaves = [footer.schema.column(i) for i in range(len(footer.schema))]
     found = [i for i, leaf in enumerate(leaves) if leaf.path == TIMESTAMP]
-    if len(found) != 1 or footer.num_row_groups == 0:
+    if len(found) != 1:
         return None
+    if footer.num_rows == 0:
+        return pd.NaT, pd.NaT, 0  # no time range holds a row of it
     unit = json.loads(leaves[found[0]].logical_type.to_json()).get("timeUnit")
     if unit not in TIME_UNITS:
         return None
