@@ -2,7 +2,7 @@
 
 An hourly run's new steps are flagged on days of earlier evidence (the rules' `recent` days, the
 shift baseline, the daily-repeat filter's days). That evidence does not change once the steps
-after it have landed, so a run keeps it beside the watermark and the next run reads it back
+after it have landed, so a run keeps it (`<data_root>/lookback/`) and the next run reads it back
 instead of reading and scoring days of landing rows again: it scores only the new steps with the
 context their scores need. It is used only when the same model version computed it from the
 landing files that hold those steps now (`landed`), else the run reads the context as before.

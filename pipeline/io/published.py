@@ -160,14 +160,14 @@ def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp,
 
 
 def lookback_path(data_root: str, group: str) -> Path | ObjectPath:
-    """`<data_root>/state/<group>.lookback.parquet`: the rules' look-back carried to the next run."""
-    return location(data_root) / "state" / f"{check_name(group)}.lookback.parquet"
+    """`<data_root>/lookback/<group>.parquet`: the rules' look-back carried to the next run."""
+    return location(data_root) / "lookback" / f"{check_name(group)}.parquet"
 
 
 def write_lookback(data_root: str, group: str, table: pa.Table) -> None:
-    """Replace the group's carried look-back (one atomic write, under the state lock)."""
+    """Replace the group's carried look-back (one atomic write, under the group's lock there)."""
     path = lookback_path(data_root, group)
-    with _state_locked(data_root, group):
+    with locked(path.parent / f".{group}.lock"):
         sweep(path.parent, f".tmp-{path.name}-*")
         write_table_atomic(table, path)
 
