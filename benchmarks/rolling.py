@@ -255,16 +255,18 @@ def main(argv: list[str] | None = None) -> int:
             if len(kept[signal[0]]) < args.max_signals:
                 kept[signal[0]].append(signal)
         signals = [signal for chosen in kept.values() for signal in chosen]
-    started = time.perf_counter()
-    by_seed = {seed: run_seed(signals, seed, args) for seed in args.seed}
-    wall = time.perf_counter() - started
+    started, by_seed = time.perf_counter(), {}
+    for seed in args.seed:
+        by_seed[seed] = run_seed(signals, seed, args)
+        wall = time.perf_counter() - started
+        if args.json:  # after each seed: a run cut short keeps the seeds it finished
+            args.json.write_text(json.dumps({"overrides": args.overrides, "warm_start": args.warm_start,
+                                             "days_step": args.days_step, "max_nights": args.max_nights,
+                                             "max_signals": args.max_signals, "wall_seconds": wall,
+                                             "seeds": by_seed}, indent=1, default=str))
     print_tables(by_seed)
     print(f"{len(signals)} signals x {len(args.seed)} seed(s) in {wall:.0f} s wall time ({args.workers} worker "
           f"process(es)); warm arm model.warm_start={json.dumps(args.warm_start)}")
-    if args.json:
-        args.json.write_text(json.dumps({"overrides": args.overrides, "warm_start": args.warm_start,
-                                         "days_step": args.days_step, "max_nights": args.max_nights,
-                                         "wall_seconds": wall, "seeds": by_seed}, indent=1, default=str))
     return 0
 
 
