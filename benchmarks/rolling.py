@@ -16,13 +16,19 @@ step is scored exactly once, by that night's current model (a later night may re
 interval; that rescoring is not counted). The signal's score is those days concatenated; its
 intervals are the runs of `is_anomaly` merged over `detection.merge_gap`, judged against the
 labelled windows that reach into the scored range. The first half is never judged: the model
-learnt it as normal.
+learnt it as normal (benchmarks.nab's default protocol trains on the whole signal and scores it
+in-sample, which leaves nothing to roll over; the first half, like its `--train-rows`, is a clean
+start and leaves a week of nights on the 5-minute signals).
+
+`--max-signals N` keeps each category's first N signals, to fit a run in the time at hand;
+`--tables a.json b.json` prints the tables of runs made apart (one process per seed).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import sys
@@ -33,8 +39,6 @@ from contextlib import nullcontext
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import multiprocessing  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -182,7 +186,9 @@ def arm_summary(rows: list[dict], arm: str) -> dict:
     return summary
 
 
-def run_seed(signals: list, seed: int, args) -> dict:
+def run_seed(signals: list, seed: int, args, save) -> dict:
+    """Every signal with `model.seed` = `seed`; `save` is called with the results so far after each
+    signal, so a run cut short keeps what it finished."""
     overrides = [*args.overrides, f"model.seed={seed}"]
     jobs = [(frame, windows, name, overrides, args.warm_start, args.days_step, args.max_nights)
             for _, name, frame, windows in signals]
@@ -197,6 +203,11 @@ def run_seed(signals: list, seed: int, args) -> dict:
                   + "; ".join(f"{arm} tp={row[arm]['tp']} fp={row[arm]['fp']} fn={row[arm]['fn']} "
                               f"train {row[arm]['seconds']:.1f}s {row[arm]['error'] or ''}" for arm in ARMS),
                   file=sys.stderr, flush=True)
+            save(seed_result(results))
+    return seed_result(results)
+
+
+def seed_result(results: dict[str, dict[str, dict]]) -> dict:
     summary = {category: {arm: arm_summary(list(rows.values()), arm) for arm in ARMS}
                for category, rows in results.items()}
     return {"summary": summary, "signals": results}
@@ -231,8 +242,8 @@ def print_tables(by_seed: dict[int, dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="NAB-layout folder: <category>/<name>.csv")
-    parser.add_argument("--labels", type=Path, required=True, help="combined_windows.json")
+    parser.add_argument("--data", type=Path, help="NAB-layout folder: <category>/<name>.csv")
+    parser.add_argument("--labels", type=Path, help="combined_windows.json")
     parser.add_argument("--categories", nargs="*")
     parser.add_argument("--seed", type=int, nargs="+", default=[7], help="model.seed; several run one after another")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -244,7 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-signals", type=int, help="the first N signals of each category only")
     parser.add_argument("--workers", type=int, default=1, help="signals run at once, one process each")
     parser.add_argument("--json", type=Path, help="write per-signal, per-night results here")
+    parser.add_argument("--tables", type=Path, nargs="+", help="print the tables of saved --json runs (say one "
+                        "per seed, run at once) instead of running")
     args = parser.parse_args(argv)
+    if args.tables:
+        print_tables({seed: result for path in args.tables
+                      for seed, result in json.loads(path.read_text())["seeds"].items()})
+        return 0
+    if args.data is None or args.labels is None:
+        parser.error("--data and --labels are required to run")
 
     labels = json.loads(args.labels.read_text())
     signals = list(nab_signals(args.data, labels, args.categories))
@@ -256,14 +275,18 @@ def main(argv: list[str] | None = None) -> int:
                 kept[signal[0]].append(signal)
         signals = [signal for chosen in kept.values() for signal in chosen]
     started, by_seed = time.perf_counter(), {}
-    for seed in args.seed:
-        by_seed[seed] = run_seed(signals, seed, args)
-        wall = time.perf_counter() - started
-        if args.json:  # after each seed: a run cut short keeps the seeds it finished
+
+    def save(seed: int, partial: dict) -> None:
+        by_seed[seed] = partial
+        if args.json:
             args.json.write_text(json.dumps({"overrides": args.overrides, "warm_start": args.warm_start,
                                              "days_step": args.days_step, "max_nights": args.max_nights,
-                                             "max_signals": args.max_signals, "wall_seconds": wall,
-                                             "seeds": by_seed}, indent=1, default=str))
+                                             "max_signals": args.max_signals, "wall_seconds": time.perf_counter()
+                                             - started, "seeds": by_seed}, indent=1, default=str))
+
+    for seed in args.seed:
+        run_seed(signals, seed, args, lambda partial, seed=seed: save(seed, partial))
+    wall = time.perf_counter() - started
     print_tables(by_seed)
     print(f"{len(signals)} signals x {len(args.seed)} seed(s) in {wall:.0f} s wall time ({args.workers} worker "
           f"process(es)); warm arm model.warm_start={json.dumps(args.warm_start)}")

@@ -48,3 +48,6 @@ def test_each_day_is_scored_once_by_that_nights_model_retrained_warm_or_cold(tmp
     assert all(night["warm_from"] is None and night["why"] == "warm_start off" for night in cold)
     for before, night in zip([{"current": row["first_version"]}] + warm[:-1], warm):
         assert night["warm_from"] == before["current"] and night["epochs"] <= 1  # the warm run's own schedule
+
+    assert main(["--tables", str(out)]) == 0  # the table again, from the saved run
+    assert capsys.readouterr().out.splitlines()[1].startswith("7    demo")
