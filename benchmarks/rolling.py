@@ -7,13 +7,16 @@ Each signal (read, configured and judged as benchmarks.nab does: its interval, a
 whole length, the Orion overlap F1 and VUS-PR) lands its first half, cut at the next UTC midnight,
 and is trained on it once. Then it advances `--days-step` days a night (widened so there are at
 most `--max-nights` nights: the hourly and long signals would otherwise retrain a hundred times):
-the night's rows land as a file of their own, and each arm runs the product's train_group on all
-rows landed so far and score_group incrementally from its watermark, as the nightly flow does.
+the night's rows land as a file of their own, each arm scores them with its current model
+(score_group, incrementally from its watermark, as the hourly deployment scores each hour with the
+model of the night before) and then retrains on all rows landed so far (train_group, as the nightly
+flow does; not after the last day, which nothing follows). A day is thus always scored by a model
+that has not seen it: the model trained on a day's anomaly would have learnt it as normal.
 The arms share the first model and differ only in `model.warm_start` (cold: off; warm: the
 `--warm-start` mapping, by default `{}`, every rule off, the model's own schedule). Each night the
-rows of its new day are taken from the published scores right after that night's scoring, so each
-step is scored exactly once, by that night's current model (a later night may rescore an open
-interval; that rescoring is not counted). The signal's score is those days concatenated; its
+rows of its new day are taken from the published scores right after its scoring, so each step is
+scored exactly once, by the model current then (a later night may rescore an open interval; that
+rescoring is not counted). The signal's score is those days concatenated; its
 intervals are the runs of `is_anomaly` merged over `detection.merge_gap`, judged against the
 labelled windows that reach into the scored range. The first half is never judged: the model
 learnt it as normal (benchmarks.nab's default protocol trains on the whole signal and scores it
@@ -89,23 +92,27 @@ def land(settings, name: str, rows: pd.DataFrame, night: int) -> None:
     io.write_parquet_atomic(rows.reset_index(), Path(settings.storage.landing) / name / f"night-{night:03d}.parquet")
 
 
-def night(settings, name: str, number: int, since: pd.Timestamp, until: pd.Timestamp) -> tuple[dict, pd.DataFrame]:
-    """Train on everything landed, score incrementally, and return what the night did and the
-    published scores of the steps in [since, until) right after it."""
+def night(settings, name: str, number: int, since: pd.Timestamp, until: pd.Timestamp,
+          retrain: bool) -> tuple[dict, pd.DataFrame]:
+    """Score what landed incrementally with the current model, take the published scores of the
+    steps in [since, until) right after it, then (`retrain`) train on everything landed, as the
+    night's training after the day's hourly scoring; returns what the night did and that day."""
     catalog = discover(settings.storage.landing)
     (group,) = groups(settings, catalog)
-    started = time.perf_counter()
-    trained = train_group(settings, group, catalog, f"night-{number}", emit=lambda _: None)
-    seconds = time.perf_counter() - started
+    models = settings.storage.models_root
+    current = io.current_version(models, name)
     score_group(settings, group, catalog, f"night-{number}", emit=lambda _: None)
-    meta = io.read_metadata(settings.storage.models_root, name, trained["version"])
     scores = io.read_dataset(settings.storage.data_root, "scores", name).drop_duplicates("timestamp")
     day = scores[(scores["timestamp"] >= since) & (scores["timestamp"] < until)].set_index("timestamp").sort_index()
-    record = {"night": number, "until": str(until), "train_seconds": seconds, "version": trained["version"],
-              "promoted": bool(trained["promoted"]), "current": io.current_version(settings.storage.models_root, name),
-              "epochs": meta["training"]["epochs"],
-              "warm_from": meta["warm_start"]["from"], "why": meta["warm_start"]["why"],
-              "scored": len(day), "scored_by": sorted(set(day["model_version"]))}
+    record = {"night": number, "until": str(until), "current": current, "scored": len(day),
+              "scored_by": sorted(set(day["model_version"]))}
+    if retrain:
+        started = time.perf_counter()
+        trained = train_group(settings, group, catalog, f"night-{number}", emit=lambda _: None)
+        meta = io.read_metadata(models, name, trained["version"])
+        record.update(train_seconds=time.perf_counter() - started, version=trained["version"],
+                      promoted=bool(trained["promoted"]), epochs=meta["training"]["epochs"],
+                      warm_from=meta["warm_start"]["from"], why=meta["warm_start"]["why"])
     return record, day[["score", "is_anomaly", "model_version", "run_id"]]
 
 
@@ -154,14 +161,14 @@ def rolling_signal(frame: pd.DataFrame, windows: list, name: str, overrides: lis
                 new = frame[(frame.index >= since) & (frame.index < until)]
                 for arm, settings in arms.items():
                     land(settings, name, new, number)
-                    record, day = night(settings, name, number, since, until)
+                    record, day = night(settings, name, number, since, until, retrain=number < len(ends))
                     records[arm].append(record)
                     days[arm].append(day)
                 since = until
             for arm in ARMS:
                 scores = pd.concat(days[arm])
                 out[arm] = {**judge(scores, windows, group.detection.merge_gap), "error": None,
-                            "seconds": sum(r["train_seconds"] for r in records[arm]), "nights": records[arm],
+                            "seconds": sum(r.get("train_seconds", 0.0) for r in records[arm]), "nights": records[arm],
                             "scored": len(scores), "unique_steps": int(scores.index.nunique())}
         except Exception as exc:  # noqa: BLE001 - a failed signal is scored as all windows missed
             labelled = [(pd.Timestamp(w[0], tz="UTC"), pd.Timestamp(w[1], tz="UTC")) for w in windows]
@@ -177,7 +184,7 @@ def arm_summary(rows: list[dict], arm: str) -> dict:
     """A category's figures for one arm, with the mean training seconds per night and the count
     of nights that started warm and that promoted the new version."""
     arm_rows = [r[arm] for r in rows]
-    nights = [n for r in arm_rows for n in r["nights"]]
+    nights = [n for r in arm_rows for n in r["nights"] if "train_seconds" in n]  # those that retrained
     summary = category_summary(arm_rows)
     summary["train_seconds_per_night"] = float(np.mean([n["train_seconds"] for n in nights])) if nights else math.nan
     summary["nights"], summary["warm_nights"] = len(nights), sum(n["warm_from"] is not None for n in nights)

@@ -17,10 +17,10 @@ def test_nights_cut_the_second_half_at_midnights_and_widen_to_max_nights():
     assert night_ends(index, 1, 2)[1][:-1] == [cut + pd.Timedelta(days=2)]  # 4 days in 2 nights
 
 
-def test_each_day_is_scored_once_by_that_nights_model_retrained_warm_or_cold(tmp_path, capsys):
+def test_each_day_is_scored_once_by_the_current_model_then_retrained_warm_or_cold(tmp_path, capsys):
     data = tmp_path / "nab"
     (data / "demo").mkdir(parents=True)
-    n = 8 * 48  # 8 days at 30 minutes; the first 4 train, then 4 nights
+    n = 8 * 48  # 8 days at 30 minutes; the first 4 train, then 4 nights (3 retrainings)
     t = np.arange(n)
     values = 10 + np.sin(2 * np.pi * t / 48) + 0.05 * np.random.default_rng(1).standard_normal(n)
     values[300:303] += 15
@@ -41,13 +41,16 @@ def test_each_day_is_scored_once_by_that_nights_model_retrained_warm_or_cold(tmp
         assert result["error"] is None and len(result["nights"]) == 4
         assert result["scored"] == result["unique_steps"] == n // 2  # every step after the cut, once
         assert [night["scored"] for night in result["nights"]] == [48, 48, 48, 48]
-        for night in result["nights"]:  # the day is scored by the model current after that night's training
-            assert night["scored_by"] == [night["current"]]
-        assert result["tp"] + result["fn"] == 1
-    cold, warm = row["cold"]["nights"], row["warm"]["nights"]
+        current = row["first_version"]
+        for night in result["nights"]:  # each day scored by the model current before it landed, then retrained
+            assert night["current"] == current and night["scored_by"] == [current]
+            current = night["version"] if night.get("promoted") else current
+        assert "version" not in result["nights"][-1]  # nothing follows the last day: no training
+        assert result["tp"] == 1 and result["fn"] == 0  # the 15-sigma spike on day 7, unseen when scored
+    cold, warm = row["cold"]["nights"][:-1], row["warm"]["nights"][:-1]
     assert all(night["warm_from"] is None and night["why"] == "warm_start off" for night in cold)
-    for before, night in zip([{"current": row["first_version"]}] + warm[:-1], warm):
-        assert night["warm_from"] == before["current"] and night["epochs"] <= 1  # the warm run's own schedule
+    for night in warm:  # from the model that scored the day, on the warm run's own schedule
+        assert night["warm_from"] == night["current"] and night["epochs"] <= 1
 
     assert main(["--tables", str(out)]) == 0  # the table again, from the saved run
     assert capsys.readouterr().out.splitlines()[1].startswith("7    demo")
