@@ -224,15 +224,21 @@ def print_tables(by_seed: dict[int, dict]) -> None:
     """Per seed and category: F1 and VUS-PR of each arm, training seconds per night, warm and
     promoted nights; then, with two seeds or more, the cold arm's seed spread and whether each
     seed's warm F1 is within it of that seed's cold F1."""
-    print(f"{'seed':<5}{'category':<24}{'F1 cold':>8}{'F1 warm':>8}{'VUS cold':>9}{'VUS warm':>9}"
-          f"{'s/night cold':>13}{'s/night warm':>13}{'warm':>9}{'promoted c/w':>14}")
+    print(f"{'seed':<5}{'category':<24}{'F1 cold':>8}{'F1 warm':>8}{'tp/fp/fn cold':>14}{'tp/fp/fn warm':>14}"
+          f"{'VUS cold':>9}{'VUS warm':>9}{'s/night cold':>13}{'s/night warm':>13}{'warm':>9}{'promoted c/w':>14}")
     for seed, result in by_seed.items():
         for category, arms in result["summary"].items():
             c, w = arms["cold"], arms["warm"]
             vus = [f"{s['vus_pr']:9.3f}" if not math.isnan(s["vus_pr"]) else f"{'-':>9}" for s in (c, w)]
-            print(f"{seed:<5}{category:<24}{c['f1']:8.3f}{w['f1']:8.3f}{vus[0]}{vus[1]}"
+            counts = [f"{s['tp']}/{s['fp']}/{s['fn']}" for s in (c, w)]
+            print(f"{seed!s:<5}{category:<24}{c['f1']:8.3f}{w['f1']:8.3f}{counts[0]:>14}{counts[1]:>14}{vus[0]}{vus[1]}"
                   f"{c['train_seconds_per_night']:13.2f}{w['train_seconds_per_night']:13.2f}"
                   f"{w['warm_nights']:>5}/{w['nights']:<3}{c['promoted_nights']:>8}/{w['promoted_nights']:<5}")
+    for seed, result in by_seed.items():
+        per_night = {arm: sum(a[arm]["train_seconds_per_night"] * a[arm]["nights"] for a in result["summary"].values())
+                     / max(1, sum(a[arm]["nights"] for a in result["summary"].values())) for arm in ARMS}
+        print(f"seed {seed}, all categories: training {per_night['cold']:.2f} s/night cold, {per_night['warm']:.2f} "
+              f"s/night warm (x{per_night['warm'] / per_night['cold']:.2f})")
     seeds = list(by_seed)
     if len(seeds) < 2:
         return
