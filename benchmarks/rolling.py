@@ -137,7 +137,8 @@ def rolling_signal(frame: pd.DataFrame, windows: list, name: str, overrides: lis
     try:
         cut, ends = night_ends(frame.index, days_step, max_nights)
     except ValueError as exc:
-        return {arm: {**failed_counts(frame.index, []), "error": str(exc), "seconds": 0.0} for arm in ARMS}
+        return {arm: {**failed_counts(frame.index, []), "error": str(exc), "seconds": 0.0, "nights": []}
+                for arm in ARMS}
     out = {"cut": str(cut), "nights": len(ends)}
     with tempfile.TemporaryDirectory(prefix="nw-rolling-") as tmp:
         try:
