@@ -9,23 +9,28 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.config import ConfigError, GroupConfig, Settings, check_name
-from pipeline.ingest import InputError
+from pipeline.ingest import EARLIEST, LATEST, InputError
 from pipeline.resample import Aligned, GridError, align
 
 
 FUTURE_TOLERANCE = "1h"  # how far past the run's clock a landed row may be (clocks drift, files land late)
 MICROSECOND = pd.Timedelta(1, "us")
+SECOND = pd.Timedelta(1, "s")
 
 
 @dataclass(frozen=True)
 class Catalog:
     """Landing files with the series each holds, the files that could not be read, and the time
     no row after which is read: the run's clock plus a tolerance. A stray future timestamp would
-    otherwise make scoring fill years of empty steps and move the watermark past every real row."""
+    otherwise make scoring fill years of empty steps and move the watermark past every real row.
+    `bounds`: each file's first and last row time and row count where its statistics tell them,
+    so a read of a time range opens only the files that can hold rows in it (an hourly run: the
+    day's file, not a month of them)."""
 
     files: dict[str, dict[str, str | None]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     until: pd.Timestamp | None = None
+    bounds: dict[str, tuple[pd.Timestamp, pd.Timestamp, int]] = field(default_factory=dict)
 
     @property
     def series(self) -> dict[str, str | None]:
@@ -39,17 +44,21 @@ class Catalog:
 def discover(landing: str, now: pd.Timestamp | None = None, future_tolerance: str = FUTURE_TOLERANCE) -> Catalog:
     """Scan every landing file's schema (and metric names for long files); rows after `now`
     (the current UTC time if not given) plus `future_tolerance` will not be read."""
-    files, errors = {}, {}
+    files, errors, bounds = {}, {}, {}
     for path in io.landing_files(landing):
         try:
-            files[path] = io.scan_file(path)
+            files[path], span = io.scan_landed(path)
         except InputError as exc:
             errors[path] = str(exc)
+            continue
+        if span is not None:
+            bounds[path] = span
     for path, error in _wide_collisions(files).items():
         del files[path]
         errors[path] = error
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    return Catalog(files=files, errors=errors, until=now + pd.Timedelta(future_tolerance))
+    return Catalog(files=files, errors=errors, until=now + pd.Timedelta(future_tolerance),
+                   bounds={p: b for p, b in bounds.items() if p in files})
 
 
 def _wide_collisions(files: dict[str, dict[str, str | None]]) -> dict[str, str]:
@@ -87,7 +96,7 @@ def future_rows(catalog: Catalog, group: GroupConfig) -> list[str]:
     if catalog.until is None:
         return []
     lines = []
-    for path in _sources(catalog, group):
+    for path in _sources(catalog, group, catalog.until + MICROSECOND):
         try:
             span = io.time_span(path, set(group.metrics), catalog.until + MICROSECOND)
         except InputError as exc:
@@ -124,8 +133,10 @@ def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[Gr
     return resolved
 
 
-def _sources(catalog: Catalog, group: GroupConfig) -> list[str]:
-    """The landing files holding the group's metrics; errors name file and group."""
+def _sources(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,
+             end: pd.Timestamp | None = None) -> list[str]:
+    """The landing files holding the group's metrics, less those whose known bounds lie outside
+    [start, end]; errors name file and group."""
     wanted = set(group.metrics)
     sources = [path for path, held in catalog.files.items() if wanted.intersection(held)]
     try:
@@ -138,7 +149,17 @@ def _sources(catalog: Catalog, group: GroupConfig) -> list[str]:
         hint = f" ({len(unreadable)} unreadable landing files, e.g. {unreadable[0]})" if unreadable else ""
         raise InputError("landing", f"no landed series for metrics {unknown or sorted(wanted)}{hint}",
                          group=group.name)
-    return sources
+    return [path for path in sources if _may_hold(catalog.bounds.get(path), start, end)]
+
+
+def _may_hold(bounds: tuple[pd.Timestamp, pd.Timestamp, int] | None, start: pd.Timestamp | None,
+              end: pd.Timestamp | None) -> bool:
+    """Whether a file with these row time bounds (None: unknown) can hold rows in [start, end];
+    a second's margin, as the reads' parquet filters have."""
+    if bounds is None:
+        return True
+    return ((start is None or bounds[1] >= pd.Timestamp(start) - SECOND)
+            and (end is None or bounds[0] <= pd.Timestamp(end) + SECOND))
 
 
 def read_group(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,
@@ -147,7 +168,8 @@ def read_group(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None 
 
     Read whole, every metric must have a numeric value somewhere.
     """
-    wanted, sources, whole = set(group.metrics), _sources(catalog, group), start is None and end is None
+    wanted, whole = set(group.metrics), start is None and end is None
+    sources = _sources(catalog, group, start, _until(catalog, end)) or _sources(catalog, group)[:1]  # typed if empty
     parts = []
     for path in sources:
         try:
@@ -166,16 +188,45 @@ def read_group(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None 
 def time_span(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,
               end: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
     """First and last time of the group's rows in [start, end], and how many rows there are."""
-    spans = []
-    for path in _sources(catalog, group):
+    spans, end = [], _until(catalog, end)
+    for path in _sources(catalog, group, start, end):
+        if _inside(catalog, group, path, start, end):  # its statistics are the answer
+            spans.append(catalog.bounds[path])
+            continue
         try:
-            spans.append(io.time_span(path, set(group.metrics), start, _until(catalog, end)))
+            spans.append(io.time_span(path, set(group.metrics), start, end))
         except InputError as exc:
             raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
     spans = [s for s in spans if s is not None]
     if not spans:
         return None
     return min(s[0] for s in spans), max(s[1] for s in spans), sum(s[2] for s in spans)
+
+
+def _inside(catalog: Catalog, group: GroupConfig, path: str, start: pd.Timestamp | None,
+            end: pd.Timestamp | None) -> bool:
+    """Whether every row of the file is the group's and lies in [start, end], by its statistics
+    (whole microseconds, as read times are, and times a read would not refuse): then its bounds
+    are its span, without opening it."""
+    bounds = catalog.bounds.get(path)
+    if bounds is None or not set(catalog.files[path]) <= set(group.metrics):
+        return False
+    first, last, _ = bounds
+    return (first == first.floor("us") and last == last.floor("us") and EARLIEST <= first and last < LATEST
+            and (start is None or first >= start) and (end is None or last <= end))
+
+
+def landed(catalog: Catalog, group: GroupConfig, start: pd.Timestamp, end: pd.Timestamp) -> list[list] | None:
+    """The landing files that can hold the group's rows in [start, end], each as [path, first, last,
+    rows] (JSON-ready): what a result computed from those rows was computed from, so a later run
+    can tell whether a file landed late or was rewritten there. None when a file's bounds are unknown."""
+    found = []
+    for path in _sources(catalog, group, start, end):
+        if path not in catalog.bounds:
+            return None
+        first, last, rows = catalog.bounds[path]
+        found.append([path, first.isoformat(), last.isoformat(), rows])
+    return found
 
 
 def load_aligned(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,

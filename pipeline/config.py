@@ -15,6 +15,7 @@ from pipeline.alert_config import Alerts, Prometheus, parse_alerts
 from pipeline.config_build import ConfigError, build, check_scalar
 from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
+from pipeline.robust import Robust
 from pipeline.seasonal import Seasonal
 from pipeline.time_inputs import TimeInputs
 from pipeline.training_range import TrainingRange
@@ -44,8 +45,10 @@ class ModelConfig:
     LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md);
     `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal);
     `warm_start` (off when left out) retrains from the current model's weights (pipeline.warm_start);
-    `composite` (off when left out) adds a future-prediction decoder; `time_inputs` (off when left
-    out) gives the encoder each step's time of day or week, not reconstructed (pipeline.time_inputs)."""
+    `composite` (off when left out) adds a future-prediction decoder;
+    `robust` (off when left out) leaves windows still extreme after a warm-up out of training (pipeline.robust);
+    `time_inputs` (off when left out) gives the encoder each step's time of day or week, not
+    reconstructed (pipeline.time_inputs)."""
 
     encoder: str = "lstm"
     units: int = 32
@@ -59,6 +62,7 @@ class ModelConfig:
     seasonal: Seasonal | None = None
     warm_start: WarmStart | None = None
     composite: Composite | None = None
+    robust: Robust | None = None
     time_inputs: TimeInputs | None = None
 
     def check(self) -> None:

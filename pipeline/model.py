@@ -28,6 +28,7 @@ import tensorflow as tf  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.config import ModelConfig  # noqa: E402
+from pipeline.robust import trimmed_mean, window_weights  # noqa: E402
 from pipeline.time_inputs import width  # noqa: E402
 from pipeline.window import iter_batches  # noqa: E402
 
@@ -113,7 +114,8 @@ class TrainResult:
 
 ADAM = (0.9, 0.999, 1e-7)  # Keras's Adam defaults: beta_1, beta_2, epsilon
 _TRAIN_STEPS: dict[tuple[tuple, int], tuple[Callable, Callable]] = {}
-_COMPILED_LOCK = threading.Lock()  # guards both caches of compiled functions
+_WINDOW_ERRORS: dict[tuple[tuple, int], Callable] = {}
+_COMPILED_LOCK = threading.Lock()  # guards the caches of compiled functions
 
 
 def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray, cfg: ModelConfig,
@@ -121,6 +123,8 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     """Adam on the training windows, reshuffled each epoch (seeded); early stopping on the
     (later-in-time) validation windows, keeping the best epoch's weights. `initial` (a warm start)
     gives the starting weights, a saved model of the same architecture; otherwise they are seeded.
+    With `cfg.robust`, windows whose error stays extreme after the warm-up are left out of each
+    later epoch, and early stopping reads the validation windows' trimmed mean (pipeline.robust).
 
     Weights and optimiser state are plain inputs and outputs of one XLA-compiled step per
     architecture and batch size, so every group of that shape in a process shares one compile
@@ -137,15 +141,24 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     adam = (tf.constant(0.0), [tf.zeros_like(w) for w in weights], [tf.zeros_like(w) for w in weights])
     rate, rng = tf.constant(cfg.learning_rate, tf.float32), np.random.default_rng(cfg.seed)
     best, best_epoch, best_weights, epochs = np.inf, 0, weights, 0
+    robust = cfg.robust
     for epoch in range(cfg.epochs):
+        starts, note = train_starts, ""
+        if robust is not None and epoch >= robust.warmup:  # the windows still extreme sit this epoch out
+            starts = train_starts[window_weights(
+                _window_errors(model, view, train_starts, cfg.batch_size, weights, state), robust, epoch) > 0]
+            note = f" left_out={len(train_starts) - len(starts)}"
         total = 0.0
-        for x, mask in _padded_batches(view, rng.permutation(train_starts), cfg.batch_size):
+        for x, mask in _padded_batches(view, rng.permutation(starts), cfg.batch_size):
             weights, state, adam, loss = train_step(weights, state, adam, rate, x, mask)
             total += float(loss) * float(mask.sum())
-        val = sum(float(val_step(weights, state, x, mask)) * float(mask.sum())
-                  for x, mask in _padded_batches(view, val_starts, cfg.batch_size)) / len(val_starts)
+        if robust is None:
+            val = sum(float(val_step(weights, state, x, mask)) * float(mask.sum())
+                      for x, mask in _padded_batches(view, val_starts, cfg.batch_size)) / len(val_starts)
+        else:
+            val = trimmed_mean(_window_errors(model, view, val_starts, cfg.batch_size, weights, state), robust.trim)
         epochs = epoch + 1
-        emit(f"epoch {epochs}: loss={total / len(train_starts):.5f} val_loss={val:.5f}")
+        emit(f"epoch {epochs}: loss={total / len(starts):.5f}{note} val_loss={val:.5f}")
         if val < best:
             best, best_epoch, best_weights = val, epoch, weights
         elif epoch - best_epoch >= cfg.patience:
@@ -213,6 +226,28 @@ def _train_steps(model: keras.Model, batch_size: int) -> tuple[Callable, Callabl
 
             _TRAIN_STEPS[key] = train_step, val_step
         return _TRAIN_STEPS[key]
+
+
+def _window_errors(model: keras.Model, view: np.ndarray, starts: np.ndarray, batch_size: int,
+                   weights: list, state: list) -> np.ndarray:
+    """Each window's mean squared error under `weights`, as the loss counts it (with a composite
+    model, over the window and its predicted steps); the training step's batch size, inference
+    mode, compiled once per architecture and batch size."""
+    with _COMPILED_LOCK:
+        key = (_architecture(model), batch_size)
+        if key not in _WINDOW_ERRORS:
+            window, metrics, inputs = model.input_shape[1], model.output_shape[-1], model.input_shape[-1]
+
+            @tf.function(jit_compile=True)
+            def per_window(weights, state, x):  # x: the window, then any predicted steps
+                recon, _ = model.stateless_call(weights, state, x[:, :window], training=False)
+                target = x if metrics == inputs else x[:, :, :metrics]  # time inputs are not reconstructed
+                return tf.reduce_mean(tf.square(recon - target), axis=[1, 2])
+
+            _WINDOW_ERRORS[key] = per_window
+        run = _WINDOW_ERRORS[key]
+    return np.concatenate([run(weights, state, x).numpy()[mask > 0]
+                           for x, mask in _padded_batches(view, starts, batch_size)])
 
 
 BATCH, SMALL = 2048, 256  # windows per model call: full batches, and the padded size of short ones

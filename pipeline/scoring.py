@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from pipeline import io
+from pipeline import io, lookback
 from pipeline.anomalies import to_intervals
-from pipeline.catalog import Catalog, future_rows, load_aligned
+from pipeline.catalog import Catalog, future_rows, landed, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.detect.base import Evidence, joined, sliced
 from pipeline.detect.compose import filter_flags, published, raise_flags
@@ -92,11 +92,17 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     merge_gap, incremental = detection.merge_gap, start is None and end is None
     scorer = functools.partial(_score_part, catalog, group, model, stored)
     if not incremental:
+        io.drop_lookback(data_root, group.name)  # the next hourly run reads the days it covered again
         grid, context = backfill_grid(catalog, group, grid, context, first_new, end, chunk, scorer)
     score = functools.partial(scorer, context)
     done = scored_to = max(grid.new - context_steps(group), 0)  # steps before `done` are published (or context)
     intervals, open_run = 0, None
     history = no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
+    resumed = _resumed(data_root, catalog, group, grid, version) if incremental else None
+    if resumed is not None:  # the grid's first steps scored again, the carried ones read, the rest scored
+        edge, _ = score(grid, 0, score_context(group), history)
+        history, done = joined(edge.evidence, resumed[0]), resumed[1]
+        scored_to = done
     unscored = 0  # new steps with no score: every metric missing or imputed there
     unobserved = np.zeros(len(group.metrics), np.int64)  # new steps with a score where a metric has no value
     with ThreadPoolExecutor(1, thread_name_prefix="publish") as publisher:  # one part written while the next is scored
@@ -124,11 +130,34 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             if grid.stop - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
+    if incremental and done > grid.new:
+        _carry(data_root, catalog, group, grid, history, version)
     lo, hi, scored = grid.time(grid.new), grid.time(grid.stop - 1), grid.stop - grid.new
     emit(f"{group.name}: scored {scored} steps {lo} .. {hi}, {intervals} anomaly intervals")
     warnings += _coverage(configured, group, set(catalog.series), unscored, unobserved, scored, version)
     return {"group": group.name, "scored": scored, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings}
+
+
+def _resumed(data_root: str, catalog: Catalog, group: GroupConfig, grid: Grid,
+             version: str) -> tuple[Evidence, int] | None:
+    """The look-back the last incremental run carried, if still true (`lookback.resumed`)."""
+    table = io.read_lookback(data_root, group.name)
+    carried = None if table is None else lookback.from_table(table, group.metrics, group.interval_td)
+    if carried is None:
+        return None
+    edge = score_context(group)
+    return lookback.resumed(carried, version, landed(catalog, group, *carried.reads(edge)), grid, edge)
+
+
+def _carry(data_root: str, catalog: Catalog, group: GroupConfig, grid: Grid, history: Evidence, version: str) -> None:
+    """Keep the settled part of the look-back for the next incremental run, with the landing files
+    it was computed from (none kept where their bounds are unknown)."""
+    edge = score_context(group)
+    carried = lookback.settled(history, grid, grid.stop, edge, version)
+    files = None if carried is None else landed(catalog, group, *carried.reads(edge))
+    if files is not None:
+        io.write_lookback(data_root, group.name, lookback.to_table(dataclasses.replace(carried, landed=files)))
 
 
 def _coverage(configured: GroupConfig, trained: GroupConfig, landed: set[str], unscored: int,

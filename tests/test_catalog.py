@@ -81,3 +81,25 @@ def test_wide_files_of_two_group_folders_sharing_a_column_are_refused_not_averag
         "wide columns, so the groups' values would be averaged into one series; name the columns per group (e.g. "
         "'host2.cpu') or land long files (timestamp, metric, value)")
     assert set(catalog.errors) == {str(tmp_path / f"group={h}" / "part.parquet") for h in ("host1", "host2")}
+
+
+def test_a_range_read_opens_only_the_files_whose_bounds_can_hold_it(tmp_path, monkeypatch):
+    """Day files: a read of the last day's hours opens that file alone (and the future-rows check
+    none), with the rows and the span a read of every file gives."""
+    frame = pd.DataFrame({"timestamp": pd.date_range(T0, periods=3 * 288, freq="5min"), "g.a": np.arange(3 * 288.0)})
+    for day, rows in frame.groupby(frame["timestamp"].dt.date):
+        io.write_parquet_atomic(rows, tmp_path / f"date={day}" / "g.parquet")
+    catalog = discover(str(tmp_path), now=frame["timestamp"].iloc[-1])
+    group = GroupConfig(name="g", metrics=("g.a",))
+    assert len(catalog.bounds) == 3
+    opened = []
+    real = io.read_series
+    monkeypatch.setattr(io, "read_series", lambda path, *a: opened.append(path) or real(path, *a))
+    start = T0 + pd.Timedelta(days=2, hours=20)
+    rows = read_group(catalog, group, start)
+    assert [p[len(str(tmp_path)) + 1:] for p in opened] == ["date=2026-03-03/g.parquet"]
+    assert rows["value"].tolist() == list(np.arange(2 * 288 + 240, 3 * 288.0))
+    assert time_span(catalog, group, start) == (start, frame["timestamp"].iloc[-1], 48)
+    assert future_rows(catalog, group) == []
+    opened.clear()
+    assert read_group(catalog, group, T0 + pd.Timedelta(days=9)).empty and len(opened) == 1  # typed, empty

@@ -134,3 +134,30 @@ def test_time_span_skips_row_groups_outside_the_range(tmp_path, monkeypatch):
     assert io.time_span(path, {"a"}, start=stamps[47] + pd.Timedelta("1h")) is None
     assert io.time_span(path, {"a"}) == (stamps[0], stamps[47], 48)
     assert read == [[3], [0, 1], None]  # the range after the file read nothing
+
+
+@pytest.mark.parametrize("unit, tz", [("s", None), ("ms", "Europe/Berlin"), ("us", "UTC"), ("ns", None)])
+def test_a_files_time_bounds_come_from_its_statistics_in_utc_whatever_its_unit(tmp_path, unit, tz):
+    """A `s` column is stored in ms: the bounds use the parquet column's unit, not Arrow's."""
+    times = pd.date_range("2026-01-01 23:00", periods=3, freq="30min", tz=tz)
+    column = pa.array(times.as_unit("s" if unit == "s" else unit), pa.timestamp(unit, tz))
+    pq.write_table(pa.table({"timestamp": column, "w.x": [1.0, 2.0, 3.0]}), tmp_path / "w.parquet",
+                   row_group_size=2)  # two row groups: the bounds span both
+    series, bounds = io.scan_landed(str(tmp_path / "w.parquet"))
+    assert series == {"w.x": None}
+    expected = times.tz_localize("UTC") if tz is None else times.tz_convert("UTC")
+    assert bounds == (expected[0], expected[-1], 3)
+
+
+def test_a_file_without_usable_time_statistics_has_no_bounds(tmp_path):
+    pq.write_table(pa.table({"timestamp": ["2026-01-01T00:00:00Z"], "w.x": [1.0]}), tmp_path / "iso.parquet")
+    pq.write_table(pa.table({"timestamp": pa.array([T0]), "w.x": [1.0]}), tmp_path / "bare.parquet",
+                   write_statistics=False)
+    assert io.scan_landed(str(tmp_path / "iso.parquet"))[1] is None
+    assert io.scan_landed(str(tmp_path / "bare.parquet"))[1] is None
+    pq.write_table(pa.table({"timestamp": pa.array([T0, None]), "w.x": [1.0, 2.0]}), tmp_path / "null.parquet")
+    assert io.scan_landed(str(tmp_path / "null.parquet"))[1] is None  # read, so its missing time is refused
+    pq.write_table(pa.table({"timestamp": pa.array([], pa.timestamp("us")), "w.x": pa.array([], pa.float64())}),
+                   tmp_path / "empty.parquet")
+    first, last, rows = io.scan_landed(str(tmp_path / "empty.parquet"))[1]
+    assert first is pd.NaT and last is pd.NaT and rows == 0  # no range holds a row of it

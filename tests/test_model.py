@@ -7,6 +7,8 @@ import pytest
 from pipeline.config import Composite, ModelConfig
 from pipeline.model import (_COMPILED, _TRAIN_STEPS, _architecture, _train_steps, build_autoencoder, current_values,
                             reconstruct, train_autoencoder)
+from pipeline.robust import Robust
+from pipeline.time_inputs import TimeInputs
 from pipeline.window import window_starts, window_view
 
 CFG = ModelConfig(units=8, bottleneck=3, epochs=3, batch_size=32, patience=2)
@@ -245,3 +247,20 @@ def test_the_persistent_compile_cache_never_changes_results(tmp_path):
     filling = run({"NIGHTWATCH_COMPILE_CACHE": str(cache)})
     assert any(cache.iterdir())  # compiled executables were written
     assert run({"NIGHTWATCH_COMPILE_CACHE": str(cache)}) == filling == plain
+
+
+def test_time_inputs_are_read_by_the_encoder_and_not_reconstructed_also_in_robust_training():
+    """The encoder reads the metrics then the time features; the loss, the robust cut's window
+    errors and reconstruct's errors are over the metrics only (a wrong slice would not broadcast)."""
+    n, window = 400, 12
+    t = np.arange(n)
+    metrics = np.stack([np.sin(2 * np.pi * t / 24 + k) for k in range(2)], axis=1)
+    clock = np.stack([np.sin(2 * np.pi * t / 288), np.cos(2 * np.pi * t / 288)], axis=1)
+    view = window_view(np.concatenate([metrics, clock], axis=1).astype(np.float32), window)
+    starts = window_starts(n, window, 1)
+    timed = dataclasses.replace(CFG, time_inputs=TimeInputs(), robust=Robust(warmup=1, trim=0.1))
+    result = train_autoencoder(view, starts[:300], starts[300:], timed, emit=lambda _: None)
+    assert result.model.input_shape == (None, window, 4) and result.model.output_shape == (None, window, 2)
+    assert np.isfinite(result.val_loss)
+    _, x, recon, _ = next(reconstruct(result.model, view, starts[300:]))
+    assert x.shape[-1] == 4 and recon.shape[-1] == 2

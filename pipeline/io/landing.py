@@ -1,6 +1,7 @@
 """Reading landing files from any fsspec URL: listing, scanning, validated time-range reads."""
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series, p
 
 SPAN_BATCH = 1 << 20  # rows per batch when scanning a file's timestamps
 DECODED_BUDGET = 256 << 20  # bytes of decoded landing row groups kept for the next read of them
+TIME_UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}  # parquet's, as pandas names them
 
 
 def landing_files(root: str) -> list[str]:
@@ -121,16 +123,56 @@ def _time_filters(kind: pa.DataType, start: pd.Timestamp | None, end: pd.Timesta
 
 
 def _schema(path: str) -> pa.Schema:
+    return _footer(path).schema.to_arrow_schema()
+
+
+def _footer(path: str) -> pq.FileMetaData:
     try:
         with fsspec.open(path, "rb") as handle:
-            return pq.read_schema(handle)
+            return pq.read_metadata(handle)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
 
 
+def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
+    """The first and last time of a file's rows from its row groups' statistics (UTC) and its row
+    count ((NaT, NaT, 0) for a file without rows), or None when they are not known (ISO string
+    times, a row group without statistics, a missing time): a read of another time range can skip
+    the file without opening it. The unit is the parquet column's own (a `s` column is stored in ms)."""
+    leaves = [footer.schema.column(i) for i in range(len(footer.schema))]
+    found = [i for i, leaf in enumerate(leaves) if leaf.path == TIMESTAMP]
+    if len(found) != 1:
+        return None
+    if footer.num_rows == 0:
+        return pd.NaT, pd.NaT, 0  # no time range holds a row of it
+    unit = json.loads(leaves[found[0]].logical_type.to_json()).get("timeUnit")
+    if unit not in TIME_UNITS:
+        return None
+    lows, highs = [], []
+    for number in range(footer.num_row_groups):
+        stats = footer.row_group(number).column(found[0]).statistics
+        if (stats is None or not stats.has_min_max or stats.physical_type != "INT64" or not stats.has_null_count
+                or stats.null_count):
+            return None
+        lows.append(stats.min_raw)
+        highs.append(stats.max_raw)
+    return (pd.Timestamp(min(lows), unit=TIME_UNITS[unit], tz="UTC"),
+            pd.Timestamp(max(highs), unit=TIME_UNITS[unit], tz="UTC"), footer.num_rows)
+
+
 def scan_file(path: str) -> dict[str, str | None]:
     """The series a file holds, each with its source group (None for wide files)."""
-    names = _schema(path).names
+    return scan_landed(path)[0]
+
+
+def scan_landed(path: str) -> tuple[dict[str, str | None], tuple[pd.Timestamp, pd.Timestamp, int] | None]:
+    """The series a file holds (each with its source group, None for wide files) and the time
+    bounds of its rows if its statistics give them (`file_bounds`), from one read of its footer."""
+    footer = _footer(path)
+    return _series(path, footer.schema.to_arrow_schema().names), file_bounds(footer)
+
+
+def _series(path: str, names: list[str]) -> dict[str, str | None]:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InputError(path, f"{len(repeated)} column name(s) appear more than once; each column needs its own name",

@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline.config import check_name
 from pipeline.io.files import (LOCK, append_line, locked, read_parquet, remove, sweep, write_bytes_atomic,
@@ -155,6 +157,36 @@ def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp,
                     open_since: pd.Timestamp | None = None) -> None:
     with _state_locked(data_root, group) as path:
         _write_state(path, scored_until, open_since)
+
+
+def lookback_path(data_root: str, group: str) -> Path | ObjectPath:
+    """`<data_root>/lookback/<group>.parquet`: the rules' look-back carried to the next run."""
+    return location(data_root) / "lookback" / f"{check_name(group)}.parquet"
+
+
+def write_lookback(data_root: str, group: str, table: pa.Table) -> None:
+    """Replace the group's carried look-back (one atomic write, under the group's lock there)."""
+    path = lookback_path(data_root, group)
+    with locked(path.parent / f".{group}.lock"):
+        sweep(path.parent, f".tmp-{path.name}-*")
+        write_table_atomic(table, path)
+
+
+def drop_lookback(data_root: str, group: str) -> None:
+    """Forget the group's carried look-back: a backfill may have scored rows rewritten in place
+    (same times and row count, other values), which the check of the landing files cannot see."""
+    path = lookback_path(data_root, group)
+    if path.exists():
+        with locked(path.parent / f".{group}.lock"):
+            path.unlink(missing_ok=True)
+
+
+def read_lookback(data_root: str, group: str) -> pa.Table | None:
+    """The group's carried look-back, None if there is none."""
+    path = lookback_path(data_root, group)
+    if not path.exists():
+        return None
+    return pq.read_table(BytesIO(path.read_bytes()) if isinstance(path, ObjectPath) else str(path))
 
 
 def reset_state(data_root: str, group: str, scored_until: pd.Timestamp | None, now: pd.Timestamp,

@@ -1,0 +1,59 @@
+"""The carried look-back: written and read back to the same bits, used only where it is still true."""
+import numpy as np
+import pandas as pd
+
+from pipeline.detect.base import Evidence
+from pipeline.lookback import Carried, from_table, resumed, settled, to_table
+from pipeline.parts import Grid
+
+STEP = pd.Timedelta("5min")
+T0 = pd.Timestamp("2026-11-01", tz="UTC")
+METRICS = ("a", "b")
+FILES = [["landing/a.parquet", "2026-11-01T00:00:00+00:00", "2026-11-01T23:55:00+00:00", 288]]
+
+
+def evidence(n: int, start: float = 0.0) -> Evidence:
+    steps = np.arange(start, start + n)
+    return Evidence(steps / 3, np.column_stack([steps / 7, steps * 1.1]),
+                    np.column_stack([steps / 9, -steps]).astype(np.float32), METRICS, STEP)
+
+
+def test_a_carried_look_back_reads_back_to_the_same_bits_and_only_for_its_metrics_and_interval():
+    carried = Carried(T0, evidence(5), "v1", FILES)
+    carried.evidence.scores[2] = np.nan
+    back = from_table(to_table(carried), METRICS, STEP)
+    assert back.first == T0 and back.version == "v1" and back.landed == FILES
+    for name in ("scores", "metric_scores", "values"):
+        np.testing.assert_array_equal(getattr(back.evidence, name), getattr(carried.evidence, name), strict=True)
+    assert from_table(to_table(carried), ("a", "c"), STEP) is None
+    assert from_table(to_table(carried), METRICS, pd.Timedelta("10min")) is None
+    assert carried.reads(2) == (T0 - 2 * STEP, T0 + 6 * STEP)
+
+
+def test_only_settled_steps_are_carried_and_never_the_grids_first_ones():
+    grid = Grid(T0, n=100, new=90, stop=100, interval=STEP)
+    history = evidence(40, start=60)  # steps 60..99
+    kept = settled(history, grid, 100, edge=5, version="v1")
+    assert kept.first == T0 + 60 * STEP and len(kept.evidence) == 34  # steps 60..93: 6 or more before the end
+    np.testing.assert_array_equal(kept.evidence.scores, np.arange(60, 94) / 3)
+    near_start = settled(evidence(12), Grid(T0, 12, 10, 12, STEP), 12, edge=5, version="v1")
+    assert near_start.first == T0 + 5 * STEP and len(near_start.evidence) == 1  # step 5 alone: 6 before the end
+    assert settled(evidence(11), Grid(T0, 11, 10, 11, STEP), 11, edge=5, version="v1") is None
+
+
+def test_the_carried_steps_are_resumed_only_for_the_same_version_files_and_grid():
+    carried = Carried(T0 + 2 * STEP, evidence(50, start=2), "v1", FILES)  # steps 2..51
+    grid = Grid(T0, n=80, new=60, stop=80, interval=STEP)
+    found, stop = resumed(carried, "v1", FILES, grid, edge=5)
+    assert stop == 52 and len(found) == 47  # steps 5..51: the first 5 are scored again
+    np.testing.assert_array_equal(found.scores, np.arange(5, 52) / 3)
+    reopened, stop = resumed(carried, "v1", FILES, Grid(T0, 80, 40, 80, STEP), edge=5)
+    assert stop == 40 and len(reopened) == 35  # steps from 40 on are scored again
+    assert resumed(carried, "v2", FILES, grid, edge=5) is None  # another version (promoted since)
+    assert resumed(carried, "v1", [*FILES, ["landing/late.parquet", "x", "y", 1]], grid, edge=5) is None
+    assert resumed(carried, "v1", None, grid, edge=5) is None  # a file of unknown bounds
+    assert resumed(carried, "v1", FILES, grid, edge=1) is None  # step 1 is not carried
+    earlier, _ = resumed(carried, "v1", FILES, Grid(T0 + 3 * STEP, 80, 60, 80, STEP), edge=0)
+    assert earlier.scores[0] == 3 / 3  # carried from before the grid's first step: read from that step on
+    assert resumed(carried, "v1", FILES, Grid(T0 + 60 * STEP, 80, 10, 80, STEP), edge=5) is None  # all before it
+    assert resumed(carried, "v1", FILES, Grid(T0 + pd.Timedelta("1min"), 80, 60, 80, STEP), edge=5) is None
