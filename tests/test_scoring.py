@@ -161,6 +161,25 @@ def assert_same_outputs(a: dict, b: dict) -> None:
                                rtol=1e-4, atol=1e-5)
 
 
+def assert_scaled_by_usual_errors_and_backfilled_as_one_pass(settings, db, catalog, stored, tmp_path) -> dict:
+    """Score the whole range once: the metric with the largest usual error (never raised to the
+    floor) has mean metric score 1; a backfill from mid-day (not at a day's first step) of a
+    fresh copy publishes what the one pass did from there. Returns the backfill's outputs."""
+    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
+    one_pass = published(settings)
+    scores = one_pass["scores"]
+    assert set(scores["metric"]) == set(db.metrics) and scores["score"].notna().any()
+    scales = pd.Series(stored.metric_scales, index=list(db.metrics))
+    mine = scores[(scores["metric"] == scales.idxmax()) & ~scores["imputed"] & scores["value"].notna()]
+    assert mine["metric_score"].mean() == pytest.approx(1.0, rel=1e-3)
+    copy = scoring_copy(settings, tmp_path / "backfill")
+    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")
+    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
+    backfilled = published_from(published(copy), start)
+    assert_same_outputs(backfilled, published_from(one_pass, start))
+    return backfilled
+
+
 def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(scored, tmp_path):
     _, settings, _, db, _, _ = scored
     scales = json.loads(next(Path(settings.storage.models_root).glob("db-01/*/metadata.json")).read_text())[
@@ -431,20 +450,8 @@ def test_a_seasonal_baseline_is_stored_with_the_version_and_taken_out_at_scoring
     np.testing.assert_allclose(stored.seasonal, expected)
     assert np.ptp(stored.seasonal, axis=0).max() > 0  # the sample's daily cycle is in it
 
-    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
-    one_pass = published(settings)
-    scores = one_pass["scores"]
-    scales = pd.Series(stored.metric_scales, index=list(db.metrics))
-    largest = scales.idxmax()  # never raised to the floor of the usual errors: its mean is its usual error
-    mine = scores[(scores["metric"] == largest) & ~scores["imputed"] & scores["value"].notna()]
-    assert mine["metric_score"].mean() == pytest.approx(1.0, rel=1e-3)
-
-    copy = scoring_copy(settings, tmp_path / "backfill")
-    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")  # not at a day's first slot
-    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
-    backfilled = published_from(published(copy), start)
+    backfilled = assert_scaled_by_usual_errors_and_backfilled_as_one_pass(settings, db, catalog, stored, tmp_path)
     assert len(backfilled["scores"]) == (2 * 288 - 6) * len(db.metrics)  # the steps from `start` on
-    assert_same_outputs(backfilled, published_from(one_pass, start))
 
 
 def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_residual(tmp_path):
@@ -608,16 +615,4 @@ def test_time_inputs_are_read_by_the_encoder_and_scoring_gives_it_the_inputs_tra
     assert model.template.input_shape == (None, db.window, len(db.metrics) + 2)
     assert model.template.output_shape == (None, db.window, len(db.metrics))
 
-    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
-    one_pass = published(settings)
-    scores = one_pass["scores"]
-    assert set(scores["metric"]) == set(db.metrics) and scores["score"].notna().any()
-    scales = pd.Series(stored.metric_scales, index=list(db.metrics))
-    largest = scales.idxmax()  # never raised to the floor of the usual errors: its mean is its usual error
-    mine = scores[(scores["metric"] == largest) & ~scores["imputed"] & scores["value"].notna()]
-    assert mine["metric_score"].mean() == pytest.approx(1.0, rel=1e-3)
-
-    copy = scoring_copy(settings, tmp_path / "backfill")
-    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")  # not at a day's first step
-    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
-    assert_same_outputs(published_from(published(copy), start), published_from(one_pass, start))
+    assert_scaled_by_usual_errors_and_backfilled_as_one_pass(settings, db, catalog, stored, tmp_path)
