@@ -9,17 +9,13 @@ import pytest
 
 from pipeline import io
 from pipeline.catalog import Catalog, discover, groups, load_aligned
-from pipeline.config import GroupConfig, Settings
 from pipeline.publish import SCORES_SCHEMA
 from pipeline.scale import Scaler
-from pipeline.detect.shift import Shift, calibrate, mean_shift
-from pipeline.metadata import read_version
+from pipeline.detect.shift import Shift, mean_shift
 from pipeline.scoring import NoCurrentModel, score_group
-from pipeline.saved import load_autoencoder
-from pipeline.seasonal import Seasonal, deseasonalised, fit_profile
-from pipeline.time_inputs import TimeInputs
 from pipeline.train import train_group
 from tests.helpers import STEPS, land_sample, overlaps, tiny_settings
+from tests.scoring_support import assert_same_outputs, db_group, published, scoring_copy
 
 
 @pytest.fixture(scope="module")
@@ -111,73 +107,6 @@ def test_an_interval_open_at_the_watermark_is_extended_by_the_next_run(scored, t
     assert overlaps(outputs[2]["anomalies"], shift.start, shift.end)
     pd.testing.assert_frame_equal(*(o["features"].drop(columns="embedding") for o in outputs.values()))
 
-
-def scoring_copy(settings, target: Path, stride: int | None = None, threshold: float | None = None,
-                 flags: dict | None = None, filters: dict | None = None) -> Settings:
-    """A fresh data root with the same landing and models; the current model's stride, score
-    threshold or flagging rules changed (`flags`: a rule's changed settings, None to turn it off),
-    and the settings' filters replaced (`filters`: the config file's mapping)."""
-    shutil.copytree(settings.storage.landing, target / "data" / "landing")
-    shutil.copytree(settings.storage.models_root, target / "models")
-    for path in (target / "models").glob("*/*/metadata.json"):
-        meta = json.loads(path.read_text())
-        meta["config"]["stride"] = stride or meta["config"]["stride"]
-        meta["states"]["score"]["threshold"] = threshold or meta["states"]["score"]["threshold"]
-        stored = meta["config"]["detection"]["flags"]
-        for name, change in (flags or {}).items():
-            if change is None:
-                del stored[name]
-            else:
-                stored[name].update(change)
-        path.write_text(json.dumps(meta))
-    return tiny_settings(target, detection=None if filters is None else {"filters": filters})
-
-
-def db_group(settings) -> GroupConfig:
-    """The db-01 group as `settings` configure it (their filters apply at scoring)."""
-    (db,) = [g for g in groups(settings, discover(settings.storage.landing)) if g.name == "db-01"]
-    return db
-
-
-def published(settings) -> dict[str, pd.DataFrame]:
-    return {name: io.read_dataset(settings.storage.data_root, name, "db-01").drop(columns="run_id", errors="ignore")
-            for name in ("scores", "anomalies", "features")}
-
-
-def published_from(outputs: dict, start: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """`published` outputs from `start` on (scores and features by time, anomalies by start); no
-    rows: an empty frame, whatever columns it had."""
-    kept = {name: frame if frame.empty else frame[frame[column] >= start].reset_index(drop=True)
-            for (name, frame), column in zip(outputs.items(), ("timestamp", "start", "window_end"))}
-    return {name: pd.DataFrame() if frame.empty else frame for name, frame in kept.items()}
-
-
-def assert_same_outputs(a: dict, b: dict) -> None:
-    """Equal rows; floats within 1e-4 (small parts run the model unpadded by XLA: last-bit differences)."""
-    pd.testing.assert_frame_equal(a["scores"], b["scores"], rtol=1e-4, atol=1e-7)
-    pd.testing.assert_frame_equal(a["anomalies"], b["anomalies"], rtol=1e-4)
-    pd.testing.assert_frame_equal(a["features"].drop(columns="embedding"), b["features"].drop(columns="embedding"))
-    np.testing.assert_allclose(np.stack(a["features"]["embedding"]), np.stack(b["features"]["embedding"]),
-                               rtol=1e-4, atol=1e-5)
-
-
-def assert_scaled_by_usual_errors_and_backfilled_as_one_pass(settings, db, catalog, stored, tmp_path) -> dict:
-    """Score the whole range once: the metric with the largest usual error (never raised to the
-    floor) has mean metric score 1; a backfill from mid-day (not at a day's first step) of a
-    fresh copy publishes what the one pass did from there. Returns the backfill's outputs."""
-    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
-    one_pass = published(settings)
-    scores = one_pass["scores"]
-    assert set(scores["metric"]) == set(db.metrics) and scores["score"].notna().any()
-    scales = pd.Series(stored.metric_scales, index=list(db.metrics))
-    mine = scores[(scores["metric"] == scales.idxmax()) & ~scores["imputed"] & scores["value"].notna()]
-    assert mine["metric_score"].mean() == pytest.approx(1.0, rel=1e-3)
-    copy = scoring_copy(settings, tmp_path / "backfill")
-    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")
-    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
-    backfilled = published_from(published(copy), start)
-    assert_same_outputs(backfilled, published_from(one_pass, start))
-    return backfilled
 
 
 def test_metric_scores_are_errors_over_the_usual_errors_stored_with_the_model(scored, tmp_path):
@@ -428,88 +357,6 @@ def test_a_metric_renamed_upstream_and_a_new_metric_are_warned_about(scored, tmp
         f"db-01: metrics ['db-01.cpu_pct', 'db-01.disk'] are not in model version {version} and are not scored; "
         "the next training includes them"]
 
-
-def test_a_seasonal_baseline_is_stored_with_the_version_and_taken_out_at_scoring_as_in_training(tmp_path):
-    """With `model.seasonal`, the version stores each metric's daily profile (the training split's
-    medians per 5-minute slot), scoring removes it as training did (the published metric scores
-    average 1, the usual error, over the range they were calibrated on), and a backfill that reads
-    from another step of the day publishes what one pass does."""
-    land_sample(tmp_path, keep=("db-01",))
-    seasonal = {"period": "1D", "tolerance": "10min"}
-    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"],
-                                                "model": {"seasonal": seasonal}}])
-    catalog = discover(settings.storage.landing)
-    db = db_group(settings)
-    summary = train_group(settings, db, catalog, "train-run", emit=lambda _: None)
-    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
-    assert stored.config.model.seasonal == Seasonal(period="1D", tolerance="10min")
-    values = load_aligned(catalog, db).values
-    split = int(len(values) * (1 - db.model.validation_fraction))
-    expected = fit_profile(values.to_numpy()[:split], values.index[:split], Seasonal("1D", "10min"), db.interval_td)
-    assert stored.seasonal.shape == (288, len(db.metrics))
-    np.testing.assert_allclose(stored.seasonal, expected)
-    assert np.ptp(stored.seasonal, axis=0).max() > 0  # the sample's daily cycle is in it
-
-    backfilled = assert_scaled_by_usual_errors_and_backfilled_as_one_pass(settings, db, catalog, stored, tmp_path)
-    assert len(backfilled["scores"]) == (2 * 288 - 6) * len(db.metrics)  # the steps from `start` on
-
-
-def test_with_rules_read_values_the_shift_rule_is_fitted_on_the_values_not_the_residual(tmp_path):
-    """`rules_read: values`: the model learns the residual, but the mean-shift thresholds are the
-    ones the values give (scaled by the version's scaler), not the residual's."""
-    land_sample(tmp_path, keep=("db-01",))
-    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"], "model": {
-        "seasonal": {"period": "1D", "rules_read": "values"}}}])
-    catalog = discover(settings.storage.landing)
-    db = db_group(settings)
-    summary = train_group(settings, db, catalog, "run", emit=lambda _: None)
-    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
-    assert stored.config.model.seasonal.rules_read == "values" and stored.seasonal is not None
-    aligned = load_aligned(catalog, db).values
-    shift = next(rule for rule in db.detection.flags if rule.name == "shift")
-
-    def thresholds(values: np.ndarray) -> np.ndarray:
-        return calibrate(mean_shift(stored.scaler.transform(values), shift.steps, shift.baseline), shift.k)
-
-    residual = deseasonalised(aligned.to_numpy(), aligned.index, stored.seasonal, db.interval_td)
-    got = np.array([stored.states["shift"]["thresholds"][m] for m in db.metrics])
-    np.testing.assert_allclose(got, thresholds(aligned.to_numpy()), rtol=1e-5)
-    assert not np.allclose(got, thresholds(residual), rtol=1e-2)
-
-
-def test_a_composite_model_scores_each_step_with_what_the_windows_before_it_foretold(tmp_path):
-    """With `model.composite`, windows span the encoded steps and the predicted ones after them in
-    training and scoring alike: the version records the horizon, the injected incidents are found,
-    every step is scored once, each feature row's `window_end` is its span's last step, and a
-    backfill from the middle of a day publishes what one pass does."""
-    injected = land_sample(tmp_path, keep=("db-01",))
-    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"],
-                                                "model": {"composite": {"horizon": 6}}}])
-    catalog = discover(settings.storage.landing)
-    db = db_group(settings)
-    summary = train_group(settings, db, catalog, "train-run", emit=lambda _: None)
-    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
-    assert stored.config.model.composite.horizon == 6 and stored.config.span == db.window + 6
-
-    score_group(settings, db, catalog, "score-run", emit=lambda _: None)
-    one_pass = published(settings)
-    scores, features = one_pass["scores"], one_pass["features"]
-    steps = scores["timestamp"].drop_duplicates()
-    assert len(scores) == len(steps) * len(db.metrics) and steps.is_monotonic_increasing
-    assert steps.diff().dropna().eq(db.interval_td).all()
-    assert scores["score"].notna().all()  # the newest steps too: the spans that end there predicted them
-    first_end = steps.iloc[0] + (db.span - 1) * db.interval_td
-    assert features["window_end"].min() >= first_end and features["window_end"].max() == steps.iloc[-1]
-    anomalies = one_pass["anomalies"]
-    for incident in injected:
-        assert overlaps(anomalies, incident.start, incident.end), incident
-
-    copy = scoring_copy(settings, tmp_path / "backfill")
-    start = scores["timestamp"].max() - pd.Timedelta("2D") + pd.Timedelta("35min")
-    score_group(copy, db, discover(copy.storage.landing), "score-run", start=start, emit=lambda _: None)
-    assert_same_outputs(published_from(published(copy), start), published_from(one_pass, start))
-
-
 def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_do(scored, tmp_path, monkeypatch):
     """The last 8 hours landed an hour at a time (low threshold, recent checks on): runs that read the
     look-back the previous run carried publish exactly the rows of runs whose carried file is removed
@@ -595,24 +442,3 @@ def test_a_backfill_drops_the_carried_look_back(scored, tmp_path):
     score_group(copy, db_group(copy), discover(copy.storage.landing), "backfill", start=newest - pd.Timedelta("1D"),
                 emit=lambda _: None)
     assert not carried.exists()
-
-
-def test_time_inputs_are_read_by_the_encoder_and_scoring_gives_it_the_inputs_training_did(tmp_path):
-    """With `model.time_inputs`, the saved model (loaded in safe mode) reads each step's metrics
-    and its sin/cos of the time of day and reconstructs the metrics only; the version records the
-    setting; scoring feeds the model what training did (the published metric scores average 1, the
-    usual error, over the range they were calibrated on), and a backfill from the middle of a day
-    publishes what one pass does."""
-    land_sample(tmp_path, keep=("db-01",))
-    settings = tiny_settings(tmp_path, groups=[{"name": "db-01", "metrics": ["db-01.*"],
-                                                "model": {"time_inputs": {"periods": ["1D"]}}}])
-    catalog = discover(settings.storage.landing)
-    db = db_group(settings)
-    summary = train_group(settings, db, catalog, "train-run", emit=lambda _: None)
-    stored = read_version(settings.storage.models_root, "db-01", summary["version"])
-    assert stored.config.model.time_inputs == TimeInputs(periods=("1D",))
-    model = load_autoencoder(io.model_path(settings.storage.models_root, "db-01", summary["version"]))
-    assert model.template.input_shape == (None, db.window, len(db.metrics) + 2)
-    assert model.template.output_shape == (None, db.window, len(db.metrics))
-
-    assert_scaled_by_usual_errors_and_backfilled_as_one_pass(settings, db, catalog, stored, tmp_path)
