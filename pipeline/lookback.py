@@ -67,19 +67,21 @@ def from_table(table: pa.Table, metrics: tuple[str, ...], interval: pd.Timedelta
     return Carried(times[0], evidence, meta["version"], meta["landed"])
 
 
-def resumed(carried: Carried, version: str, landed: list | None, grid: Grid, edge: int) -> tuple[Evidence, int] | None:
-    """The carried evidence of the grid's steps [edge, stop) and `stop` (at most the grid's first
-    new step: steps scored again, e.g. from an interval open at the watermark, are not carried),
-    if model `version` computed it from the files that hold its rows now (`landed`) and it covers
-    the steps from `edge` on (the grid's first `edge` steps are read with no context before them,
-    so they are scored again); else None."""
+def resumed(carried: Carried, version: str, landed: list | None, grid: Grid,
+            edge: int) -> tuple[int, Evidence, int] | None:
+    """`(start, evidence, stop)`: the carried evidence of the grid's steps [start, stop), if model
+    `version` computed it from the files that hold its rows now (`landed`); else None. `start` is
+    the first carried step, at least `edge` (the grid's first `edge` steps are read with no context
+    before them and are only context); the steps [edge, start) are scored again, as an anomaly
+    interval open at the last watermark moves the grid back. `stop` is at most the grid's first
+    new step: new steps (those of the open interval included) are scored, not carried."""
     offset = carried.first - grid.first
     first = offset // grid.interval
-    stop = min(first + len(carried.evidence), grid.new)
+    start, stop = max(first, edge), min(first + len(carried.evidence), grid.new)
     if (carried.version != version or landed is None or carried.landed != landed or offset % grid.interval
-            or not first <= edge < stop):
+            or not start < stop):
         return None
-    return sliced(carried.evidence, slice(edge - first, stop - first)), stop
+    return start, sliced(carried.evidence, slice(start - first, stop - first)), stop
 
 
 def settled(history: Evidence, grid: Grid, stop: int, edge: int, version: str) -> Carried | None:

@@ -99,9 +99,11 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     intervals, open_run = 0, None
     history = no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
     resumed = _resumed(data_root, catalog, group, grid, version) if incremental else None
-    if resumed is not None:  # the grid's first steps scored again, the carried ones read, the rest scored
-        edge, _ = score(grid, 0, score_context(group), history)
-        history, done = joined(edge.evidence, resumed[0]), resumed[1]
+    if resumed is not None:  # the carried steps read, the rest scored (the grid's first ones are context)
+        carried_from, history, done = resumed
+        if carried_from > score_context(group):  # steps before the carried ones: the grid moved back
+            before, _ = score(grid, score_context(group), carried_from, no_evidence(group))
+            history = joined(before.evidence, history)
         scored_to = done
     unscored = 0  # new steps with no score: every metric missing or imputed there
     unobserved = np.zeros(len(group.metrics), np.int64)  # new steps with a score where a metric has no value
@@ -140,7 +142,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
 
 
 def _resumed(data_root: str, catalog: Catalog, group: GroupConfig, grid: Grid,
-             version: str) -> tuple[Evidence, int] | None:
+             version: str) -> tuple[int, Evidence, int] | None:
     """The look-back the last incremental run carried, if still true (`lookback.resumed`)."""
     table = io.read_lookback(data_root, group.name)
     carried = None if table is None else lookback.from_table(table, group.metrics, group.interval_td)

@@ -44,16 +44,27 @@ def test_only_settled_steps_are_carried_and_never_the_grids_first_ones():
 def test_the_carried_steps_are_resumed_only_for_the_same_version_files_and_grid():
     carried = Carried(T0 + 2 * STEP, evidence(50, start=2), "v1", FILES)  # steps 2..51
     grid = Grid(T0, n=80, new=60, stop=80, interval=STEP)
-    found, stop = resumed(carried, "v1", FILES, grid, edge=5)
-    assert stop == 52 and len(found) == 47  # steps 5..51: the first 5 are scored again
+    start, found, stop = resumed(carried, "v1", FILES, grid, edge=5)
+    assert (start, stop) == (5, 52) and len(found) == 47  # steps 5..51: the first 5 are context only
     np.testing.assert_array_equal(found.scores, np.arange(5, 52) / 3)
-    reopened, stop = resumed(carried, "v1", FILES, Grid(T0, 80, 40, 80, STEP), edge=5)
-    assert stop == 40 and len(reopened) == 35  # steps from 40 on are scored again
+    start, reopened, stop = resumed(carried, "v1", FILES, Grid(T0, 80, 40, 80, STEP), edge=5)
+    assert (start, stop) == (5, 40) and len(reopened) == 35  # steps from 40 on are scored again
     assert resumed(carried, "v2", FILES, grid, edge=5) is None  # another version (promoted since)
     assert resumed(carried, "v1", [*FILES, ["landing/late.parquet", "x", "y", 1]], grid, edge=5) is None
     assert resumed(carried, "v1", None, grid, edge=5) is None  # a file of unknown bounds
-    assert resumed(carried, "v1", FILES, grid, edge=1) is None  # step 1 is not carried
-    earlier, _ = resumed(carried, "v1", FILES, Grid(T0 + 3 * STEP, 80, 60, 80, STEP), edge=0)
-    assert earlier.scores[0] == 3 / 3  # carried from before the grid's first step: read from that step on
+    start, later, stop = resumed(carried, "v1", FILES, grid, edge=1)
+    assert (start, stop) == (2, 52) and later.scores[0] == 2 / 3  # step 1 is not carried: scored again
+    start, earlier, _ = resumed(carried, "v1", FILES, Grid(T0 + 3 * STEP, 80, 60, 80, STEP), edge=0)
+    assert start == 0 and earlier.scores[0] == 3 / 3  # carried from before the grid's first step
     assert resumed(carried, "v1", FILES, Grid(T0 + 60 * STEP, 80, 10, 80, STEP), edge=5) is None  # all before it
     assert resumed(carried, "v1", FILES, Grid(T0 + pd.Timedelta("1min"), 80, 60, 80, STEP), edge=5) is None
+
+
+def test_a_grid_moved_back_by_an_open_interval_resumes_after_steps_scored_again():
+    """An anomaly interval open at the last watermark moves the next grid back (its steps are new
+    again): the carried steps start later in that grid, and those before them are scored again."""
+    carried = Carried(T0 + 30 * STEP, evidence(40, start=30), "v1", FILES)  # steps 30..69
+    start, found, stop = resumed(carried, "v1", FILES, Grid(T0, n=100, new=50, stop=100, interval=STEP), edge=5)
+    assert (start, stop) == (30, 50)  # 5..29 scored again, 30..49 carried, 50 on new
+    np.testing.assert_array_equal(found.scores, np.arange(30, 50) / 3)
+    assert resumed(carried, "v1", FILES, Grid(T0, n=100, new=30, stop=100, interval=STEP), edge=5) is None

@@ -191,6 +191,7 @@ RECENT = {"score": {"recent": {"days": 3, "k": 2.0}}, "level": {"steps": 24, "re
           "shift": {"recent": {"days": 3, "k": 2.0, "floor": 0.5}}}
 NO_RECENT = {"score": {"recent": None}, "level": {"steps": 24, "recent": None}, "shift": {"recent": None}}
 LOOSE_REPEATS = {"min_peak": {}, "daily_repeat": {"factor": 1.5}}
+LAG = "db-01.replication_lag"
 
 
 def test_scoring_in_small_parts_publishes_what_scoring_at_once_does(scored, tmp_path):
@@ -361,7 +362,8 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
     """The last 8 hours landed an hour at a time (low threshold, recent checks on): runs that read the
     look-back the previous run carried publish exactly the rows of runs whose carried file is removed
     first, and read hours, not days, of landing rows. A look-back carried by another model version (a
-    promotion since) or over which a file landed late is not used: that run reads the days again."""
+    promotion since) or over which a file landed late is not used: that run reads the days again. A
+    run starting with an anomaly interval open scores it again and resumes the carried steps before it."""
     _, settings, _, _, _, _ = scored
     scores = io.read_dataset(settings.storage.data_root, "scores", "db-01").drop_duplicates("timestamp")
     low = float(np.nanquantile(scores["score"], 0.93))
@@ -374,11 +376,13 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
         for path in paths:
             frame = pd.read_parquet(path)
             io.write_parquet_atomic(frame[frame["timestamp"] <= cut], path)
-            later = frame[frame["timestamp"] > cut]
+            later = frame[frame["timestamp"] > cut].copy()
+            incident = (later["timestamp"] > cut + pd.Timedelta(hours=2)) & (later["timestamp"] < cut + pd.Timedelta(hours=6))
+            later.loc[incident, LAG] += 10 * frame[LAG].std()  # an interval open across hours
             for hour, rows in later.groupby((later["timestamp"] - cut).dt.ceil("h")):
                 name = path.with_name(f"{path.stem}-{hour.seconds // 3600}h.parquet")
                 hours.setdefault(kind, {}).setdefault(hour, []).append((name, rows))
-    spans = {}
+    spans, opened = {}, []  # opened: each run's anomaly interval open at its start, if any
     real = io.read_series
 
     def recording(path, wanted, start=None, end=None):
@@ -390,6 +394,7 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
         if kind == "read again":
             io.lookback_path(copy.storage.data_root, "db-01").unlink(missing_ok=True)
         spans.pop(kind, None)
+        opened.append(io.read_open_since(copy.storage.data_root, "db-01"))
         score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lambda _: None)
 
     monkeypatch.setattr(io, "read_series", recording)
@@ -403,6 +408,7 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
         read = {kind: max(end - start for start, end in spans[kind] if start is not None) for kind in copies}
         assert read["carried"] < pd.Timedelta(hours=12) and read["read again"] > pd.Timedelta(days=3)
     assert io.lookback_path(copies["carried"].storage.data_root, "db-01").exists()
+    assert any(since is not None for since in opened[2::2])  # a grid moved back by an open interval resumed too
     found = {kind: published(copy) for kind, copy in copies.items()}
     for name in ("scores", "anomalies", "features"):
         pd.testing.assert_frame_equal(found["carried"][name].drop(columns="embedding", errors="ignore"),
