@@ -6,6 +6,7 @@ import socket
 
 import pandas as pd
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from pipeline import io
 from pipeline.alert_config import Destination
@@ -33,8 +34,10 @@ def discover_task(settings: Settings) -> Catalog:
     return catalog
 
 
+# The group tasks have effects (models, published rows) and are never skipped for a cached result, so
+# no cache key is computed from their inputs either.
 @task(name="train-group", task_run_name="train-{group.name}", retries=1, retry_delay_seconds=10,
-      retry_condition_fn=io_error)
+      retry_condition_fn=io_error, cache_policy=NO_CACHE)
 def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str) -> dict:
     """Train one group; the summary names the process that trained it (`host:pid`, e.g. a Dask worker)."""
     logger = get_run_logger()
@@ -46,7 +49,7 @@ def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id:
 
 
 @task(name="score-group", task_run_name="score-{group.name}", retries=1, retry_delay_seconds=5,
-      retry_condition_fn=io_error)
+      retry_condition_fn=io_error, cache_policy=NO_CACHE)
 def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
                start: str | None = None, end: str | None = None) -> dict:
     io.use_storage(settings.storage)

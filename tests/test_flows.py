@@ -65,3 +65,14 @@ def test_the_report_shows_an_intervals_label(nightly):
     report_flow(config, 30)
     page = max((root / "data" / "reports").glob("report-*.html")).read_text()
     assert page.count("<td>incident</td>") == 1 and "<th>label</th>" in page
+
+
+def test_progress_is_reported_for_every_group_of_a_small_run_and_each_twentieth_of_a_fleet():
+    from flows.nightly import reports_progress
+
+    assert all(reports_progress(k, 2) for k in (1, 2))
+    assert all(reports_progress(k, 20) for k in range(1, 21))
+    fleet = [k for k in range(1, 1001) if reports_progress(k, 1000)]
+    assert fleet == list(range(50, 1001, 50))  # 20 artifact updates and log lines, not 1,000
+    assert [k for k in range(1, 31) if reports_progress(k, 30)][-1] == 30 and sum(
+        reports_progress(k, 30) for k in range(1, 31)) == 20

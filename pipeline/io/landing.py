@@ -53,7 +53,7 @@ class _RowGroupCache:
     scored one after another mostly fall in one large row group, decoded once instead of per part."""
 
     def __init__(self, budget: int):
-        self.budget, self.tables, self.lock = budget, OrderedDict(), threading.Lock()
+        self.budget, self.tables, self.lock, self.held = budget, OrderedDict(), threading.Lock(), 0
 
     def get(self, key: tuple, decode: Callable[[], pa.Table]) -> pa.Table:
         with self.lock:
@@ -62,9 +62,11 @@ class _RowGroupCache:
                 return self.tables[key]
         table = decode()
         with self.lock:
-            self.tables[key] = table
-            while sum(t.nbytes for t in self.tables.values()) > self.budget:
-                self.tables.popitem(last=False)
+            if key not in self.tables:  # another thread may have decoded it meanwhile
+                self.tables[key] = table
+                self.held += table.nbytes
+            while self.held > self.budget:
+                self.held -= self.tables.popitem(last=False)[1].nbytes
         return table
 
 
