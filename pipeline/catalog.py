@@ -33,15 +33,6 @@ class Catalog:
     until: pd.Timestamp | None = None
     bounds: dict[str, tuple[pd.Timestamp, pd.Timestamp, int]] = field(default_factory=dict)
 
-    def holding(self, metrics: tuple[str, ...]) -> Catalog:
-        """The catalog of the files holding any of these series (the unreadable ones kept, as
-        errors name them): what one group's training or scoring reads, passed to its task instead
-        of the whole landing's (which every task's inputs would otherwise carry and hash)."""
-        wanted = set(metrics)
-        files = {path: held for path, held in self.files.items() if wanted.intersection(held)}
-        return Catalog(files=files, errors=self.errors, until=self.until,
-                       bounds={path: span for path, span in self.bounds.items() if path in files})
-
     @functools.cached_property
     def series(self) -> dict[str, str | None]:
         out: dict[str, str | None] = {}

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -106,22 +104,3 @@ def test_a_range_read_opens_only_the_files_whose_bounds_can_hold_it(tmp_path, mo
     opened.clear()
     assert read_group(catalog, group, T0 + pd.Timedelta(days=9)).empty and len(opened) == 1  # typed, empty
 
-
-def test_a_groups_catalog_holds_its_files_only_and_reads_what_the_whole_one_does(tmp_path):
-    """What each group's task is given: the files holding its series (a wide file of two groups
-    included, with both groups' columns), their bounds, and the unreadable files, so its rows,
-    span and errors are those of the whole landing's catalog."""
-    times = pd.date_range(T0, periods=12, freq="5min")
-    io.write_parquet_atomic(pd.DataFrame({"timestamp": times, "a.x": np.arange(12.0)}), tmp_path / "a.parquet")
-    io.write_parquet_atomic(pd.DataFrame({"timestamp": times, "b.x": np.ones(12)}), tmp_path / "b.parquet")
-    io.write_parquet_atomic(pd.DataFrame({"timestamp": times, "a.y": np.zeros(12), "b.y": np.ones(12)}),
-                            tmp_path / "both.parquet")
-    (tmp_path / "broken.parquet").write_text("not parquet")
-    whole = discover(str(tmp_path), now=times[-1])
-    group = GroupConfig(name="a", metrics=("a.x", "a.y"))
-    mine = whole.holding(group.metrics)
-    assert sorted(Path(p).name for p in mine.files) == ["a.parquet", "both.parquet"]
-    assert set(mine.bounds) == set(mine.files) and mine.errors == whole.errors and mine.until == whole.until
-    assert set(mine.series) == {"a.x", "a.y", "b.y"}
-    pd.testing.assert_frame_equal(read_group(mine, group), read_group(whole, group))
-    assert time_span(mine, group) == time_span(whole, group)
