@@ -34,15 +34,26 @@ def discover_task(settings: Settings) -> Catalog:
     return catalog
 
 
+class Unwalked:
+    """A task parameter Prefect hands over as it is. Prefect walks a dataclass parameter's every
+    field for futures, per task (and `quote` reaches a Dask worker as nested tuples): the landing's
+    catalog, walked, cost 0.2 s a group at 30 groups, growing with the landing."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 # The group tasks have effects (models, published rows) and are never skipped for a cached result, so
 # no cache key is computed from their inputs either.
 @task(name="train-group", task_run_name="train-{group.name}", retries=1, retry_delay_seconds=10,
       retry_condition_fn=io_error, cache_policy=NO_CACHE)
-def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str) -> dict:
+def train_task(settings: Settings, group: GroupConfig, catalog: Unwalked, run_id: str) -> dict:
     """Train one group; the summary names the process that trained it (`host:pid`, e.g. a Dask worker)."""
     logger = get_run_logger()
     io.use_storage(settings.storage)  # in this process: a Dask worker's too
-    summary = train_group(settings, group, catalog, run_id, emit=logger.info)
+    summary = train_group(settings, group, catalog.value, run_id, emit=logger.info)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     logger.info(f"{group.name}: trained on worker {worker}")
     return {**summary, "worker": worker}
@@ -50,10 +61,10 @@ def train_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id:
 
 @task(name="score-group", task_run_name="score-{group.name}", retries=1, retry_delay_seconds=5,
       retry_condition_fn=io_error, cache_policy=NO_CACHE)
-def score_task(settings: Settings, group: GroupConfig, catalog: Catalog, run_id: str,
+def score_task(settings: Settings, group: GroupConfig, catalog: Unwalked, run_id: str,
                start: str | None = None, end: str | None = None) -> dict:
     io.use_storage(settings.storage)
-    return score_group(settings, group, catalog, run_id, pd.Timestamp(start) if start else None,
+    return score_group(settings, group, catalog.value, run_id, pd.Timestamp(start) if start else None,
                        pd.Timestamp(end) if end else None, emit=get_run_logger().info)
 
 

@@ -377,7 +377,8 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
             frame = pd.read_parquet(path)
             io.write_parquet_atomic(frame[frame["timestamp"] <= cut], path)
             later = frame[frame["timestamp"] > cut].copy()
-            incident = (later["timestamp"] > cut + pd.Timedelta(hours=2)) & (later["timestamp"] < cut + pd.Timedelta(hours=6))
+            since = later["timestamp"] - cut
+            incident = (since > pd.Timedelta(hours=2)) & (since < pd.Timedelta(hours=6))
             later.loc[incident, LAG] += 10 * frame[LAG].std()  # an interval open across hours
             for hour, rows in later.groupby((later["timestamp"] - cut).dt.ceil("h")):
                 name = path.with_name(f"{path.stem}-{hour.seconds // 3600}h.parquet")
