@@ -122,6 +122,21 @@ def timed_flow(flow, config: str, profile: Profile) -> tuple[float, dict, dict[s
     return seconds, result, profile.take()
 
 
+def orchestration_seconds(flow, config: str) -> float:
+    """Wall seconds of the scoring flow with every group's scoring a no-op: what the orchestration
+    alone costs (a task run per group, its states, the progress reports)."""
+    import flows.tasks
+
+    real = flows.tasks.score_group
+    flows.tasks.score_group = lambda settings, group, *args, **kwargs: {"group": group.name, "warnings": []}
+    try:
+        started = time.perf_counter()
+        flow(config)
+        return time.perf_counter() - started
+    finally:
+        flows.tasks.score_group = real
+
+
 def rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -259,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     for arm in ("baseline", "warm"):
         seconds = hourly[arm][0]
         print(f"hourly, one new hour ({arm}): {seconds / n:.3f} s/group; 1,000 groups: {seconds / n * 1000:.0f} s")
+    orchestration = orchestration_seconds(score_flow, configs["warm"]) / n
+    print(f"orchestration alone (the hourly flow, each group's scoring a no-op): {orchestration:.3f} s/group; "
+          f"1,000 groups: {orchestration * 1000:.0f} s")
     print("where the time goes (thread-seconds per group, exclusive of the stages inside):")
     for title, seconds, wall in (("night 1 training", stages1, night1_train), ("night 1 scoring", score1, night1_score),
                                  ("night 2 training, baseline", night2["baseline"][2], night2["baseline"][0]),

@@ -39,6 +39,9 @@ class Composite:
             raise ValueError("horizon: must be at least 1 step")
 
 
+INPUT_KEYS = ("seasonal", "time_inputs", "composite")  # model options that change what the model reads or returns
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Size and training schedule of the LSTM autoencoder; `encoder` picks the tutorial's plain
@@ -68,6 +71,15 @@ class ModelConfig:
     def check(self) -> None:
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder: {self.encoder!r} is not one of {ENCODERS}")
+
+    def input_change(self, before: ModelConfig) -> str:
+        """The first option, as `model.<key> before -> now`, by which a model of `before` reads or
+        returns other arrays than one of this config (a residual, time features, a predicted
+        horizon), or '': its weights and errors then mean something else (warm start, promotion)."""
+        for key in INPUT_KEYS:
+            if getattr(self, key) != getattr(before, key):
+                return f"model.{key} {getattr(before, key)!r} -> {getattr(self, key)!r}"
+        return ""
 
 
 @dataclass(frozen=True)

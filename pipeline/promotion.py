@@ -51,9 +51,7 @@ def promote(settings: Settings, group: GroupConfig, meta: dict, frame: pd.DataFr
     if running is not None:
         comparable = (list(running.config.metrics) == meta["metrics"]
                       and running.config.window == meta["config"]["window"]
-                      and running.config.model.composite == group.model.composite
-                      and running.config.model.time_inputs == group.model.time_inputs
-                      and running.config.model.seasonal == group.model.seasonal)
+                      and not group.model.input_change(running.config.model))
         if comparable:
             residual = deseasonalised(frame.to_numpy(), frame.index, running.seasonal, group.interval_td)
             cur_errors = errors_from(

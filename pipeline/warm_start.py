@@ -82,13 +82,7 @@ def _mismatch(group, before) -> str:
         return f"window {before.window} -> {group.window}"
     if tuple(group.metrics) != tuple(before.metrics):
         return f"metrics {list(before.metrics)} -> {list(group.metrics)}"
-    if group.model.composite != before.model.composite:
-        return f"model.composite {before.model.composite!r} -> {group.model.composite!r}"
-    if group.model.time_inputs != before.model.time_inputs:
-        return f"model.time_inputs {before.model.time_inputs!r} -> {group.model.time_inputs!r}"
-    if group.model.seasonal != before.model.seasonal:
-        return "model.seasonal (its input is another residual)"
-    return ""
+    return group.model.input_change(before.model)
 
 
 def drift(before, after) -> float:

@@ -44,7 +44,8 @@ def test_the_fleet_benchmark_runs_in_one_command_and_ends_with_its_figures(tmp_p
     assert last and float(last[1]) > 0 and int(last[2]) > 0
     text = "\n".join(out)
     for heading in ("night 1", "baseline (cold)", "warm start", "hourly, one new hour", "where the time goes",
-                    "compile", "registry write", "publish", "% of the compiled step", "peak RSS"):
+                    "compile", "registry write", "publish", "% of the compiled step", "peak RSS",
+                    "orchestration alone"):
         assert heading in text, heading
     warm_row = next(line for line in out if line.strip().startswith("warm start")).split()
     assert warm_row[-5] == "4" and warm_row[-1] == "1"  # every night-2 model started warm; g0003's incident
