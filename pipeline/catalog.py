@@ -1,9 +1,11 @@
 """What landed: which files hold which series, the groups they form, and a group's rows read from them."""
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import fnmatch
 import functools
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -32,6 +34,21 @@ class Catalog:
     errors: dict[str, str] = field(default_factory=dict)
     until: pd.Timestamp | None = None
     bounds: dict[str, tuple[pd.Timestamp, pd.Timestamp, int]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def holders(self) -> dict[str, list[str]]:
+        """Each series' files: a group's files are looked up, not searched for among every landing
+        file (a fleet's catalog holds tens of thousands)."""
+        out: dict[str, list[str]] = {}
+        for path, held in self.files.items():
+            for name in held:
+                out.setdefault(name, []).append(path)
+        return out
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each file's place in the catalog: the order files are read in."""
+        return {path: i for i, path in enumerate(self.files)}
 
     @functools.cached_property
     def series(self) -> dict[str, str | None]:
@@ -121,10 +138,12 @@ def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[Gr
     """
     claimed: set[str] = set()
     resolved = []
+    names = sorted(series)
     for group in settings.groups:
-        matched = sorted(s for s in series if any(fnmatch.fnmatchcase(s, p) for p in group.metrics))
+        found = {pattern: _matching(names, pattern) for pattern in group.metrics}
+        matched = sorted(set().union(*found.values()))
         claimed.update(matched)
-        unmatched = [p for p in group.metrics if not any(fnmatch.fnmatchcase(s, p) for s in matched)]
+        unmatched = [pattern for pattern, names_of in found.items() if not names_of]
         resolved.append(dataclasses.replace(group, metrics=tuple(matched + unmatched)))
     auto: dict[str, list[str]] = {}
     for name in sorted(set(series) - claimed):
@@ -134,17 +153,29 @@ def resolve_groups(settings: Settings, series: dict[str, str | None]) -> list[Gr
     return resolved
 
 
+def _matching(names: list[str], pattern: str) -> list[str]:
+    """The sorted `names` a glob matches, among those sharing its literal start (found by bisection:
+    a fleet's thousand `host.*` patterns each read their host's names, not every series)."""
+    prefix = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    first = bisect.bisect_left(names, prefix)
+    last = first
+    while last < len(names) and names[last].startswith(prefix):
+        last += 1
+    return [name for name in names[first:last] if fnmatch.fnmatchcase(name, pattern)]
+
+
 def _sources(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None = None,
              end: pd.Timestamp | None = None) -> list[str]:
     """The landing files holding the group's metrics, less those whose known bounds lie outside
     [start, end]; errors name file and group."""
     wanted = set(group.metrics)
-    sources = [path for path, held in catalog.files.items() if wanted.intersection(held)]
+    paths = {path for name in wanted for path in catalog.holders.get(name, ())}
+    sources = sorted(paths, key=catalog.position.__getitem__)
     try:
         check_name(group.name)
     except ConfigError as exc:
         raise InputError(", ".join(sources) or "landing", f"unusable group name ({exc})", group=group.name) from exc
-    unknown = sorted(wanted - set(catalog.series))
+    unknown = sorted(wanted - catalog.series.keys())
     if unknown or not sources:
         unreadable = sorted(catalog.errors)
         hint = f" ({len(unreadable)} unreadable landing files, e.g. {unreadable[0]})" if unreadable else ""

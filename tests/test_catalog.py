@@ -1,3 +1,5 @@
+import fnmatch
+
 import numpy as np
 import pandas as pd
 
@@ -104,3 +106,32 @@ def test_a_range_read_opens_only_the_files_whose_bounds_can_hold_it(tmp_path, mo
     opened.clear()
     assert read_group(catalog, group, T0 + pd.Timedelta(days=9)).empty and len(opened) == 1  # typed, empty
 
+
+
+def test_a_groups_files_are_looked_up_by_series_in_the_catalogs_order():
+    """What a fleet's reads rely on: the files of a group's series, found through `holders`, in the
+    order the catalog lists them (that of a scan of every file), whatever the series' order."""
+    from pipeline.catalog import Catalog, _sources
+
+    files = {"l/1.parquet": {"b.x": None}, "l/2.parquet": {"a.y": None, "a.x": None}, "l/3.parquet": {"c.x": None},
+             "l/4.parquet": {"a.x": None}}
+    catalog = Catalog(files=files)
+    assert catalog.holders == {"b.x": ["l/1.parquet"], "a.y": ["l/2.parquet"], "a.x": ["l/2.parquet", "l/4.parquet"],
+                               "c.x": ["l/3.parquet"]}
+    assert _sources(catalog, GroupConfig(name="a", metrics=("a.x", "a.y"))) == ["l/2.parquet", "l/4.parquet"]
+    assert _sources(catalog, GroupConfig(name="m", metrics=("c.x", "b.x"))) == ["l/1.parquet", "l/3.parquet"]
+
+
+def test_a_glob_matches_the_names_it_matches_over_every_name_whatever_its_literal_start():
+    from pipeline.catalog import _matching
+
+    names = sorted(["web-01.cpu", "web-01.mem", "web-02.cpu", "web-1", "db-01.cpu", "[x].a", "web-01"])
+    assert _matching(names, "web-01.*") == ["web-01.cpu", "web-01.mem"]
+    assert _matching(names, "web-0?.cpu") == ["web-01.cpu", "web-02.cpu"]
+    assert _matching(names, "*.cpu") == ["db-01.cpu", "web-01.cpu", "web-02.cpu"]
+    assert _matching(names, "web-[12]*") == ["web-1"]
+    assert _matching(names, "web-[01]*") == ["web-01", "web-01.cpu", "web-01.mem", "web-02.cpu", "web-1"]
+    assert _matching(names, "[[]x].a") == ["[x].a"] and _matching(names, "web-01") == ["web-01"]
+    assert _matching(names, "nope.*") == []
+    for pattern in ("web*", "w?b-01*", "*", "db-0[!2].cpu", "[dw]*.cpu", "web-01.c*u"):
+        assert _matching(names, pattern) == [n for n in names if fnmatch.fnmatchcase(n, pattern)], pattern
