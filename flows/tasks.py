@@ -28,7 +28,10 @@ def io_error(task, task_run, state) -> bool:
 @task(name="discover-landing", retries=2, retry_delay_seconds=5, retry_condition_fn=io_error)
 def discover_task(settings: Settings) -> Catalog:
     io.use_storage(settings.storage)
-    catalog = discover(settings.storage.landing, future_tolerance=settings.future_tolerance)
+    known = io.read_landing_scans(settings.storage.data_root)  # files unchanged since are not opened again
+    catalog = discover(settings.storage.landing, future_tolerance=settings.future_tolerance, known=known)
+    if catalog.scans != known:
+        io.write_landing_scans(settings.storage.data_root, catalog.scans)
     for path, error in catalog.errors.items():
         get_run_logger().error(f"skipped unreadable landing file: {error}")
     return catalog

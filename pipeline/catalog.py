@@ -28,12 +28,14 @@ class Catalog:
     otherwise make scoring fill years of empty steps and move the watermark past every real row.
     `bounds`: each file's first and last row time and row count where its statistics tell them,
     so a read of a time range opens only the files that can hold rows in it (an hourly run: the
-    day's file, not a month of them)."""
+    day's file, not a month of them). `scans`: what the next run's `discover` needs to skip
+    opening the files that did not change since (kept in the data root, `io.read_landing_scans`)."""
 
     files: dict[str, dict[str, str | None]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     until: pd.Timestamp | None = None
     bounds: dict[str, tuple[pd.Timestamp, pd.Timestamp, int]] = field(default_factory=dict)
+    scans: dict[str, dict] = field(default_factory=dict)  # JSON-ready: each file's version, series, bounds
 
     @functools.cached_property
     def holders(self) -> dict[str, list[str]]:
@@ -59,24 +61,39 @@ class Catalog:
         return out
 
 
-def discover(landing: str, now: pd.Timestamp | None = None, future_tolerance: str = FUTURE_TOLERANCE) -> Catalog:
+def discover(landing: str, now: pd.Timestamp | None = None, future_tolerance: str = FUTURE_TOLERANCE,
+             known: dict[str, dict] | None = None) -> Catalog:
     """Scan every landing file's schema (and metric names for long files); rows after `now`
-    (the current UTC time if not given) plus `future_tolerance` will not be read."""
-    files, errors, bounds = {}, {}, {}
-    for path in io.landing_files(landing):
-        try:
-            files[path], span = io.scan_landed(path)
-        except InputError as exc:
-            errors[path] = str(exc)
-            continue
+    (the current UTC time if not given) plus `future_tolerance` will not be read. `known`: an
+    earlier catalog's `scans`; a file listed at the same version there is not opened again."""
+    files, errors, bounds, scans = {}, {}, {}, {}
+    for path, version in io.landing_files(landing).items():
+        entry = (known or {}).get(path)
+        if version is not None and entry is not None and entry["version"] == version:
+            held, span = entry["series"], _bounds(entry["bounds"])
+        else:
+            try:
+                held, span = io.scan_landed(path)
+            except InputError as exc:
+                errors[path] = str(exc)
+                continue
+        files[path] = held
         if span is not None:
             bounds[path] = span
+        if version is not None:
+            scans[path] = {"version": version, "series": held,
+                           "bounds": None if span is None else [span[0].isoformat(), span[1].isoformat(), span[2]]}
     for path, error in _wide_collisions(files).items():
         del files[path]
         errors[path] = error
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     return Catalog(files=files, errors=errors, until=now + pd.Timedelta(future_tolerance),
-                   bounds={p: b for p, b in bounds.items() if p in files})
+                   bounds={p: b for p, b in bounds.items() if p in files}, scans=scans)
+
+
+def _bounds(stored: list | None) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
+    """A file's bounds as `scans` keep them (ISO times, NaT for a file without rows)."""
+    return None if stored is None else (pd.Timestamp(stored[0]), pd.Timestamp(stored[1]), stored[2])
 
 
 def _wide_collisions(files: dict[str, dict[str, str | None]]) -> dict[str, str]:

@@ -135,3 +135,33 @@ def test_a_glob_matches_the_names_it_matches_over_every_name_whatever_its_litera
     assert _matching(names, "nope.*") == []
     for pattern in ("web*", "w?b-01*", "*", "db-0[!2].cpu", "[dw]*.cpu", "web-01.c*u"):
         assert _matching(names, pattern) == [n for n in names if fnmatch.fnmatchcase(n, pattern)], pattern
+
+
+def test_a_scan_kept_from_the_last_run_skips_the_files_that_did_not_change(tmp_path, monkeypatch):
+    """The hourly flow's landing scan: files listed at the version the last scan saw are not
+    opened; the catalog is the one a full scan gives (series, bounds, a file without rows, one
+    whose bounds are unknown); a rewritten file is scanned again and a removed one forgotten."""
+    landing = tmp_path / "landing"
+    times = pd.date_range(T0, periods=6, freq="5min")
+    io.write_parquet_atomic(pd.DataFrame({"timestamp": times, "a.x": np.arange(6.0)}), landing / "a.parquet")
+    io.write_parquet_atomic(pd.DataFrame({"timestamp": times[:0], "a.x": np.arange(0.0)}), landing / "empty.parquet")
+    io.write_parquet_atomic(pd.DataFrame({"timestamp": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "metric": "b.y",
+                                          "value": 1.0}), landing / "iso.parquet")
+    first = discover(str(landing), now=times[-1])
+    assert set(first.scans) == {str(landing / n) for n in ("a.parquet", "empty.parquet", "iso.parquet")}
+    io.write_landing_scans(str(tmp_path), first.scans)
+    known = io.read_landing_scans(str(tmp_path))
+    opened = []
+    real = io.scan_landed
+    monkeypatch.setattr(io, "scan_landed", lambda path: opened.append(path) or real(path))
+    again = discover(str(landing), now=times[-1], known=known)
+    assert opened == [] and again.scans == known
+    assert again.files == first.files and again.bounds == first.bounds and again.errors == first.errors
+    assert [b.isoformat() for b in again.bounds[str(landing / "a.parquet")][:2]] == [t.isoformat() for t in
+                                                                                    (times[0], times[-1])]
+    io.write_parquet_atomic(pd.DataFrame({"timestamp": times, "a.x": np.arange(6.0), "a.z": 1.0}), landing / "a.parquet")
+    (landing / "empty.parquet").unlink()
+    changed = discover(str(landing), now=times[-1], known=known)
+    assert opened == [str(landing / "a.parquet")] and set(changed.files[str(landing / "a.parquet")]) == {"a.x", "a.z"}
+    assert str(landing / "empty.parquet") not in changed.scans
+    assert io.read_landing_scans(str(tmp_path / "elsewhere")) == {}

@@ -20,16 +20,23 @@ DECODED_BUDGET = 256 << 20  # bytes of decoded landing row groups kept for the n
 TIME_UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}  # parquet's, as pandas names them
 
 
-def landing_files(root: str) -> list[str]:
-    """Parquet files under `root`, nested and hive-partitioned folders included, sorted. A missing
+def landing_files(root: str) -> dict[str, str | None]:
+    """Parquet files under `root`, nested and hive-partitioned folders included, sorted, each with
+    its version as the listing gives it (size, times, inode or ETag; None where the file system
+    reports none of those): a file of an unchanged version need not be opened again. A missing
     `root` is refused once, naming it, rather than read as 'no landed series' for every group."""
     fs, path = fsspec.core.url_to_fs(root)
     if not fs.exists(path):
         raise InputError(root, "the landing folder does not exist (it is <storage.data_root>/landing; "
                          "`nightwatch generate` writes sample data there)")
-    files = [f for f in fs.find(path) if f.endswith(".parquet")]
+    files = {f: info for f, info in fs.find(path, detail=True).items() if f.endswith(".parquet")}
     visible = [f for f in files if not any(p.startswith((".", "_")) for p in f[len(path):].split("/") if p)]
-    return [fs.unstrip_protocol(f) if "://" in root else f for f in sorted(visible)]
+    return {(fs.unstrip_protocol(f) if "://" in root else f): _version(files[f]) for f in sorted(visible)}
+
+
+def _version(info: dict) -> str | None:
+    changes = [info.get(key) for key in ("mtime", "created", "ino", "LastModified", "ETag")]
+    return json.dumps([info.get("size"), *changes], default=str) if any(v is not None for v in changes) else None
 
 
 def hive_group(path: str) -> str | None:

@@ -159,6 +159,30 @@ def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp,
         _write_state(path, scored_until, open_since)
 
 
+def landing_scans_path(data_root: str) -> Path | ObjectPath:
+    """`<data_root>/catalog/landing.json`: what the last landing scan found in each file (a cache)."""
+    return location(data_root) / "catalog" / "landing.json"
+
+
+def read_landing_scans(data_root: str) -> dict[str, dict]:
+    """The last landing scan's entries; none where there is no file or it cannot be read (a cache:
+    every file is then scanned again)."""
+    path = landing_scans_path(data_root)
+    try:
+        scans = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        return {}
+    return scans if isinstance(scans, dict) else {}
+
+
+def write_landing_scans(data_root: str, scans: dict[str, dict]) -> None:
+    """Replace the landing scan's entries (one atomic write, under the folder's lock)."""
+    path = landing_scans_path(data_root)
+    with locked(path.parent / ".landing.lock"):
+        sweep(path.parent, f".tmp-{path.name}-*")
+        write_bytes_atomic(path, json.dumps(scans).encode())  # series in each file's order
+
+
 def lookback_path(data_root: str, group: str) -> Path | ObjectPath:
     """`<data_root>/lookback/<group>.parquet`: the rules' look-back carried to the next run."""
     return location(data_root) / "lookback" / f"{check_name(group)}.parquet"
