@@ -31,7 +31,10 @@ def discover_task(settings: Settings) -> Catalog:
     known = io.read_landing_scans(settings.storage.data_root)  # files unchanged since are not opened again
     catalog = discover(settings.storage.landing, future_tolerance=settings.future_tolerance, known=known)
     if catalog.scans != known:
-        io.write_landing_scans(settings.storage.data_root, catalog.scans)
+        try:
+            io.write_landing_scans(settings.storage.data_root, catalog.scans)
+        except OSError as exc:  # a cache: the next run scans every file again, nothing else is lost
+            get_run_logger().warning(f"landing scan not kept for the next run: {type(exc).__name__}: {exc}")
     for path, error in catalog.errors.items():
         get_run_logger().error(f"skipped unreadable landing file: {error}")
     return catalog

@@ -76,3 +76,18 @@ def test_progress_is_reported_for_every_group_of_a_small_run_and_each_twentieth_
     assert fleet == list(range(50, 1001, 50))  # 20 artifact updates and log lines, not 1,000
     assert [k for k in range(1, 31) if reports_progress(k, 30)][-1] == 30 and sum(
         reports_progress(k, 30) for k in range(1, 31)) == 20
+
+
+def test_the_landing_scan_is_kept_for_the_next_run_and_a_failed_keep_loses_nothing(tmp_path, prefect_harness):
+    from flows.tasks import discover_task
+    from tests.helpers import land_sample, tiny_settings
+
+    land_sample(tmp_path, keep=("db-01",))
+    settings = tiny_settings(tmp_path)
+    first = discover_task(settings)
+    assert io.read_landing_scans(settings.storage.data_root) == first.scans and first.scans
+    blocked = tmp_path / "blocked"
+    land_sample(blocked, keep=("db-01",))
+    (blocked / "data" / "catalog").write_text("a file where the folder belongs")
+    catalog = discover_task(tiny_settings(blocked))  # warns; the run goes on with the catalog it found
+    assert len(catalog.files) == len(first.files) > 0 and not (blocked / "data" / "catalog").is_dir()
