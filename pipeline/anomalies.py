@@ -8,6 +8,10 @@ from pipeline.detect.base import Flags, peak, runs
 
 INTERVAL_COLUMNS = ["start", "end", "n_points", "peak_time", "peak_score", "threshold",
                     "severity", "trigger", "top_metric", "contributors"]
+TIMES = "datetime64[us, UTC]"
+INTERVAL_DTYPES = {"start": TIMES, "end": TIMES, "n_points": "int64", "peak_time": TIMES, "peak_score": "float64",
+                   "threshold": "float64", "severity": object, "trigger": object, "top_metric": object,
+                   "contributors": object}  # the same with no interval as with some
 
 
 def severity(ratio: float) -> str:
@@ -54,7 +58,5 @@ def to_intervals(index: pd.DatetimeIndex, scores: np.ndarray, metric_scores: np.
             "top_metric": ranked[0][0] if ranked else None,
             "contributors": ", ".join(f"{m} {s:.0%}" for m, s in ranked),
         })
-    frame = pd.DataFrame(rows, columns=INTERVAL_COLUMNS)
-    for col in ("start", "end", "peak_time"):
-        frame[col] = pd.to_datetime(frame[col], utc=True).dt.as_unit("us")
-    return frame
+    return pd.DataFrame({column: pd.Series([row[column] for row in rows], dtype=dtype)
+                         for column, dtype in INTERVAL_DTYPES.items()})

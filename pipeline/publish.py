@@ -19,6 +19,7 @@ SCORES_SCHEMA = {"group": "string", "timestamp": "datetime64[us, UTC]", "metric"
                  "value": "float64", "imputed": "bool", "metric_score": "float64", "score": "float64",
                  "threshold": "float64", "is_anomaly": "bool", "model_version": "string", "run_id": "string"}
 # the Arrow schema of a scores file, with the pandas metadata that reads it back as SCORES_SCHEMA
+TEXTS = ("severity", "trigger", "top_metric", "contributors")  # interval columns published as strings
 _SCORES_ARROW = pa.Schema.from_pandas(pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SCORES_SCHEMA.items()
                                                     if c != "group"}), preserve_index=False)
 
@@ -44,9 +45,11 @@ def _tiled_strings(labels: tuple[str, ...], times: int) -> pa.Array:
 
 
 def anomalies_frame(intervals: pd.DataFrame, version: str, run_id: str) -> pd.DataFrame:
-    out = intervals.assign(model_version=version, run_id=run_id)
-    return out.astype({"model_version": "string", "run_id": "string", "top_metric": "string",
-                       "contributors": "string", "severity": "string", "trigger": "string"})
+    rows = len(intervals)
+    texts = {column: pd.array(intervals[column].to_numpy(), dtype="string") for column in TEXTS}
+    return pd.DataFrame({**{column: texts.get(column, intervals[column]) for column in intervals.columns},
+                         "model_version": pd.array([version] * rows, dtype="string"),
+                         "run_id": pd.array([run_id] * rows, dtype="string")})
 
 
 def features_frame(window_ends: pd.DatetimeIndex, codes: np.ndarray, version: str, run_id: str) -> pd.DataFrame:

@@ -139,6 +139,11 @@ def read_parquet(path: Path | ObjectPath, columns: list[str] | None = None) -> p
     return pd.read_parquet(source, columns=columns)
 
 
+def read_table(path: Path | ObjectPath) -> pa.Table:
+    """One parquet file as Arrow (fetched as `read_parquet` fetches it), for rewrites that need no pandas."""
+    return pq.read_table(BytesIO(path.read_bytes()) if isinstance(path, ObjectPath) else str(path))
+
+
 def write_parquet_atomic(frame: pd.DataFrame, path: Path | ObjectPath) -> None:
     write_table_atomic(pa.Table.from_pandas(frame, preserve_index=False, nthreads=1), path)  # no thread pool per file
 

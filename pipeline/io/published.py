@@ -7,12 +7,14 @@ from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.config import check_name
-from pipeline.io.files import (LOCK, append_line, locked, read_parquet, remove, sweep, write_bytes_atomic,
+from pipeline.io.files import (LOCK, append_line, locked, read_parquet, read_table, remove, sweep, write_bytes_atomic,
                                 write_json_atomic, write_table_atomic)
 from pipeline.io.store import ObjectPath, location
 
@@ -26,39 +28,51 @@ def upsert_partitions(data_root: str, dataset: str, group: str, rows: pd.DataFra
     """Replace rows with `time_column` in [start, end] by `rows`, one file per date partition.
 
     Rerunning for the same range rewrites the same rows, so publishing is idempotent. As in
-    any hive layout, the `group` column lives in the folder name, not in the files. A frame
-    goes to Arrow once; a day replaced whole is written as a slice of it, without reading back.
+    any hive layout, the `group` column lives in the folder name, not in the files. Rows stay in
+    Arrow from end to end (an hourly run's merge with its day costs what its bytes cost, not
+    pandas' per-column overhead); a day replaced whole is written without reading back.
     """
     base = dataset_dir(data_root, dataset, group)
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False, nthreads=1)
     if "group" in table.column_names:
         table = table.drop_columns(["group"])
-    times = pd.DatetimeIndex(table.column(time_column).to_pandas())
-    if not times.is_monotonic_increasing:
+    times = _micros(table.column(time_column))
+    if np.any(times[1:] < times[:-1]):
         table = table.sort_by(time_column)  # a stable sort
-        times = pd.DatetimeIndex(table.column(time_column).to_pandas())
+        times = _micros(table.column(time_column))
     edges = pd.date_range(start.floor("D"), end.floor("D") + pd.Timedelta(days=1), freq="D")
-    days, bounds = edges[:-1], times.searchsorted(edges)
+    days, bounds = edges[:-1], np.searchsorted(times, _micros(edges))
     written = []
     with locked(base / LOCK):
-        sweep(base, "date=*/.tmp-*")
         for day, first, stop in zip(days, bounds[:-1], bounds[1:]):
             path = base / f"date={day:%Y-%m-%d}" / "part-0.parquet"
+            sweep(path.parent, ".tmp-*")  # the day's folder only: listing every day's costs what history costs
             new = table.slice(first, stop - first)
             whole_day = start <= day and day + pd.Timedelta(days=1) - pd.Timedelta(1, "us") <= end
             if not whole_day and path.exists():
-                old = read_parquet(path)
-                keep = old[(old[time_column] < start) | (old[time_column] > end)]
-                if len(keep):
-                    merged = pd.concat([keep, new.to_pandas()], ignore_index=True)
-                    new = pa.Table.from_pandas(merged.sort_values(time_column, kind="stable"), preserve_index=False,
-                                               nthreads=1)
+                new = _merged(read_table(path), new, time_column, start, end)
             if new.num_rows == 0:
                 path.unlink(missing_ok=True)
                 continue
             write_table_atomic(new, path)
             written.append(path)
     return written
+
+
+def _micros(times: pa.ChunkedArray | pd.DatetimeIndex) -> np.ndarray:
+    """Times as int64 microseconds since the epoch (UTC), whatever their unit."""
+    if isinstance(times, pd.DatetimeIndex):
+        return times.as_unit("us").asi8
+    return pc.cast(times.cast(pa.timestamp("us", times.type.tz)), pa.int64()).to_numpy()
+
+
+def _merged(old: pa.Table, new: pa.Table, time_column: str, start: pd.Timestamp, end: pd.Timestamp) -> pa.Table:
+    """The day's rows outside [start, end] with `new` ones, ordered by time (ties: old rows first)."""
+    old_times, (first, last) = _micros(old.column(time_column)), _micros(pd.DatetimeIndex([start, end]))
+    keep = old.filter((old_times < first) | (old_times > last))
+    if keep.num_rows == 0:
+        return new
+    return pa.concat_tables([keep, new], promote_options="permissive").sort_by(time_column)
 
 
 def read_dataset(data_root: str, dataset: str, group: str, since: pd.Timestamp | None = None) -> pd.DataFrame:
