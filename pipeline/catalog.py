@@ -219,13 +219,10 @@ def read_group(catalog: Catalog, group: GroupConfig, start: pd.Timestamp | None 
     """
     wanted, whole = set(group.metrics), start is None and end is None
     sources = _sources(catalog, group, start, _until(catalog, end)) or _sources(catalog, group)[:1]  # typed if empty
-    parts = []
-    for path in sources:
-        try:
-            parts.append(io.read_series(path, wanted, start, _until(catalog, end)))
-        except InputError as exc:
-            raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
-    rows = pd.concat(parts, ignore_index=True)
+    try:
+        rows = io.read_series(sources, wanted, start, _until(catalog, end))
+    except InputError as exc:
+        raise InputError(exc.source, exc.problem, exc.column, group.name) from exc
     if whole:
         empty = sorted(wanted - set(rows.loc[rows["value"].notna(), "series"].unique()))
         if empty:

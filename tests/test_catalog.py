@@ -96,7 +96,7 @@ def test_a_range_read_opens_only_the_files_whose_bounds_can_hold_it(tmp_path, mo
     assert len(catalog.bounds) == 3
     opened = []
     real = io.read_series
-    monkeypatch.setattr(io, "read_series", lambda path, *a: opened.append(path) or real(path, *a))
+    monkeypatch.setattr(io, "read_series", lambda paths, *a: opened.extend(paths) or real(paths, *a))
     start = T0 + pd.Timedelta(days=2, hours=20)
     rows = read_group(catalog, group, start)
     assert [p[len(str(tmp_path)) + 1:] for p in opened] == ["date=2026-03-03/g.parquet"]

@@ -38,7 +38,7 @@ def test_scan_and_read_long_and_wide_files(tmp_path):
     wide.to_parquet(tmp_path / "w.parquet")
     assert io.scan_file(str(tmp_path / "group=web" / "l.parquet")) == {"web/cpu": "web", "web/mem": "web"}
     assert io.scan_file(str(tmp_path / "w.parquet")) == {"db.cpu": None, "db.mem": None}
-    out = io.read_series(str(tmp_path / "w.parquet"), {"db.mem"})
+    out = io.read_series([str(tmp_path / "w.parquet")], {"db.mem"})
     assert out["series"].tolist() == ["db.mem"] and out["value"].tolist() == [6.0]
 
 
@@ -58,8 +58,8 @@ def test_landing_reads_through_fsspec_urls():
     (path,) = io.landing_files("memory://landing-test")
     assert path.startswith("memory://") and path.endswith("/landing-test/group=web/part.parquet")
     assert io.scan_file(path) == {"web/cpu": "web"}
-    assert io.read_series(path, {"web/cpu"})["value"].tolist() == [1.5]
-    assert io.read_series(path, {"web/cpu"}, T0, T0)["value"].tolist() == [1.5]  # a time range: row groups
+    assert io.read_series([path], {"web/cpu"})["value"].tolist() == [1.5]
+    assert io.read_series([path], {"web/cpu"}, T0, T0)["value"].tolist() == [1.5]  # a time range: row groups
 
 
 @pytest.mark.parametrize("stamps", [
@@ -72,7 +72,7 @@ def test_time_range_reads_and_spans(tmp_path, stamps):
     path = str(tmp_path / "w.parquet")
     pd.DataFrame({"timestamp": stamps, "a": range(48), "b": 1.0}).to_parquet(path)
     start, end = T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("5h") - pd.Timedelta("1us")
-    rows = io.read_series(path, {"a"}, start, end)
+    rows = io.read_series([path], {"a"}, start, end)
     assert rows["value"].tolist() == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     assert io.time_span(path, {"a"}, start, end) == (T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("4h30min"), 6)
     assert io.time_span(path, {"a"}, end=T0 - pd.Timedelta("1s")) is None
@@ -88,18 +88,34 @@ def test_time_span_of_a_long_file_counts_only_the_wanted_series(tmp_path):
     assert io.time_span(path, {"web/cpu"}, start=T0 + pd.Timedelta("1min")) == (times[2], times[2], 1)
 
 
+def test_files_of_one_schema_are_read_together_and_a_problem_names_its_file(tmp_path):
+    paths = []
+    for hour, (cpu, stamp) in enumerate([(1.0, T0), (2.0, T0), (3.0, T0)]):
+        paths.append(str(tmp_path / f"h{hour}.parquet"))
+        pd.DataFrame({"timestamp": [stamp + pd.Timedelta(hours=hour)], "d.cpu": [cpu], "d.mem": [cpu * 10]}
+                     ).to_parquet(paths[-1])
+    paths.append(str(tmp_path / "other.parquet"))  # another schema: its own batch, after the others
+    pd.DataFrame({"timestamp": [T0 + pd.Timedelta(hours=3)], "d.cpu": [4]}).to_parquet(paths[-1])
+    rows = io.read_series(paths, {"d.cpu", "d.mem"}, T0 + pd.Timedelta(hours=1))
+    assert rows.sort_values(["series", "timestamp"])["value"].tolist() == [2.0, 3.0, 4.0, 20.0, 30.0]
+    pd.DataFrame({"timestamp": [T0 + pd.Timedelta(hours=1)], "d.cpu": [2e40], "d.mem": [1.0]}).to_parquet(paths[1])
+    with pytest.raises(InputError, match=r"h1\.parquet: column 'd\.cpu': 1 values beyond") as caught:
+        io.read_series(paths, {"d.cpu", "d.mem"})
+    assert caught.value.source == paths[1]
+
+
 def test_time_range_reads_reuse_decoded_row_groups_until_the_file_changes(tmp_path):
     path = str(tmp_path / "w.parquet")
     stamps = pd.date_range(T0, periods=48, freq="30min", tz="UTC")
     pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0)}).to_parquet(path, row_group_size=24)
     hour = pd.Timedelta("1h")
-    assert io.read_series(path, {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [4.0, 5.0, 6.0]
-    assert io.read_series(path, {"a"}, T0 + 11 * hour, T0 + 13 * hour)["value"].tolist() == [22.0, 23.0, 24.0,
+    assert io.read_series([path], {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [4.0, 5.0, 6.0]
+    assert io.read_series([path], {"a"}, T0 + 11 * hour, T0 + 13 * hour)["value"].tolist() == [22.0, 23.0, 24.0,
                                                                                           25.0, 26.0]
     cached = [key[-1] for key in landing._DECODED.tables if key[0] == path]
     assert cached == [0, 1]  # each row group decoded once; the second read took group 0 from the cache
     pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0) + 100}).to_parquet(path, row_group_size=24)
-    assert io.read_series(path, {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [104.0, 105.0, 106.0]
+    assert io.read_series([path], {"a"}, T0 + 2 * hour, T0 + 3 * hour)["value"].tolist() == [104.0, 105.0, 106.0]
 
 
 def test_row_group_cache_keeps_the_latest_tables_within_its_budget():

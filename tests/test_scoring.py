@@ -386,9 +386,9 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
     spans, opened = {}, []  # opened: each run's anomaly interval open at its start, if any
     real = io.read_series
 
-    def recording(path, wanted, start=None, end=None):
+    def recording(paths, wanted, start=None, end=None):
         spans.setdefault(kind, []).append((start, end))
-        return real(path, wanted, start, end)
+        return real(paths, wanted, start, end)
 
     def run(kind: str) -> None:
         copy = copies[kind]

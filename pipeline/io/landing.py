@@ -10,7 +10,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series, parse_timestamps, to_long
@@ -18,6 +18,7 @@ from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series, p
 SPAN_BATCH = 1 << 20  # rows per batch when scanning a file's timestamps
 DECODED_BUDGET = 256 << 20  # bytes of decoded landing row groups kept for the next read of them
 TIME_UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}  # parquet's, as pandas names them
+UNIT_NANOS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
 def landing_files(root: str) -> dict[str, str | None]:
@@ -45,12 +46,10 @@ def hive_group(path: str) -> str | None:
     return parts[-1] if parts else None
 
 
-def _read_table(path: str, columns: list[str] | None = None, filters: list | None = None) -> pd.DataFrame:
+def _read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     try:
-        if filters is not None:
-            return _read_rows(path, columns, filters)
         with fsspec.open(path, "rb") as handle:
-            return pq.read_table(handle, columns=columns).to_pandas()
+            return pq.ParquetFile(handle).read(columns=columns).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
 
@@ -80,55 +79,77 @@ class _RowGroupCache:
 _DECODED = _RowGroupCache(DECODED_BUDGET)
 
 
-def _read_rows(path: str, columns: list[str], filters: list) -> pd.DataFrame:
-    """The rows matching `filters`, from the row groups whose statistics may hold them; a row
-    group is decoded again when the file changed (size, times, inode or ETag; a file system that
-    reports none of those is never cached)."""
+def _decoded(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Timestamp | None) -> pa.Table:
+    """The columns holding `wanted` series, from one open of the file. With `start`/`end` and a
+    timestamp-typed time column, only the rows timed in [start, end] widened by `_widened`, from
+    the row groups whose statistics may hold them, compared as integers in the file's unit (an
+    expression engine per read cost more than a small file's bytes); such row groups are kept
+    decoded for the next read of them until the file changes (size, times, inode or ETag; a file
+    system that reports none of those is never cached). Other reads take the whole file."""
     fs, local = fsspec.core.url_to_fs(path)
-    info = fs.info(local)
-    version = tuple(info.get(k) for k in ("mtime", "created", "ino", "LastModified", "ETag"))
-    fragment = _fragment(fs, local)
-    wanted = pq.filters_to_expression(filters)
-    tables = []
-    for part in fragment.split_by_row_group(wanted):
-        decode = lambda part=part: part.to_table(columns=columns)  # noqa: E731
-        key = (path, info.get("size"), version, tuple(columns), part.row_groups[0].id)
-        tables.append(_DECODED.get(key, decode) if any(v is not None for v in version) else decode())
-    table = pa.concat_tables(tables) if tables else fragment.physical_schema.empty_table().select(columns)
-    return table.filter(wanted).to_pandas()
+    try:
+        info = fs.info(local)
+        version = tuple(info.get(k) for k in ("mtime", "created", "ino", "LastModified", "ETag"))
+        with fs.open(local, "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            schema = parquet.schema_arrow
+            columns, kind = _columns(schema, path, wanted), schema.field(TIMESTAMP).type
+            low, high = _widened(start, end) if pa.types.is_timestamp(kind) else (None, None)
+            if low is None and high is None:  # ISO strings, or no range: read whole
+                return parquet.read(columns=columns)
+            tables = []
+            for number in _row_groups(parquet.metadata, low, high):
+                decode = lambda number=number: parquet.read_row_group(number, columns=columns)  # noqa: E731
+                key = (path, info.get("size"), version, tuple(columns), number)
+                tables.append(_DECODED.get(key, decode) if any(v is not None for v in version) else decode())
+            table = pa.concat_tables(tables) if tables else schema.empty_table().select(columns)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    times = table.column(TIMESTAMP)
+    ticks = pc.fill_null(times.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy()
+    keep = ~pc.is_null(times).to_numpy(zero_copy_only=False)
+    keep &= ticks >= (np.iinfo(np.int64).min if low is None else low // UNIT_NANOS[kind.unit])
+    keep &= ticks <= (np.iinfo(np.int64).max if high is None else high // UNIT_NANOS[kind.unit])
+    return table if keep.all() else table.filter(keep)
 
 
-def _fragment(fs, local: str) -> ds.ParquetFileFragment:
-    (fragment,) = ds.dataset(local, filesystem=fs, format="parquet").get_fragments()
-    return fragment
+def _widened(start: pd.Timestamp | None, end: pd.Timestamp | None) -> tuple[int | None, int | None]:
+    """[start, end] widened to whole seconds and a second more, as nanoseconds since the epoch:
+    in any time unit a row inside the range compares inside this; the exact cut is made on the
+    parsed times."""
+    low = None if start is None else (pd.Timestamp(start).floor("s") - pd.Timedelta("1s")).value
+    high = None if end is None else (pd.Timestamp(end).ceil("s") + pd.Timedelta("1s")).value
+    return low, high
 
 
-def _row_groups(path: str, filters: list | None) -> list[int] | None:
-    """The row groups whose statistics may hold rows matching `filters` (None: read them all)."""
-    if filters is None:
+def _row_groups(footer: pq.FileMetaData, low: int | None, high: int | None) -> list[int]:
+    """The row groups whose time statistics may hold times in [low, high] (nanoseconds; a row
+    group without usable statistics may hold any)."""
+    found = _time_leaf(footer)
+    numbers = list(range(footer.num_row_groups))
+    if found is None or (low is None and high is None):
+        return numbers
+    leaf, unit = found
+    kept = []
+    for number in numbers:
+        stats = footer.row_group(number).column(leaf).statistics
+        if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
+            kept.append(number)
+        elif ((low is None or stats.max_raw >= low // UNIT_NANOS[unit])
+              and (high is None or stats.min_raw <= high // UNIT_NANOS[unit])):
+            kept.append(number)
+    return kept
+
+
+def _time_leaf(footer: pq.FileMetaData) -> tuple[int, str] | None:
+    """The timestamp column's index among the parquet leaves and its stored unit (a `s` column is
+    stored in ms), or None when the file has no single integer timestamp column."""
+    leaves = [footer.schema.column(i) for i in range(len(footer.schema))]
+    found = [i for i, leaf in enumerate(leaves) if leaf.path == TIMESTAMP]
+    if len(found) != 1:
         return None
-    fragment = _fragment(*fsspec.core.url_to_fs(path))
-    return [part.row_groups[0].id for part in fragment.split_by_row_group(pq.filters_to_expression(filters))]
-
-
-def _time_filters(kind: pa.DataType, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list | None:
-    """A parquet filter keeping at least the rows in [start, end] of a timestamp-typed column.
-
-    Bounds are widened to whole seconds, so any time unit compares exactly; the exact range
-    is cut after parsing. Other timestamp columns (ISO strings) are read whole.
-    """
-    if not pa.types.is_timestamp(kind) or (start is None and end is None):
-        return None
-
-    def bound(t: pd.Timestamp) -> pd.Timestamp:
-        return t.tz_convert(kind.tz) if kind.tz else t.tz_convert("UTC").tz_localize(None)
-
-    filters = []
-    if start is not None:
-        filters.append((TIMESTAMP, ">=", bound(pd.Timestamp(start).floor("s") - pd.Timedelta("1s"))))
-    if end is not None:
-        filters.append((TIMESTAMP, "<=", bound(pd.Timestamp(end).ceil("s") + pd.Timedelta("1s"))))
-    return filters
+    unit = TIME_UNITS.get(json.loads(leaves[found[0]].logical_type.to_json()).get("timeUnit"))
+    return None if unit is None else (found[0], unit)
 
 
 def _schema(path: str) -> pa.Schema:
@@ -148,25 +169,22 @@ def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp, in
     count ((NaT, NaT, 0) for a file without rows), or None when they are not known (ISO string
     times, a row group without statistics, a missing time): a read of another time range can skip
     the file without opening it. The unit is the parquet column's own (a `s` column is stored in ms)."""
-    leaves = [footer.schema.column(i) for i in range(len(footer.schema))]
-    found = [i for i, leaf in enumerate(leaves) if leaf.path == TIMESTAMP]
-    if len(found) != 1:
+    found = _time_leaf(footer)
+    if found is None:
         return None
     if footer.num_rows == 0:
         return pd.NaT, pd.NaT, 0  # no time range holds a row of it
-    unit = json.loads(leaves[found[0]].logical_type.to_json()).get("timeUnit")
-    if unit not in TIME_UNITS:
-        return None
+    leaf, unit = found
     lows, highs = [], []
     for number in range(footer.num_row_groups):
-        stats = footer.row_group(number).column(found[0]).statistics
+        stats = footer.row_group(number).column(leaf).statistics
         if (stats is None or not stats.has_min_max or stats.physical_type != "INT64" or not stats.has_null_count
                 or stats.null_count):
             return None
         lows.append(stats.min_raw)
         highs.append(stats.max_raw)
-    return (pd.Timestamp(min(lows), unit=TIME_UNITS[unit], tz="UTC"),
-            pd.Timestamp(max(highs), unit=TIME_UNITS[unit], tz="UTC"), footer.num_rows)
+    return (pd.Timestamp(min(lows), unit=unit, tz="UTC"), pd.Timestamp(max(highs), unit=unit, tz="UTC"),
+            footer.num_rows)
 
 
 def scan_file(path: str) -> dict[str, str | None]:
@@ -198,29 +216,47 @@ def _series(path: str, names: list[str]) -> dict[str, str | None]:
     return {s: (g if isinstance(g, str) and g else None) for s, g in zip(pairs["series"], pairs["group"])}
 
 
-def _columns(path: str, wanted: set[str], values: bool = True) -> tuple[str, list[str], pa.DataType]:
-    """The file's layout, the columns holding `wanted` series (values only if asked), the time type."""
-    schema = _schema(path)
-    layout = detect_layout(schema.names, path)
-    if layout == "wide":
-        columns = [TIMESTAMP] + ([c for c in schema.names if c in wanted] if values else [])
-    else:
-        keep = ("timestamp", "metric", "value", "group") if values else ("timestamp", "metric", "group")
-        columns = [c for c in keep if c in schema.names]
-    return layout, columns, schema.field(TIMESTAMP).type
+def _columns(schema: pa.Schema, path: str, wanted: set[str], values: bool = True) -> list[str]:
+    """The columns holding `wanted` series in a file of this schema (the time, and values only if asked)."""
+    if detect_layout(schema.names, path) == "wide":
+        return [TIMESTAMP] + ([c for c in schema.names if c in wanted] if values else [])
+    keep = ("timestamp", "metric", "value", "group") if values else ("timestamp", "metric", "group")
+    return [c for c in keep if c in schema.names]
 
 
-def read_series(path: str, wanted: set[str], start: pd.Timestamp | None = None,
+def read_series(paths: list[str], wanted: set[str], start: pd.Timestamp | None = None,
                 end: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Read only the columns holding `wanted` series from one file, validated, in long layout.
+    """Read only the columns holding `wanted` series from the files, validated, in long layout
+    (file after file; with `start`/`end`, only the rows timed in [start, end]).
 
-    With `start`/`end`, only the rows timed in [start, end] (parquet filters skip most others).
+    Consecutive files of one schema (a group's hourly files) are validated as one frame: per
+    file, pandas' fixed costs were most of an hourly run's read. Where that finds a problem the
+    batch's files are validated one by one, so the error names the file.
     """
-    _, columns, kind = _columns(path, wanted)
-    rows = to_long(_read_table(path, columns, _time_filters(kind, start, end)), path, wanted, hive_group(path))
+    batches: list[list[tuple[str, pa.Table]]] = []
+    for path in paths:
+        table = _decoded(path, wanted, start, end)
+        last = batches[-1][-1] if batches else None
+        if last is not None and last[1].schema.equals(table.schema) and hive_group(last[0]) == hive_group(path):
+            batches[-1].append((path, table))
+        else:
+            batches.append([(path, table)])
+    parts = [_validated(batch, wanted) for batch in batches]
+    rows = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     if start is None and end is None:
         return rows
     return rows[_within(rows[TIMESTAMP], start, end)].reset_index(drop=True)
+
+
+def _validated(batch: list[tuple[str, pa.Table]], wanted: set[str]) -> pd.DataFrame:
+    """`to_long` of the batch's rows together; on a problem, of each file alone to name it."""
+    paths, table = [path for path, _ in batch], pa.concat_tables([table for _, table in batch])
+    try:
+        return to_long(table.to_pandas(), ", ".join(paths), wanted, hive_group(paths[0]))
+    except InputError:
+        for path, alone in batch if len(batch) > 1 else ():
+            to_long(alone.to_pandas(), path, wanted, hive_group(path))  # raises, naming the file
+        raise
 
 
 def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
@@ -231,15 +267,18 @@ def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
     read; with `start`/`end`, row groups whose time statistics lie outside them are skipped,
     so an hourly run costs what its new rows cost, not the file's whole history.
     """
-    layout, columns, kind = _columns(path, wanted, values=False)
-    source_group = hive_group(path)
+    schema = _schema(path)
+    layout, kind = detect_layout(schema.names, path), schema.field(TIMESTAMP).type
+    columns, source_group = _columns(schema, path, wanted, values=False), hive_group(path)
     first, last, count = None, None, 0
+    ranged = pa.types.is_timestamp(kind) and (start is not None or end is not None)  # ISO strings: read whole
     try:
-        row_groups = _row_groups(path, _time_filters(kind, start, end))
-        if row_groups == []:
-            return None
         with fsspec.open(path, "rb") as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(SPAN_BATCH, row_groups=row_groups, columns=columns):
+            parquet = pq.ParquetFile(handle)
+            row_groups = _row_groups(parquet.metadata, *_widened(start, end)) if ranged else None
+            if row_groups == []:
+                return None
+            for batch in parquet.iter_batches(SPAN_BATCH, row_groups=row_groups, columns=columns):
                 frame = batch.to_pandas()
                 if layout == "long":
                     if source_group is not None and "group" not in frame.columns:

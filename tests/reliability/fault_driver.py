@@ -5,7 +5,7 @@ deterministic crash point, chosen by POINT:
 
 - a path fragment: just before (or after) the N-th `os.replace` whose target contains it;
 - `call:<module>:<name>`: just before (or after) the N-th call of that function or method, e.g.
-  `call:pipeline.io:read_series` (reading a landing file) or `call:keras:Model.save`; callers must
+  `call:pipeline.io:read_series` (reading landing files) or `call:keras:Model.save`; callers must
   look the name up at call time (`io.read_series(...)`), as the pipeline does;
 - `epoch`: at the end of the N-th training epoch of the process, counted from the trainer's
   epoch log lines (WHEN is ignored).

@@ -124,8 +124,8 @@ def test_sigkill_in_an_incremental_run_neither_skips_nor_double_counts(next_day,
     end_one = pd.Timestamp("2026-11-18 23:55", tz="UTC")
     assert watermarks(root) == {"alpha": end_one, "beta": end_one}
 
-    code, log = finish(driver(root, "call:pipeline.io:read_series", 2, "after", SCORE))
-    assert code == -signal.SIGKILL, log  # alpha's two landing files read, nothing aligned or written
+    code, log = finish(driver(root, "call:pipeline.io:read_series", 1, "after", SCORE))
+    assert code == -signal.SIGKILL, log  # alpha's two landing files read (one call), nothing aligned or written
     assert_same({k: v for k, v in day_one.items() if k[0] in ("scores", "watermark")}, snapshot(root))
 
     code, log = finish(driver(root, "state", 1, "before", SCORE))

@@ -39,7 +39,7 @@ def test_a_stray_future_row_is_not_scored_and_the_watermark_stays_on_real_data(t
     root, settings, db, _ = trained
     data = settings.storage.data_root
     stray = root / "data" / "landing" / "exports" / "db-01-stray.parquet"
-    real = io.read_series(str(root / "data" / "landing" / "exports" / "db-01-week47.parquet"), set(db.metrics))
+    real = io.read_series([str(root / "data" / "landing" / "exports" / "db-01-week47.parquet")], set(db.metrics))
     row = {"timestamp": [pd.Timestamp("2030-01-01")], **{m: [1.0] for m in db.metrics}}
     io.write_parquet_atomic(pd.DataFrame(row), stray)
     try:
