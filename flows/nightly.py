@@ -76,8 +76,8 @@ def train_flow(config: str | None = None) -> dict:
     settings = load_settings(config)
     catalog, groups = _catalog(settings)
     run_id = _run_id()
-    done, failed = _by_group({g.name: train_task.submit(settings, g, Unwalked(catalog), run_id) for g in groups},
-                             "training")
+    done, failed = _by_group({g.name: train_task.submit(Unwalked(settings), g, Unwalked(catalog), run_id)
+                              for g in groups}, "training")
     return {"trained": done, "failed": failed, "landing_errors": catalog.errors}
 
 
@@ -87,8 +87,8 @@ def score_flow(config: str | None = None, start: str | None = None, end: str | N
     settings = load_settings(config)
     catalog, groups = _catalog(settings)
     run_id = _run_id()
-    done, failed = _by_group({g.name: score_task.submit(settings, g, Unwalked(catalog), run_id, start, end)
-                              for g in groups}, "scoring")
+    done, failed = _by_group({g.name: score_task.submit(Unwalked(settings), g, Unwalked(catalog), run_id, start,
+                                                        end) for g in groups}, "scoring")
     result = {"scored": done, "failed": failed, "landing_errors": catalog.errors}
     problems = _after_scoring(settings, result, backfill=start is not None or end is not None)
     if problems:  # scoring completed; the run's message says what was not delivered or written

@@ -104,6 +104,18 @@ def test_files_of_one_schema_are_read_together_and_a_problem_names_its_file(tmp_
     assert caught.value.source == paths[1]
 
 
+def test_a_row_without_a_time_is_refused_by_a_range_read_too(tmp_path):
+    """Its time is unknown, so no range can exclude it: it is not dropped as outside the range."""
+    path = str(tmp_path / "w.parquet")
+    stamps = pd.Series(pd.date_range(T0, periods=4, freq="1h", tz="UTC")).mask(lambda t: t.index == 3)
+    pd.DataFrame({"timestamp": stamps, "a": np.arange(4.0)}).to_parquet(path)
+    for start in (None, T0 + pd.Timedelta("1h"), T0 + pd.Timedelta("9h")):
+        with pytest.raises(InputError, match="column 'timestamp': 1 missing timestamps"):
+            io.read_series([path], {"a"}, start, T0 + pd.Timedelta("10h"))
+        with pytest.raises(InputError, match="1 missing timestamps"):
+            io.time_span(path, {"a"}, start)
+
+
 def test_time_range_reads_reuse_decoded_row_groups_until_the_file_changes(tmp_path):
     path = str(tmp_path / "w.parquet")
     stamps = pd.date_range(T0, periods=48, freq="30min", tz="UTC")

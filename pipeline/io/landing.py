@@ -106,10 +106,10 @@ def _decoded(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Ti
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
     times = table.column(TIMESTAMP)
-    ticks = pc.fill_null(times.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy()
-    keep = ~pc.is_null(times).to_numpy(zero_copy_only=False)
-    keep &= ticks >= (np.iinfo(np.int64).min if low is None else low // UNIT_NANOS[kind.unit])
-    keep &= ticks <= (np.iinfo(np.int64).max if high is None else high // UNIT_NANOS[kind.unit])
+    ticks = pc.fill_null(times.cast(pa.int64()), 0).to_numpy()
+    keep = pc.is_null(times).to_numpy(zero_copy_only=False)  # rows without a time: validation refuses them
+    keep |= ((low is None or ticks >= low // UNIT_NANOS[kind.unit])
+             & (high is None or ticks <= high // UNIT_NANOS[kind.unit]))
     return table if keep.all() else table.filter(keep)
 
 
@@ -124,7 +124,7 @@ def _widened(start: pd.Timestamp | None, end: pd.Timestamp | None) -> tuple[int 
 
 def _row_groups(footer: pq.FileMetaData, low: int | None, high: int | None) -> list[int]:
     """The row groups whose time statistics may hold times in [low, high] (nanoseconds; a row
-    group without usable statistics may hold any)."""
+    group without usable statistics, or with rows without a time, may hold any)."""
     found = _time_leaf(footer)
     numbers = list(range(footer.num_row_groups))
     if found is None or (low is None and high is None):
@@ -133,7 +133,8 @@ def _row_groups(footer: pq.FileMetaData, low: int | None, high: int | None) -> l
     kept = []
     for number in numbers:
         stats = footer.row_group(number).column(leaf).statistics
-        if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
+        if (stats is None or not stats.has_min_max or stats.physical_type != "INT64" or not stats.has_null_count
+                or stats.null_count):
             kept.append(number)
         elif ((low is None or stats.max_raw >= low // UNIT_NANOS[unit])
               and (high is None or stats.min_raw <= high // UNIT_NANOS[unit])):
