@@ -7,7 +7,7 @@ import uuid
 from prefect import flow, get_run_logger
 from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
                                create_table_artifact, update_progress_artifact)
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
@@ -19,48 +19,74 @@ from pipeline.config import load_settings
 
 
 PROGRESS_STEPS = 20  # progress is reported each time another 1/20 of the groups has finished
+MAX_SCORE_TASKS = 64  # a scoring run's task runs at most; past that, each scores a batch of groups
 
 
-def reports_progress(finished: int, total: int) -> bool:
-    """Whether the `finished`-th group of `total` completes another 1/`PROGRESS_STEPS` of them."""
-    return PROGRESS_STEPS * finished // total > PROGRESS_STEPS * (finished - 1) // total
+def reports_progress(finished: int, total: int, just: int = 1) -> bool:
+    """Whether the `just` groups that brought the finished ones to `finished` of `total` complete
+    another 1/`PROGRESS_STEPS` of them."""
+    return PROGRESS_STEPS * finished // total > PROGRESS_STEPS * (finished - just) // total
+
+
+def batches(groups: list, most: int = MAX_SCORE_TASKS) -> list[tuple]:
+    """The groups in order, in at most `most` batches of equal size give or take one group (one
+    group a batch in a fleet of at most `most`). A task run costs Prefect's server and client more
+    than an hourly score of a group (benchmarks/RESULTS.md): a thousand groups an hour are scored
+    in 63 task runs, not a thousand."""
+    count = min(len(groups), most)
+    return [tuple(groups[len(groups) * k // count:len(groups) * (k + 1) // count]) for k in range(count)]
+
+
+def _label(batch: tuple) -> str:
+    """A batch's name in its task run's: its group, or its first and last and how many."""
+    return batch[0].name if len(batch) == 1 else f"{batch[0].name}..{batch[-1].name}-{len(batch)}-groups"
 
 
 def _run_id() -> str:
     return str(flow_run.id or uuid.uuid4())
 
 
-def _by_group(futures: dict, stage: str) -> tuple[dict[str, dict], dict[str, str]]:
-    """Wait for every group's task; split results into successes and failure messages.
+def _by_group(futures: dict[tuple[str, ...], PrefectFuture], stage: str,
+              batched: bool = False) -> tuple[dict[str, dict], dict[str, str]]:
+    """Wait for every task of the stage, each of one group (its result is the group's) or, `batched`,
+    of the groups named by its key (its result: `{"done": {group: result}, "failed": {group:
+    message}}`); split the results into successes and failure messages (a task that failed fails
+    each of its groups).
 
     A progress artifact (`<stage>-progress`) shows the share of groups finished, and a log line
     `<stage>: done/total groups` says it (what a terminal shows), each time another 5% of the groups
     has finished: every group in a small run, not a thousand API calls in a fleet's."""
     done, failed = {}, {}
-    names = {id(future): name for name, future in futures.items()}
+    names = {id(future): batch for batch, future in futures.items()}
+    total = sum(len(batch) for batch in futures)
     progress = create_progress_artifact(0.0 if futures else 100.0, key=f"{stage}-progress",
-                                        description=f"Nightwatch {stage}: share of {len(futures)} groups finished")
-    for finished, future in enumerate(as_completed(list(futures.values())), start=1):
-        name = names[id(future)]
+                                        description=f"Nightwatch {stage}: share of {total} groups finished")
+    finished = 0
+    for future in as_completed(list(futures.values())):
+        batch = names[id(future)]
         future.wait()  # already done; this keeps the final state with its data (or exception)
-        if reports_progress(finished, len(futures)):
-            update_progress_artifact(progress, 100.0 * finished / len(futures))
-            get_run_logger().info(f"{stage}: {finished}/{len(futures)} groups done ({name})")
+        finished += len(batch)
+        if reports_progress(finished, total, len(batch)):
+            update_progress_artifact(progress, 100.0 * finished / total)
+            get_run_logger().info(f"{stage}: {finished}/{total} groups done ({batch[-1]})")
         state = future.state
         if state.is_completed():
-            done[name] = state.result()
-        else:
-            failed[name] = str(state.message or state.name)
-            try:
-                state.result()
-            except Exception as exc:  # noqa: BLE001 - the group's error is reported, others go on
-                failed[name] = f"{type(exc).__name__}: {exc}"
+            outcome = state.result()
+            done.update(outcome["done"] if batched else {batch[0]: outcome})
+            failed.update(outcome["failed"] if batched else {})
+            continue
+        message = str(state.message or state.name)
+        try:
+            state.result()
+        except Exception as exc:  # noqa: BLE001 - the group's error is reported, others go on
+            message = f"{type(exc).__name__}: {exc}"
+        failed.update(dict.fromkeys(batch, message))
     for name, message in failed.items():
         get_run_logger().error(f"group {name} failed: {message}")
     for name, result in done.items():
         for line in result.get("warnings", []):
             get_run_logger().warning(line)
-    order = list(futures)  # results in group order, whatever order the groups finished in
+    order = [name for batch in futures for name in batch]  # results in group order, whatever order they finished in
     return ({n: done[n] for n in order if n in done}, {n: failed[n] for n in order if n in failed})
 
 
@@ -76,7 +102,7 @@ def train_flow(config: str | None = None) -> dict:
     settings = load_settings(config)
     catalog, groups = _catalog(settings)
     run_id = _run_id()
-    done, failed = _by_group({g.name: train_task.submit(Unwalked(settings), g, Unwalked(catalog), run_id)
+    done, failed = _by_group({(g.name,): train_task.submit(Unwalked(settings), g, Unwalked(catalog), run_id)
                               for g in groups}, "training")
     return {"trained": done, "failed": failed, "landing_errors": catalog.errors}
 
@@ -87,8 +113,10 @@ def score_flow(config: str | None = None, start: str | None = None, end: str | N
     settings = load_settings(config)
     catalog, groups = _catalog(settings)
     run_id = _run_id()
-    done, failed = _by_group({g.name: score_task.submit(Unwalked(settings), g, Unwalked(catalog), run_id, start,
-                                                        end) for g in groups}, "scoring")
+    futures = {tuple(g.name for g in batch): score_task.submit(Unwalked(settings), Unwalked(batch), Unwalked(catalog),
+                                                               run_id, _label(batch), start, end)
+               for batch in batches(groups)}
+    done, failed = _by_group(futures, "scoring", batched=True)
     result = {"scored": done, "failed": failed, "landing_errors": catalog.errors}
     problems = _after_scoring(settings, result, backfill=start is not None or end is not None)
     if problems:  # scoring completed; the run's message says what was not delivered or written

@@ -1,8 +1,9 @@
-"""Prefect tasks: one per stage and group, each a thin call into `pipeline`."""
+"""Prefect tasks: one per stage and group (scoring: per batch of groups), each a thin call into `pipeline`."""
 from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -16,6 +17,9 @@ from pipeline.config import GroupConfig, Settings
 from pipeline.report import GroupSection, build_html, markdown_summary
 from pipeline.scoring import score_group
 from pipeline.train import train_group
+
+
+GROUP_RETRY_DELAY_SECONDS = 5  # before a scored group's one retry of an I/O error
 
 
 def io_error(task, task_run, state) -> bool:
@@ -66,13 +70,30 @@ def train_task(settings: Unwalked, group: GroupConfig, catalog: Unwalked, run_id
     return {**summary, "worker": worker}
 
 
-@task(name="score-group", task_run_name="score-{group.name}", retries=1, retry_delay_seconds=5,
-      retry_condition_fn=io_error, cache_policy=NO_CACHE)
-def score_task(settings: Unwalked, group: GroupConfig, catalog: Unwalked, run_id: str,
-               start: str | None = None, end: str | None = None) -> dict:
-    io.use_storage(settings.value.storage)
-    return score_group(settings.value, group, catalog.value, run_id, pd.Timestamp(start) if start else None,
-                       pd.Timestamp(end) if end else None, emit=get_run_logger().info)
+@task(name="score-groups", task_run_name="score-{label}", cache_policy=NO_CACHE)
+def score_task(settings: Unwalked, batch: Unwalked, catalog: Unwalked, run_id: str, label: str,
+               start: str | None = None, end: str | None = None) -> dict[str, dict]:
+    """Score a batch of groups one after another (`flows.nightly.batches`): each group's outcome is
+    its own, as with a task of its own. A group's error fails that group alone (`failed`: its
+    message) and an I/O error (`OSError`) is retried once, after `GROUP_RETRY_DELAY_SECONDS`."""
+    settings, logger = settings.value, get_run_logger()
+    io.use_storage(settings.storage)
+    times = [pd.Timestamp(t) if t else None for t in (start, end)]
+    done, failed = {}, {}
+    for group in batch.value:
+        for retry in (False, True):
+            try:
+                done[group.name] = score_group(settings, group, catalog.value, run_id, *times, emit=logger.info)
+                break
+            except Exception as exc:  # noqa: BLE001 - the group's error is its outcome; the others go on
+                if isinstance(exc, OSError) and not retry:
+                    logger.warning(f"{group.name}: {type(exc).__name__}: {exc}; retrying in "
+                                   f"{GROUP_RETRY_DELAY_SECONDS} s")
+                    time.sleep(GROUP_RETRY_DELAY_SECONDS)
+                    continue
+                failed[group.name] = f"{type(exc).__name__}: {exc}"
+                break
+    return {"done": done, "failed": failed}
 
 
 def secret_url(destination: Destination) -> str:

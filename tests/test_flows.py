@@ -76,6 +76,17 @@ def test_progress_is_reported_for_every_group_of_a_small_run_and_each_twentieth_
     assert fleet == list(range(50, 1001, 50))  # 20 artifact updates and log lines, not 1,000
     assert [k for k in range(1, 31) if reports_progress(k, 30)][-1] == 30 and sum(
         reports_progress(k, 30) for k in range(1, 31)) == 20
+    assert [k for k in range(16, 1001, 16) if reports_progress(k, 1000, 16)][:3] == [64, 112, 160]  # batches
+
+
+def test_scoring_batches_hold_one_group_each_up_to_the_most_tasks_then_near_equal_shares():
+    from flows.nightly import batches
+
+    assert batches(list("abc"), most=4) == [("a",), ("b",), ("c",)]
+    assert batches(list("abcdefg"), most=3) == [("a", "b"), ("c", "d"), ("e", "f", "g")]
+    fleet = batches(list(range(1000)))
+    assert len(fleet) == 64 and {len(b) for b in fleet} == {15, 16} and [g for b in fleet for g in b] == list(range(1000))
+    assert batches([]) == []
 
 
 def test_the_landing_scan_is_kept_for_the_next_run_and_a_failed_keep_loses_nothing(tmp_path, prefect_harness):

@@ -25,8 +25,9 @@ def project(tmp_path, prefect_harness, monkeypatch):
     config = tmp_path / "nightwatch.yaml"
     config.write_text(yaml.safe_dump({"storage": {"data_root": "data", "models_root": "models"},
                                       "defaults": QUICK, "groups": GROUPS}))
-    for task in (tasks.discover_task, tasks.score_task, tasks.report_task):
+    for task in (tasks.discover_task, tasks.report_task):
         monkeypatch.setattr(task, "retry_delay_seconds", 0)
+    monkeypatch.setattr(tasks, "GROUP_RETRY_DELAY_SECONDS", 0)
     return tmp_path, str(config)
 
 

@@ -25,9 +25,10 @@ def project(tmp_path, prefect_harness, monkeypatch):
 
     make_root(tmp_path)
     config = write_config(tmp_path, GROUPS)
-    for task in (tasks.train_task, tasks.score_task, tasks.report_task):
+    for task in (tasks.train_task, tasks.report_task):
         assert task.retries >= 1, task.name
         monkeypatch.setattr(task, "retry_delay_seconds", 0)
+    monkeypatch.setattr(tasks, "GROUP_RETRY_DELAY_SECONDS", 0)  # scoring retries each group in its batch
     attempts: list[str] = []
     real = tasks.train_group
     monkeypatch.setattr(tasks, "train_group", lambda settings, group, *a, **k: (

@@ -119,7 +119,7 @@ def test_the_refusal_is_not_retried_and_the_genuine_version_scores_the_new_rows(
                                       "defaults": QUICK, "groups": GOOD}))
     calls = []
     monkeypatch.setattr(tasks, "score_group", lambda *a, **k: (calls.append(1), score_group(*a, **k))[1])
-    monkeypatch.setattr(tasks.score_task, "retry_delay_seconds", 0)
+    monkeypatch.setattr(tasks, "GROUP_RETRY_DELAY_SECONDS", 0)
     result = score_flow(str(config))
     assert len(calls) == 1  # refused once, not retried
     assert f"{path}: states.score: threshold: must be a finite number, at least 0, got -1.0" in result["failed"]["good"]
