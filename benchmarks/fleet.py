@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from benchmarks.fleet_profile import Profile, stage_lines, trainer_throughput
+from pipeline.io import landing as landing_reads
 from pipeline.sample_data import load_curve
 
 END = pd.Timestamp("2026-11-29", tz="UTC")  # night 1's data ends here; night 2's a day later
@@ -144,6 +145,12 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def decoded_mib() -> float:
+    """What the landing reads keep decoded for their next read (bounded by `DECODED_BUDGET`): part
+    of the RSS that grows with the groups read until the bound."""
+    return landing_reads._DECODED.held / 2**20
+
+
 def found(data_root: str, incidents: dict) -> int:
     """Injected incidents overlapped by a published anomaly interval."""
     from pipeline import io
@@ -236,11 +243,11 @@ def main(argv: list[str] | None = None) -> None:
     metrics = sum(f.shape[1] for f in frames.values())
     print(f"fleet: {n} groups, {metrics} metrics, {args.days} days at 5 min, {len(incidents)} incidents; "
           f"{args.workers} workers on {os.cpu_count()} cores (timings noisy: other jobs share this machine)")
-    profile, rss = profiled(), {"start": rss_mib()}
+    profile, rss, decoded = profiled(), {"start": rss_mib()}, {"start": decoded_mib()}
     try:
         night1_train, _, stages1 = timed_flow(train_flow, configs["warm"], profile)
         night1_score, _, score1 = timed_flow(score_flow, configs["warm"], profile)
-        rss["night 1"] = rss_mib()
+        rss["night 1"], decoded["night 1"] = rss_mib(), decoded_mib()
         for part in ("models", "data/scores", "data/anomalies", "data/features", "data/state"):
             if (arms["warm"] / part).exists():
                 shutil.copytree(arms["warm"] / part, arms["baseline"] / part, dirs_exist_ok=True)
@@ -255,10 +262,10 @@ def main(argv: list[str] | None = None) -> None:
             night2[arm] = (train_s, score_s, train_stages, score_stages, warm_runs,
                            sum(r["promoted"] for r in trained["trained"].values()),
                            found(str(arms[arm] / "data"), incidents))
-            rss[f"night 2 {arm}"] = rss_mib()
+            rss[f"night 2 {arm}"], decoded[f"night 2 {arm}"] = rss_mib(), decoded_mib()
         land(landing, frames, END + pd.Timedelta(days=1), index[-1] + pd.Timedelta(minutes=5), "-h00")
         hourly = {arm: timed_flow(score_flow, configs[arm], profile) for arm in ("baseline", "warm")}
-        rss["hourly"] = rss_mib()
+        rss["hourly"], decoded["hourly"] = rss_mib(), decoded_mib()
     finally:
         profile.restore()
 
@@ -305,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
           f"with NIGHTWATCH_COMPILE_CACHE filled")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB; RSS after each phase: " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+    print(f"  of which decoded landing row groups kept for the next read (at most "
+          f"{landing_reads.DECODED_BUDGET / 2**20:.0f} MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in decoded.items()))
     train_s, score_s = night2["warm"][:2]
     print(f"nightly: {(train_s + score_s) / n:.2f} s per group; hourly for 1,000 groups: "
           f"{hourly['warm'][0] / n * 1000:.0f} s")

@@ -250,7 +250,8 @@ def _window_errors(model: keras.Model, view: np.ndarray, starts: np.ndarray, bat
                            for x, mask in _padded_batches(view, starts, batch_size)])
 
 
-BATCH, SMALL = 2048, 256  # windows per model call: full batches, and the padded size of short ones
+BATCH = 2048  # windows per model call
+SHORT = (64, 256)  # the sizes a shorter batch is padded to: the least that holds it (an hour's ~10 windows: 64)
 _COMPILED: dict[tuple, Callable] = {}
 
 
@@ -266,18 +267,20 @@ def reconstruct(model, view: np.ndarray, starts: np.ndarray,
                 batch_size: int = BATCH) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield `(starts, windows [b, T, F], reconstructions [b, T, F], codes [b, k])` batch by batch.
 
-    `model` is a trained `keras.Model` or a `StoredModel`. Batches are zero-padded to one of two
-    sizes (`SMALL` windows or `batch_size`), so nothing is traced twice, and both run XLA-compiled:
-    a plain graph computes the same window a few float32 ulps apart, so an hourly run would publish
-    scores other than a backfill of the same steps (the small size's compile costs ~1 s once per
-    process, and each call is then faster).
+    `model` is a trained `keras.Model` or a `StoredModel`. Batches are zero-padded to one of a few
+    sizes (`SHORT`, or `batch_size`), so nothing is traced twice, and all run XLA-compiled: a plain
+    graph computes the same window a few float32 ulps apart, so an hourly run would publish scores
+    other than a backfill of the same steps; compiled, a window gives the same bits in a batch of
+    any of these sizes (not below 64 windows: a small model's 32 differ; each size's compile costs
+    ~1 s once per process, on first use; a call of 64 windows then takes 3 ms, of 256 8 ms, of
+    2048 51 ms: benchmarks/RESULTS.md).
     """
     model, weights = (model.template, model.weights) if isinstance(model, StoredModel) else (
         model, [current_values(variables) for variables in variable_groups(model)])
     architecture = _architecture(model)
     for chunk, x in iter_batches(view, starts, batch_size):
         n = len(x)
-        size = SMALL if n <= SMALL else batch_size
+        size = next((short for short in SHORT if n <= short < batch_size), batch_size)
         recon, code = _inference(model, architecture)(weights, _zero_pad(x, size))
         yield chunk, x, recon.numpy()[:n], code.numpy()[:n]
 

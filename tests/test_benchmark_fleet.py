@@ -45,12 +45,21 @@ def test_the_fleet_benchmark_runs_in_one_command_and_ends_with_its_figures(tmp_p
     text = "\n".join(out)
     for heading in ("night 1", "baseline (cold)", "warm start", "hourly, one new hour", "where the time goes",
                     "compile", "registry write", "publish", "% of the compiled step", "peak RSS",
-                    "orchestration alone"):
+                    "orchestration alone", "decoded landing row groups kept"):
         assert heading in text, heading
     warm_row = next(line for line in out if line.strip().startswith("warm start")).split()
     assert warm_row[-5] == "4" and warm_row[-1] == "1"  # every night-2 model started warm; g0003's incident
     baseline_row = next(line for line in out if line.strip().startswith("baseline (cold)")).split()
     assert baseline_row[-5] == "0"
+
+    kept = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    probe = subprocess.run([sys.executable, "-m", "benchmarks.hourly_probe", str(tmp_path / "fleet"), "--hours", "2"],
+                           capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    lines = probe.stdout.strip().splitlines()
+    assert [re.fullmatch(r"hour (\d): \d+\.\d ms per group \(4 groups\)", line)[1] for line in lines[:2]] == ["1", "2"]
+    assert "inference" in probe.stdout and "publish" in probe.stdout and "read/align" in probe.stdout
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == kept  # it worked on a copy
 
 
 def test_importing_the_benchmark_leaves_the_environment_alone():

@@ -166,7 +166,7 @@ def test_compiled_reconstruction_matches_keras_predict_for_every_model_of_an_arc
     second.set_weights([w * 1.5 for w in first.get_weights()])
     traces = []
     for model in (first, second):
-        for subset in (starts[:100], starts):  # one batch of SMALL, then full batches and a padded tail
+        for subset in (starts[:100], starts):  # one short batch, then full batches and a padded tail
             got = list(reconstruct(model, view, subset, batch_size=1024))
             recon, codes = np.concatenate([r for *_, r, _ in got]), np.concatenate([c for *_, c in got])
             windows = np.ascontiguousarray(view[subset])
@@ -181,9 +181,10 @@ def test_a_window_reconstructs_to_the_same_bits_in_a_short_batch_and_a_full_one(
     """An hourly run (a short batch) and a backfill (full batches) must publish the same scores."""
     view, starts = sine_windows(n=2400)
     model = build_autoencoder(12, 2, CFG)
-    (_, _, short, _), = reconstruct(model, view, starts[500:520])
     full = np.concatenate([r for *_, r, _ in reconstruct(model, view, starts, batch_size=1024)])
-    np.testing.assert_array_equal(short, full[500:520])
+    for short in (starts[500:520], starts[500:700]):  # padded to 64 and to 256 windows (32 would differ)
+        (_, _, recon, _), = reconstruct(model, view, short)
+        np.testing.assert_array_equal(recon, full[500:500 + len(short)])
 
 
 def test_tensorflows_retracing_notice_for_per_architecture_traces_is_not_logged(caplog):

@@ -1,0 +1,82 @@
+"""The hourly run's steady state without its flow: `score_group` for each group of a fleet kept by
+`python -m benchmarks.fleet --keep DIR`, after each of N more hours lands as a file per group (hour
+k: the fleet's `-h00` file with its times moved k hours on), as the hourly deployment finds them.
+
+    python -m benchmarks.hourly_probe DIR [--hours 4]
+
+It works on a copy of DIR's warm arm (DIR stays as it is) and prints each hour's milliseconds
+per group, then where the last hour's time went (`benchmarks.fleet`'s stages, each exclusive of
+the others). Set against the fleet's hourly figure, what is left is the flow's own cost.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.fleet import profiled, quiet_environment
+from benchmarks.fleet_profile import stage_lines
+
+
+def copy_warm_arm(kept: Path, work: Path) -> str:
+    """The warm arm's models and published data beside a copy of the landing; its config's path."""
+    shutil.copytree(kept / "landing", work / "landing")
+    shutil.copytree(kept / "warm" / "data", work / "data", symlinks=True, ignore=shutil.ignore_patterns("landing"))
+    (work / "data" / "landing").symlink_to(work / "landing")
+    shutil.copytree(kept / "warm" / "models", work / "models")
+    config = (kept / "warm" / "nightwatch.yaml").read_text().replace(str(kept / "warm"), str(work))
+    (work / "nightwatch.yaml").write_text(config)
+    return str(work / "nightwatch.yaml")
+
+
+def land_hour(landing: Path, first_hours: list[Path], hour: int) -> None:
+    """Each group's first hourly file again, `hour` hours later, in its day's folder."""
+    for path in first_hours:
+        frame = pd.read_parquet(path)
+        frame["timestamp"] += pd.Timedelta(hours=hour)
+        folder = landing / "fleet" / f"date={frame['timestamp'].iloc[0].date()}"
+        folder.mkdir(exist_ok=True)
+        frame.to_parquet(folder / path.name.replace("-h00", f"-h{hour:02d}"), index=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kept", type=Path, help="a folder `benchmarks.fleet --keep` left")
+    parser.add_argument("--hours", type=int, default=4)
+    args = parser.parse_args(argv)
+    quiet_environment()
+    from pipeline import scoring
+    from pipeline.catalog import discover, groups as resolve
+    from pipeline.config import load_settings
+
+    with tempfile.TemporaryDirectory(prefix="nightwatch-hourly-") as folder:
+        work = Path(folder)
+        settings = load_settings(copy_warm_arm(args.kept, work))
+        first_hours = sorted((work / "landing").glob("fleet/*/*-h00.parquet"))
+        profile = profiled()
+        profile.wrap(scoring, "score_group", "other (in score_group: rules, waits)")
+        try:
+            for hour in range(1, args.hours + 1):
+                land_hour(work / "landing", first_hours, hour)
+                catalog = discover(settings.storage.landing, now=pd.Timestamp.now("UTC") + pd.Timedelta(days=3650))
+                groups = resolve(settings, catalog)
+                profile.take()
+                started = time.perf_counter()
+                for group in groups:
+                    scoring.score_group(settings, group, catalog, f"probe-{hour}", emit=lambda _: None)
+                wall = time.perf_counter() - started
+                print(f"hour {hour}: {1000 * wall / len(groups):.1f} ms per group ({len(groups)} groups)", flush=True)
+            stages = profile.take()
+        finally:
+            profile.restore()
+    print(f"hour {args.hours}, where the time went:")
+    for line in stage_lines(stages, len(groups), wall):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
