@@ -102,6 +102,11 @@ def test_files_of_one_schema_are_read_together_and_a_problem_names_its_file(tmp_
     with pytest.raises(InputError, match=r"h1\.parquet: column 'd\.cpu': 1 values beyond") as caught:
         io.read_series(paths, {"d.cpu", "d.mem"})
     assert caught.value.source == paths[1]
+    pd.DataFrame({"timestamp": [T0 + pd.Timedelta(hours=4)]}).to_parquet(paths[3])  # a layout problem, said as such
+    with pytest.raises(InputError) as caught:
+        io.read_series(paths[2:], {"d.cpu"}, T0)
+    assert (caught.value.source, caught.value.problem) == (
+        paths[3], "wide layout needs at least one metric column besides timestamp")
 
 
 def test_a_row_without_a_time_is_refused_by_a_range_read_too(tmp_path):

@@ -103,6 +103,8 @@ def _decoded(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Ti
                 key = (path, info.get("size"), version, tuple(columns), number)
                 tables.append(_DECODED.get(key, decode) if any(v is not None for v in version) else decode())
             table = pa.concat_tables(tables) if tables else schema.empty_table().select(columns)
+    except InputError:  # the file's layout, said as such
+        raise
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
     times = table.column(TIMESTAMP)
