@@ -88,8 +88,7 @@ def _decoded(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Ti
     system that reports none of those is never cached). Other reads take the whole file."""
     fs, local = fsspec.core.url_to_fs(path)
     try:
-        info = fs.info(local)
-        version = tuple(info.get(k) for k in ("mtime", "created", "ino", "LastModified", "ETag"))
+        version = _version(fs.info(local))
         with fs.open(local, "rb") as handle:
             parquet = pq.ParquetFile(handle)
             schema = parquet.schema_arrow
@@ -100,8 +99,8 @@ def _decoded(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Ti
             tables = []
             for number in _row_groups(parquet.metadata, low, high):
                 decode = lambda number=number: parquet.read_row_group(number, columns=columns)  # noqa: E731
-                key = (path, info.get("size"), version, tuple(columns), number)
-                tables.append(_DECODED.get(key, decode) if any(v is not None for v in version) else decode())
+                key = (path, version, tuple(columns), number)
+                tables.append(decode() if version is None else _DECODED.get(key, decode))
             table = pa.concat_tables(tables) if tables else schema.empty_table().select(columns)
     except InputError:  # the file's layout, said as such
         raise
@@ -134,14 +133,20 @@ def _row_groups(footer: pq.FileMetaData, low: int | None, high: int | None) -> l
     leaf, unit = found
     kept = []
     for number in numbers:
-        stats = footer.row_group(number).column(leaf).statistics
-        if (stats is None or not stats.has_min_max or stats.physical_type != "INT64" or not stats.has_null_count
-                or stats.null_count):
-            kept.append(number)
-        elif ((low is None or stats.max_raw >= low // UNIT_NANOS[unit])
-              and (high is None or stats.min_raw <= high // UNIT_NANOS[unit])):
+        bounds = _raw_bounds(footer.row_group(number).column(leaf).statistics)
+        if bounds is None or ((low is None or bounds[1] >= low // UNIT_NANOS[unit])
+                              and (high is None or bounds[0] <= high // UNIT_NANOS[unit])):
             kept.append(number)
     return kept
+
+
+def _raw_bounds(stats: pq.Statistics | None) -> tuple[int, int] | None:
+    """A row group's least and greatest time as stored, or None where its statistics do not bound
+    every row (none kept, not integers, or rows without a time)."""
+    if (stats is None or not stats.has_min_max or stats.physical_type != "INT64" or not stats.has_null_count
+            or stats.null_count):
+        return None
+    return stats.min_raw, stats.max_raw
 
 
 def _time_leaf(footer: pq.FileMetaData) -> tuple[int, str] | None:
@@ -153,10 +158,6 @@ def _time_leaf(footer: pq.FileMetaData) -> tuple[int, str] | None:
         return None
     unit = TIME_UNITS.get(json.loads(leaves[found[0]].logical_type.to_json()).get("timeUnit"))
     return None if unit is None else (found[0], unit)
-
-
-def _schema(path: str) -> pa.Schema:
-    return _footer(path).schema.to_arrow_schema()
 
 
 def _footer(path: str) -> pq.FileMetaData:
@@ -178,16 +179,11 @@ def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp, in
     if footer.num_rows == 0:
         return pd.NaT, pd.NaT, 0  # no time range holds a row of it
     leaf, unit = found
-    lows, highs = [], []
-    for number in range(footer.num_row_groups):
-        stats = footer.row_group(number).column(leaf).statistics
-        if (stats is None or not stats.has_min_max or stats.physical_type != "INT64" or not stats.has_null_count
-                or stats.null_count):
-            return None
-        lows.append(stats.min_raw)
-        highs.append(stats.max_raw)
-    return (pd.Timestamp(min(lows), unit=unit, tz="UTC"), pd.Timestamp(max(highs), unit=unit, tz="UTC"),
-            footer.num_rows)
+    found = [_raw_bounds(footer.row_group(number).column(leaf).statistics) for number in range(footer.num_row_groups)]
+    if None in found:
+        return None
+    return (pd.Timestamp(min(low for low, _ in found), unit=unit, tz="UTC"),
+            pd.Timestamp(max(high for _, high in found), unit=unit, tz="UTC"), footer.num_rows)
 
 
 def scan_file(path: str) -> dict[str, str | None]:
@@ -270,14 +266,14 @@ def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
     read; with `start`/`end`, row groups whose time statistics lie outside them are skipped,
     so an hourly run costs what its new rows cost, not the file's whole history.
     """
-    schema = _schema(path)
-    layout, kind = detect_layout(schema.names, path), schema.field(TIMESTAMP).type
-    columns, source_group = _columns(schema, path, wanted, values=False), hive_group(path)
-    first, last, count = None, None, 0
-    ranged = pa.types.is_timestamp(kind) and (start is not None or end is not None)  # ISO strings: read whole
+    source_group, first, last, count = hive_group(path), None, None, 0
     try:
         with fsspec.open(path, "rb") as handle:
             parquet = pq.ParquetFile(handle)
+            schema = parquet.schema_arrow
+            layout, kind = detect_layout(schema.names, path), schema.field(TIMESTAMP).type
+            columns = _columns(schema, path, wanted, values=False)
+            ranged = pa.types.is_timestamp(kind) and (start is not None or end is not None)  # ISO strings: whole
             row_groups = _row_groups(parquet.metadata, *_widened(start, end)) if ranged else None
             if row_groups == []:
                 return None

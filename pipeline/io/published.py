@@ -4,14 +4,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.config import check_name
 from pipeline.io.files import (LOCK, append_line, locked, read_parquet, read_table, remove, sweep, write_bytes_atomic,
@@ -222,9 +220,7 @@ def drop_lookback(data_root: str, group: str) -> None:
 def read_lookback(data_root: str, group: str) -> pa.Table | None:
     """The group's carried look-back, None if there is none."""
     path = lookback_path(data_root, group)
-    if not path.exists():
-        return None
-    return pq.read_table(BytesIO(path.read_bytes()) if isinstance(path, ObjectPath) else str(path))
+    return read_table(path) if path.exists() else None
 
 
 def reset_state(data_root: str, group: str, scored_until: pd.Timestamp | None, now: pd.Timestamp,
