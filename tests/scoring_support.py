@@ -12,7 +12,28 @@ from pipeline import io
 from pipeline.catalog import discover, groups
 from pipeline.config import GroupConfig, Settings
 from pipeline.scoring import score_group
-from tests.helpers import tiny_settings
+from pipeline.train import train_group
+from tests.helpers import land_sample, tiny_settings
+
+
+# Flagging rules with their recent-context checks on, and off; filters loose enough to keep repeats.
+RECENT = {"score": {"recent": {"days": 3, "k": 2.0}}, "level": {"steps": 24, "recent": {"days": 3, "factor": 1.2}},
+          "shift": {"recent": {"days": 3, "k": 2.0, "floor": 0.5}}}
+NO_RECENT = {"score": {"recent": None}, "level": {"steps": 24, "recent": None}, "shift": {"recent": None}}
+LOOSE_REPEATS = {"min_peak": {}, "daily_repeat": {"factor": 1.5}}
+LAG = "db-01.replication_lag"
+
+
+def trained_and_scored(root: Path) -> tuple:
+    """The db-01 sample group landed under `root`, trained and scored once with the tiny settings:
+    (root, settings, catalog, group, injected anomalies, score summary), the scoring tests' base."""
+    injected = land_sample(root, keep=("db-01",))
+    settings = tiny_settings(root)
+    catalog = discover(settings.storage.landing)
+    (db,) = [g for g in groups(settings, catalog) if g.name == "db-01"]
+    train_group(settings, db, catalog, "train-run", emit=lambda _: None)
+    summary = score_group(settings, db, catalog, "score-run", emit=lambda _: None)
+    return root, settings, catalog, db, injected, summary
 
 
 def scoring_copy(settings, target: Path, stride: int | None = None, threshold: float | None = None,

@@ -1,0 +1,112 @@
+"""Hourly scoring that carries its look-back from run to run: the same rows as reading it again."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import io
+from pipeline.catalog import discover
+from pipeline.scoring import score_group
+from tests.scoring_support import (LAG, LOOSE_REPEATS, RECENT, db_group, published, scoring_copy,
+                                   trained_and_scored)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    return trained_and_scored(tmp_path_factory.mktemp("score"))
+
+
+def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_do(scored, tmp_path, monkeypatch):
+    """The last 8 hours landed an hour at a time (low threshold, recent checks on): runs that read the
+    look-back the previous run carried publish exactly the rows of runs whose carried file is removed
+    first, and read hours, not days, of landing rows. A look-back carried by another model version (a
+    promotion since) or over which a file landed late is not used: that run reads the days again. A
+    run starting with an anomaly interval open scores it again and resumes the carried steps before it."""
+    _, settings, _, _, _, _ = scored
+    scores = io.read_dataset(settings.storage.data_root, "scores", "db-01").drop_duplicates("timestamp")
+    low = float(np.nanquantile(scores["score"], 0.93))
+    copies = {kind: scoring_copy(settings, tmp_path / kind, threshold=low, flags=RECENT, filters=LOOSE_REPEATS)
+              for kind in ("carried", "read again")}
+    hours = {}
+    for kind, copy in copies.items():
+        paths = sorted(Path(copy.storage.landing).rglob("*.parquet"))
+        cut = max(pd.read_parquet(path)["timestamp"].max() for path in paths) - pd.Timedelta(hours=8)
+        for path in paths:
+            frame = pd.read_parquet(path)
+            io.write_parquet_atomic(frame[frame["timestamp"] <= cut], path)
+            later = frame[frame["timestamp"] > cut].copy()
+            since = later["timestamp"] - cut
+            incident = (since > pd.Timedelta(hours=2)) & (since < pd.Timedelta(hours=6))
+            later.loc[incident, LAG] += 10 * frame[LAG].std()  # an interval open across hours
+            for hour, rows in later.groupby((later["timestamp"] - cut).dt.ceil("h")):
+                name = path.with_name(f"{path.stem}-{hour.seconds // 3600}h.parquet")
+                hours.setdefault(kind, {}).setdefault(hour, []).append((name, rows))
+    spans, opened = {}, []  # opened: each run's anomaly interval open at its start, if any
+    real = io.read_series
+
+    def recording(paths, wanted, start=None, end=None):
+        spans.setdefault(kind, []).append((start, end))
+        return real(paths, wanted, start, end)
+
+    def run(kind: str) -> None:
+        copy = copies[kind]
+        if kind == "read again":
+            io.lookback_path(copy.storage.data_root, "db-01").unlink(missing_ok=True)
+        spans.pop(kind, None)
+        opened.append(io.read_open_since(copy.storage.data_root, "db-01"))
+        score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lambda _: None)
+
+    monkeypatch.setattr(io, "read_series", recording)
+    for kind in copies:
+        run(kind)
+    for hour in sorted(hours["carried"]):
+        for kind in copies:
+            for path, rows in hours[kind][hour]:
+                io.write_parquet_atomic(rows, path)
+            run(kind)
+        read = {kind: max(end - start for start, end in spans[kind] if start is not None) for kind in copies}
+        assert read["carried"] < pd.Timedelta(hours=12) and read["read again"] > pd.Timedelta(days=3)
+    assert io.lookback_path(copies["carried"].storage.data_root, "db-01").exists()
+    assert any(since is not None for since in opened[2::2])  # a grid moved back by an open interval resumed too
+    found = {kind: published(copy) for kind, copy in copies.items()}
+    for name in ("scores", "anomalies", "features"):
+        pd.testing.assert_frame_equal(found["carried"][name].drop(columns="embedding", errors="ignore"),
+                                      found["read again"][name].drop(columns="embedding", errors="ignore"),
+                                      check_exact=True)
+    assert found["carried"]["scores"]["is_anomaly"].any()
+
+    copy, kind = copies["carried"], "carried"
+    path = io.lookback_path(copy.storage.data_root, "db-01")
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"nightwatch.lookback"])
+    pq.write_table(table.replace_schema_metadata({b"nightwatch.lookback": json.dumps(
+        {**meta, "version": "20260101T000000Z-other"}).encode()}), path)
+    io.reset_state(copy.storage.data_root, "db-01", io.read_watermark(copy.storage.data_root, "db-01")
+                   - pd.Timedelta(hours=1), pd.Timestamp.now(tz="UTC"), "test")
+    run(kind)
+    assert max(end - start for start, end in spans[kind] if start is not None) > pd.Timedelta(days=3)
+    run(kind)  # the run above carried its own look-back again; a file lands late inside its range
+    late = pd.read_parquet(next(Path(copy.storage.landing).rglob("*-1h.parquet"))).iloc[:1]
+    late["timestamp"] -= pd.Timedelta(hours=20)
+    io.write_parquet_atomic(late, Path(copy.storage.landing) / "late.parquet")
+    io.reset_state(copy.storage.data_root, "db-01", io.read_watermark(copy.storage.data_root, "db-01")
+                   - pd.Timedelta(hours=1), pd.Timestamp.now(tz="UTC"), "test")
+    run(kind)
+    assert max(end - start for start, end in spans[kind] if start is not None) > pd.Timedelta(days=3)
+
+
+def test_a_backfill_drops_the_carried_look_back(scored, tmp_path):
+    """A backfill may rescore rows rewritten in place (same times and row count, so the carried
+    file's check of the landing files passes): the next incremental run must read the days again."""
+    _, settings, _, _, _, _ = scored
+    copy = scoring_copy(settings, tmp_path / "copy")
+    carried = io.lookback_path(copy.storage.data_root, "db-01")
+    score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lambda _: None)
+    assert carried.exists()
+    newest = io.read_dataset(copy.storage.data_root, "scores", "db-01")["timestamp"].max()
+    score_group(copy, db_group(copy), discover(copy.storage.landing), "backfill", start=newest - pd.Timedelta("1D"),
+                emit=lambda _: None)
+    assert not carried.exists()
