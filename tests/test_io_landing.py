@@ -150,23 +150,32 @@ def test_row_group_cache_keeps_the_latest_tables_within_its_budget():
 
 
 def test_time_span_skips_row_groups_outside_the_range(tmp_path, monkeypatch):
+    """A range decodes only the row groups its statistics may hold (kept for the read that follows);
+    a whole file's times are scanned in batches."""
     import pyarrow.parquet as pq
 
     path = str(tmp_path / "w.parquet")
     stamps = pd.date_range(T0, periods=48, freq="30min", tz="UTC")  # 4 row groups of 6 hours
     pd.DataFrame({"timestamp": stamps, "a": np.arange(48.0)}).to_parquet(path, row_group_size=12)
-    read, real = [], pq.ParquetFile.iter_batches
+    read, real_group, real_batches = [], pq.ParquetFile.read_row_group, pq.ParquetFile.iter_batches
 
-    def recording(self, *args, row_groups=None, **kwargs):
-        read.append(row_groups)
-        return real(self, *args, row_groups=row_groups, **kwargs)
+    def recording_group(self, number, *args, **kwargs):
+        read.append(number)
+        return real_group(self, number, *args, **kwargs)
 
-    monkeypatch.setattr(pq.ParquetFile, "iter_batches", recording)
+    def recording_batches(self, *args, **kwargs):
+        read.append("all")
+        return real_batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", recording_group)
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", recording_batches)
     assert io.time_span(path, {"a"}, start=stamps[40]) == (stamps[40], stamps[47], 8)
     assert io.time_span(path, {"a"}, stamps[11], stamps[12]) == (stamps[11], stamps[12], 2)
     assert io.time_span(path, {"a"}, start=stamps[47] + pd.Timedelta("1h")) is None
     assert io.time_span(path, {"a"}) == (stamps[0], stamps[47], 48)
-    assert read == [[3], [0, 1], None]  # the range after the file read nothing
+    assert read == [3, 0, 1, "all"]  # the range after the file read nothing
+    assert io.read_series([path], {"a"}, stamps[11], stamps[12])["value"].tolist() == [11.0, 12.0]
+    assert read == [3, 0, 1, "all"]  # the read of a range time_span took decodes nothing again
 
 
 @pytest.mark.parametrize("unit, tz", [("s", None), ("ms", "Europe/Berlin"), ("us", "UTC"), ("ns", None)])

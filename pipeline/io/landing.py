@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import fsspec
 import numpy as np
@@ -262,38 +262,43 @@ def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
               end: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
     """First and last time of the file's rows of `wanted` series in [start, end], and their count.
 
-    Reads only the time (and series name) columns, in batches, validating every timestamp
-    read; with `start`/`end`, row groups whose time statistics lie outside them are skipped,
-    so an hourly run costs what its new rows cost, not the file's whole history.
+    Validates every timestamp it reads. A range's rows are those the read that follows takes
+    (`_decoded`: row groups picked by their time statistics, kept decoded, so both cost one
+    decode and an hourly run what its new rows cost); a whole file's time (and series name)
+    columns are scanned in batches, its values never read.
     """
     source_group, first, last, count = hive_group(path), None, None, 0
+    for batch in (_range_times(path, wanted, start, end) if start is not None or end is not None
+                  else _all_times(path, wanted)):
+        frame = batch.to_pandas()
+        if "metric" in frame.columns:  # the long layout (the file's layout was checked where it was opened)
+            if source_group is not None and "group" not in frame.columns:
+                frame = frame.assign(group=source_group)
+            frame = frame[long_series(frame, path).isin(wanted).to_numpy()]
+        times = parse_timestamps(frame[TIMESTAMP].reset_index(drop=True), path)
+        times = times[_within(times, start, end)]
+        if len(times):
+            first = times.min() if first is None else min(first, times.min())
+            last = times.max() if last is None else max(last, times.max())
+            count += len(times)
+    return None if first is None else (first, last, count)
+
+
+def _range_times(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[pa.Table]:
+    table = _decoded(path, wanted, start, end)
+    return [table.select(_columns(table.schema, path, wanted, values=False))]
+
+
+def _all_times(path: str, wanted: set[str]) -> Iterator[pa.RecordBatch]:
     try:
         with fsspec.open(path, "rb") as handle:
             parquet = pq.ParquetFile(handle)
-            schema = parquet.schema_arrow
-            layout, kind = detect_layout(schema.names, path), schema.field(TIMESTAMP).type
-            columns = _columns(schema, path, wanted, values=False)
-            ranged = pa.types.is_timestamp(kind) and (start is not None or end is not None)  # ISO strings: whole
-            row_groups = _row_groups(parquet.metadata, *_widened(start, end)) if ranged else None
-            if row_groups == []:
-                return None
-            for batch in parquet.iter_batches(SPAN_BATCH, row_groups=row_groups, columns=columns):
-                frame = batch.to_pandas()
-                if layout == "long":
-                    if source_group is not None and "group" not in frame.columns:
-                        frame = frame.assign(group=source_group)
-                    frame = frame[long_series(frame, path).isin(wanted).to_numpy()]
-                times = parse_timestamps(frame[TIMESTAMP].reset_index(drop=True), path)
-                times = times[_within(times, start, end)]
-                if len(times):
-                    first = times.min() if first is None else min(first, times.min())
-                    last = times.max() if last is None else max(last, times.max())
-                    count += len(times)
+            yield from parquet.iter_batches(SPAN_BATCH, columns=_columns(parquet.schema_arrow, path, wanted,
+                                                                          values=False))
     except InputError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
-    return None if first is None else (first, last, count)
 
 
 def _within(times: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None) -> np.ndarray:
