@@ -65,6 +65,22 @@ def test_upsert_does_not_read_back_days_it_rewrites_whole(tmp_path, monkeypatch)
     assert io.read_dataset(root, "scores", "g")["v"].tolist() == [2.0] * 72
 
 
+def test_nothing_to_publish_in_a_range_the_day_holds_nothing_of_leaves_the_day_unwritten(tmp_path, monkeypatch):
+    """An hour without anomalies: no rows now, none there before, so the day's file is not
+    rewritten; where the range held rows, they are removed as before."""
+    root, day0 = str(tmp_path), pd.Timestamp("2026-03-01", tz="UTC")
+    io.upsert_partitions(root, "anomalies", "g", frame(day0, 3, 1.0), "timestamp", day0, day0 + pd.Timedelta("2h"))
+    written = []
+    real = io.published.write_table_atomic
+    monkeypatch.setattr(io.published, "write_table_atomic", lambda table, path: written.append(path) or real(table, path))
+    empty = frame(day0, 0, 1.0)
+    io.upsert_partitions(root, "anomalies", "g", empty, "timestamp", day0 + pd.Timedelta("5h"), day0 + pd.Timedelta("6h"))
+    assert written == [] and io.read_dataset(root, "anomalies", "g")["v"].tolist() == [1.0] * 3
+    io.upsert_partitions(root, "anomalies", "g", empty, "timestamp", day0 + pd.Timedelta("1h"), day0 + pd.Timedelta("6h"))
+    assert len(written) == 1
+    assert io.read_dataset(root, "anomalies", "g")["timestamp"].tolist() == [day0]
+
+
 def test_watermark_round_trip_with_the_open_intervals_start(tmp_path):
     assert io.read_watermark(str(tmp_path), "g") is None and io.read_open_since(str(tmp_path), "g") is None
     io.write_watermark(str(tmp_path), "g", T0, T0 - pd.Timedelta("1h"))

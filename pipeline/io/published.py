@@ -48,7 +48,11 @@ def upsert_partitions(data_root: str, dataset: str, group: str, rows: pd.DataFra
             new = table.slice(first, stop - first)
             whole_day = start <= day and day + pd.Timedelta(days=1) - pd.Timedelta(1, "us") <= end
             if not whole_day and path.exists():
-                new = _merged(read_table(path), new, time_column, start, end)
+                old = read_table(path)
+                kept = _outside(old, time_column, start, end)
+                if new.num_rows == 0 and kept.num_rows == old.num_rows:
+                    continue  # nothing in the range, before or now (an hour without anomalies): the day stands
+                new = _merged(kept, new, time_column)
             if new.num_rows == 0:
                 path.unlink(missing_ok=True)
                 continue
@@ -64,10 +68,14 @@ def _micros(times: pa.ChunkedArray | pd.DatetimeIndex) -> np.ndarray:
     return pc.cast(times.cast(pa.timestamp("us", times.type.tz)), pa.int64()).to_numpy()
 
 
-def _merged(old: pa.Table, new: pa.Table, time_column: str, start: pd.Timestamp, end: pd.Timestamp) -> pa.Table:
-    """The day's rows outside [start, end] with `new` ones, ordered by time (ties: old rows first)."""
+def _outside(old: pa.Table, time_column: str, start: pd.Timestamp, end: pd.Timestamp) -> pa.Table:
+    """The day's rows outside [start, end]: those a publish of that range keeps."""
     old_times, (first, last) = _micros(old.column(time_column)), _micros(pd.DatetimeIndex([start, end]))
-    keep = old.filter((old_times < first) | (old_times > last))
+    return old.filter((old_times < first) | (old_times > last))
+
+
+def _merged(keep: pa.Table, new: pa.Table, time_column: str) -> pa.Table:
+    """The day's kept rows with `new` ones, ordered by time (ties: kept rows first)."""
     if keep.num_rows == 0:
         return new
     return pa.concat_tables([keep, new], promote_options="permissive").sort_by(time_column)
