@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from benchmarks.fleet_profile import Profile, stage_lines, trainer_throughput
-from pipeline.io import landing as landing_reads
+from pipeline.io import landing_reads
 from pipeline.sample_data import load_curve
 
 END = pd.Timestamp("2026-11-29", tz="UTC")  # night 1's data ends here; night 2's a day later
