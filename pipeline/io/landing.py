@@ -3,6 +3,8 @@ footer tells without reading its rows (its series, its rows' time bounds)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import fsspec
 import pandas as pd
@@ -40,12 +42,21 @@ def hive_group(path: str) -> str | None:
     return parts[-1] if parts else None
 
 
-def _read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+@contextmanager
+def named_if_unreadable(path: str) -> Iterator[None]:
+    """A parquet or file-system error inside as an InputError naming the file; the file's own
+    problems found there (already InputErrors: its layout) pass as they are."""
     try:
-        with fsspec.open(path, "rb") as handle:
-            return pq.ParquetFile(handle).read(columns=columns).to_pandas()
+        yield
+    except InputError:
+        raise
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    with named_if_unreadable(path), fsspec.open(path, "rb") as handle:
+        return pq.ParquetFile(handle).read(columns=columns).to_pandas()
 
 
 def raw_time_bounds(stats: pq.Statistics | None) -> tuple[int, int] | None:
@@ -69,11 +80,8 @@ def time_leaf(footer: pq.FileMetaData) -> tuple[int, str] | None:
 
 
 def _footer(path: str) -> pq.FileMetaData:
-    try:
-        with fsspec.open(path, "rb") as handle:
-            return pq.read_metadata(handle)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    with named_if_unreadable(path), fsspec.open(path, "rb") as handle:
+        return pq.read_metadata(handle)
 
 
 def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp, int] | None:
@@ -87,11 +95,12 @@ def file_bounds(footer: pq.FileMetaData) -> tuple[pd.Timestamp, pd.Timestamp, in
     if footer.num_rows == 0:
         return pd.NaT, pd.NaT, 0  # no time range holds a row of it
     leaf, unit = found
-    found = [raw_time_bounds(footer.row_group(number).column(leaf).statistics) for number in range(footer.num_row_groups)]
-    if None in found:
+    bounds = [raw_time_bounds(footer.row_group(number).column(leaf).statistics)
+              for number in range(footer.num_row_groups)]
+    if None in bounds:
         return None
-    return (pd.Timestamp(min(low for low, _ in found), unit=unit, tz="UTC"),
-            pd.Timestamp(max(high for _, high in found), unit=unit, tz="UTC"), footer.num_rows)
+    return (pd.Timestamp(min(low for low, _ in bounds), unit=unit, tz="UTC"),
+            pd.Timestamp(max(high for _, high in bounds), unit=unit, tz="UTC"), footer.num_rows)
 
 
 def scan_file(path: str) -> dict[str, str | None]:

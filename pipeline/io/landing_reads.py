@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.ingest import TIMESTAMP, InputError, long_series, parse_timestamps, to_long
-from pipeline.io.landing import UNIT_NANOS, file_version, hive_group, raw_time_bounds, series_columns, time_leaf
+from pipeline.io.landing import (UNIT_NANOS, file_version, hive_group, named_if_unreadable, raw_time_bounds,
+                                 series_columns, time_leaf)
 
 SPAN_BATCH = 1 << 20  # rows per batch when scanning a file's timestamps
 DECODED_BUDGET = 256 << 20  # bytes of decoded landing row groups kept for the next read of them
@@ -53,7 +54,7 @@ def _decoded(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Ti
     decoded for the next read of them until the file changes (size, times, inode or ETag; a file
     system that reports none of those is never cached). Other reads take the whole file."""
     fs, local = fsspec.core.url_to_fs(path)
-    try:
+    with named_if_unreadable(path):
         version = file_version(fs.info(local))
         with fs.open(local, "rb") as handle:
             parquet = pq.ParquetFile(handle)
@@ -68,10 +69,6 @@ def _decoded(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Ti
                 key = (path, version, tuple(columns), number)
                 tables.append(decode() if version is None else _DECODED.get(key, decode))
             table = pa.concat_tables(tables) if tables else schema.empty_table().select(columns)
-    except InputError:  # the file's layout, said as such
-        raise
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
     times = table.column(TIMESTAMP)
     ticks = pc.fill_null(times.cast(pa.int64()), 0).to_numpy()
     keep = pc.is_null(times).to_numpy(zero_copy_only=False)  # rows without a time: validation refuses them
@@ -168,20 +165,15 @@ def time_span(path: str, wanted: set[str], start: pd.Timestamp | None = None,
 
 
 def _range_times(path: str, wanted: set[str], start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[pa.Table]:
-    table = _decoded(path, wanted, start, end)
-    return [table.select(series_columns(table.schema, path, wanted, values=False))]
+    table = _decoded(path, wanted, start, end)  # its columns are already the wanted ones: keep the time and names
+    return [table.select([c for c in (TIMESTAMP, "metric", "group") if c in table.column_names])]
 
 
 def _all_times(path: str, wanted: set[str]) -> Iterator[pa.RecordBatch]:
-    try:
-        with fsspec.open(path, "rb") as handle:
-            parquet = pq.ParquetFile(handle)
-            yield from parquet.iter_batches(SPAN_BATCH, columns=series_columns(parquet.schema_arrow, path, wanted,
+    with named_if_unreadable(path), fsspec.open(path, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        yield from parquet.iter_batches(SPAN_BATCH, columns=series_columns(parquet.schema_arrow, path, wanted,
                                                                           values=False))
-    except InputError:
-        raise
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable parquet file ({type(exc).__name__}: {exc})") from exc
 
 
 def _within(times: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None) -> np.ndarray:
