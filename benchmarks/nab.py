@@ -17,7 +17,8 @@ trains groups in parallel); the table's seconds per signal are then per process.
 `--baselines` also runs PCA, Isolation Forest and a robust z-score on each signal, trained on
 the same rows and thresholded like the pipeline (see benchmarks.baselines), and shows each
 under the category's row. `vusPR` is the mean VUS-PR of the continuous score (the pipeline's
-published `score`) over the category's signals with labelled windows (see benchmarks.vus).
+published `anomaly_score`: the largest of its rules' statistics over their thresholds) over
+the category's signals with labelled windows (see benchmarks.vus).
 `--train-rows N` trains each signal on its first N rows only (the pipeline through its
 `training.first_steps` setting, the baselines likewise), scores all of it, and adds a table of
 point-wise F1 and false-alarm rate over the rows after the first N, pooled per category: how
@@ -80,7 +81,7 @@ def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path,
     """Train and score one signal (wide frame indexed by UTC timestamp) with the pipeline's code,
     after adding `labels` (`(start, end, kind)` each) to its labels dataset.
 
-    Returns the published anomaly intervals and the per-timestamp scores (`score`, `is_anomaly`).
+    Returns the published anomaly intervals and the per-timestamp scores (`anomaly_score`, `is_anomaly`, ...).
     """
     spacing = frame.index.to_series().diff().median()
     length = frame.index[-1] - frame.index[0] + spacing  # trained on its whole length, as the protocol says
@@ -129,7 +130,7 @@ def evaluate_signal(frame: pd.DataFrame, windows: list, name: str, overrides: li
                "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = time.perf_counter() - started
     if scores is not None:  # after the clock: the seconds stay train + score
-        row["vus_pr"] = signal_vus_pr(pd.DatetimeIndex(scores.index), scores["score"].to_numpy(), labelled)
+        row["vus_pr"] = signal_vus_pr(pd.DatetimeIndex(scores.index), scores["anomaly_score"].to_numpy(), labelled)
     row["detected"] = [[str(a), str(b), top, trigger]  # with its top metric and what flagged it
                        for (a, b), top, trigger in zip(detected, tops, triggers)]
     row["labelled"] = [[str(a), str(b)] + ([culprit] if culprit else []) for (a, b), culprit in zip(labelled, culprits)]

@@ -113,7 +113,7 @@ def night(settings, name: str, number: int, since: pd.Timestamp, until: pd.Times
         record.update(train_seconds=time.perf_counter() - started, version=trained["version"],
                       promoted=bool(trained["promoted"]), epochs=meta["training"]["epochs"],
                       warm_from=meta["warm_start"]["from"], why=meta["warm_start"]["why"])
-    return record, day[["score", "is_anomaly", "model_version", "run_id"]]
+    return record, day[["anomaly_score", "is_anomaly", "model_version", "run_id"]]
 
 
 def judge(scores: pd.DataFrame, windows: list, merge_gap: int) -> dict:
@@ -125,7 +125,7 @@ def judge(scores: pd.DataFrame, windows: list, merge_gap: int) -> dict:
     flags = scores["is_anomaly"].to_numpy(bool)
     detected = [(times[a], times[b]) for a, b in runs(flags, merge_gap)]
     return {**overlap_counts(detected, labelled), **point_counts(times, flags, labelled),
-            "vus_pr": signal_vus_pr(times, scores["score"].to_numpy(), labelled),
+            "vus_pr": signal_vus_pr(times, scores["anomaly_score"].to_numpy(), labelled),
             "detected": [[str(a), str(b)] for a, b in detected], "labelled": [[str(a), str(b)] for a, b in labelled]}
 
 

@@ -46,7 +46,7 @@ from pipeline.config import Settings, group_from_dict, parse_settings  # noqa: E
 from pipeline.publish import anomalies_frame, features_frame, scores_table  # noqa: E402
 from pipeline.resample import aggregate_to_grid, fill_short_gaps, grid_index  # noqa: E402
 from pipeline.scale import Scaler  # noqa: E402
-from pipeline.detect.compose import detect  # noqa: E402
+from pipeline.detect.compose import anomaly_scores, detect  # noqa: E402
 from pipeline.detect.evidence import evidence  # noqa: E402
 from pipeline.detect.stored import stored_states  # noqa: E402
 from pipeline.score import timestamp_means  # noqa: E402
@@ -241,7 +241,9 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
                                      group.detection.merge_gap, detected.kept, detected.raised.flags)
         with stages.timed("frames"):
             frames = {"scores": scores_table(index, group.metrics, values, imputed, found.metric_scores,
-                                             found.scores, threshold, flags, version, "bench"),
+                                             found.scores, threshold,
+                                             anomaly_scores(detected.raised.flags, len(index)), flags, version,
+                                             "bench"),
                       "anomalies": anomalies_frame(intervals, version, "bench"),
                       "features": features_frame(index[starts + group.window - 1], np.concatenate(codes), version,
                                                  "bench")}

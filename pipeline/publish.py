@@ -1,8 +1,9 @@
 """Output rows for the published datasets; every row carries model version and run id.
 
 - scores: one row per (timestamp, metric): value, imputed, metric_score (the metric's error
-  over its usual error), and the group's combined score, threshold and is_anomaly at that
-  timestamp (points = rows with is_anomaly).
+  over its usual error), and the group's combined score, threshold, anomaly_score (the largest
+  of the rules' statistics over their thresholds) and is_anomaly at that timestamp (points =
+  rows with is_anomaly).
 - anomalies: one row per merged interval (see pipeline.anomalies.INTERVAL_COLUMNS).
 - features: one row per scored window: window_end and the encoder's bottleneck vector.
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 SCORES_SCHEMA = {"group": "string", "timestamp": "datetime64[us, UTC]", "metric": "string",
                  "value": "float64", "imputed": "bool", "metric_score": "float64", "score": "float64",
-                 "threshold": "float64", "is_anomaly": "bool", "model_version": "string", "run_id": "string"}
+                 "threshold": "float64", "anomaly_score": "float64", "is_anomaly": "bool", "model_version": "string", "run_id": "string"}
 # the Arrow schema of a scores file, with the pandas metadata that reads it back as SCORES_SCHEMA
 TEXTS = ("severity", "trigger", "top_metric", "contributors")  # interval columns published as strings
 _SCORES_ARROW = pa.Schema.from_pandas(pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SCORES_SCHEMA.items()
@@ -25,13 +26,13 @@ _SCORES_ARROW = pa.Schema.from_pandas(pd.DataFrame({c: pd.Series([], dtype=t) fo
 
 
 def scores_table(index: pd.DatetimeIndex, metrics: tuple[str, ...], values: np.ndarray, imputed: np.ndarray,
-                 metric_scores: np.ndarray, scores: np.ndarray, threshold: float, flags: np.ndarray, version: str,
-                 run_id: str) -> pa.Table:
+                 metric_scores: np.ndarray, scores: np.ndarray, threshold: float, anomaly_scores: np.ndarray,
+                 flags: np.ndarray, version: str, run_id: str) -> pa.Table:
     """Long per-metric rows for each timestamp of `index` (arrays are [time, metric] / [time])."""
     n, k = len(index), len(metrics)
     columns = [pa.array(index.repeat(k).as_unit("us")), _tiled_strings(metrics, n), values.reshape(-1),
                imputed.reshape(-1), metric_scores.reshape(-1), np.repeat(scores, k), np.full(n * k, threshold),
-               np.repeat(flags, k), _tiled_strings((version,), n * k), _tiled_strings((run_id,), n * k)]
+               np.repeat(anomaly_scores, k), np.repeat(flags, k), _tiled_strings((version,), n * k), _tiled_strings((run_id,), n * k)]
     return pa.Table.from_arrays(columns, schema=_SCORES_ARROW)
 
 

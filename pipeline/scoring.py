@@ -27,7 +27,7 @@ from pipeline.anomalies import to_intervals
 from pipeline.catalog import Catalog, future_rows, landed, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.detect.base import Evidence, joined, sliced
-from pipeline.detect.compose import filter_flags, published, raise_flags
+from pipeline.detect.compose import anomaly_scores, filter_flags, published, raise_flags
 from pipeline.detect.evidence import evidence
 from pipeline.inference import run_windows
 from pipeline.metadata import StoredVersion, check_input_shape, check_model_file, read_version
@@ -253,7 +253,8 @@ def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: d
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
         idx, metrics, part.values[new], part.imputed[new], found.metric_scores, found.scores, threshold,
-        published(kept, len(idx)), version, run_id), "timestamp", lo, hi)
+        anomaly_scores(sliced(part.raised.flags, new), len(idx)), published(kept, len(idx)), version, run_id),
+        "timestamp", lo, hi)
     io.upsert_partitions(data_root, "anomalies", group.name,
                          anomalies_frame(intervals, version, run_id), "start", lo, hi)
     io.upsert_partitions(data_root, "features", group.name, features_frame(

@@ -8,7 +8,7 @@ import pytest
 from pipeline.anomalies import to_intervals
 from pipeline.config import ConfigError, parse_settings
 from pipeline.detect.base import Evidence, Flags, sliced
-from pipeline.detect.compose import Detection, detect, filter_flags, fit, raise_flags
+from pipeline.detect.compose import Detection, anomaly_scores, detect, filter_flags, fit, raise_flags
 from pipeline.detect.daily_repeat import DailyRepeat
 from pipeline.detect.level import Level
 from pipeline.detect.min_peak import MinPeak
@@ -43,6 +43,17 @@ def test_each_filter_drops_a_run_of_each_flagging_rule_it_applies_to_and_no_othe
         assert np.flatnonzero(found.raised.flags[name].raised).tolist() == [2, dropped]
         assert np.flatnonzero(found.kept[name]).tolist() == ([2] if name == target else [2, dropped])
     assert np.flatnonzero(found.published).tolist() == [2, dropped]  # the other rules still keep it
+
+
+def test_the_anomaly_score_is_the_largest_ratio_of_any_rule_and_above_1_wherever_a_rule_flags():
+    nan, no = np.nan, np.zeros(4, bool)
+    flags = {"score": Flags(no, np.array([0.5, nan, 2.0, nan])), "level": Flags(no, np.array([1.5, nan, 0.1, 3.0]))}
+    np.testing.assert_array_equal(anomaly_scores(flags, 4), [1.5, nan, 2.0, 3.0])
+    np.testing.assert_array_equal(anomaly_scores({}, 2), [nan, nan])
+    scores, values = CASES["min_peak"][:2]
+    found = detect(Detection(flags=RULES, filters=()), evidence(scores, values), STATES)
+    ratios = anomaly_scores(found.raised.flags, len(scores))
+    assert found.published.any() and (ratios[found.published] > 1).all() and (ratios[~found.published] <= 1).all()
 
 
 def test_filters_run_in_order_each_on_what_the_last_kept():

@@ -11,11 +11,13 @@ INDEX = pd.date_range("2026-01-01", periods=2, freq="5min", tz="UTC").as_unit("n
 def test_scores_table_is_long_per_metric_and_reads_back_with_schema():
     out = scores_table(INDEX, ("cpu", "p99_ms_é"), np.array([[1.0, 2.0], [3.0, 4.0]]),
                        np.array([[False, True], [False, False]]), np.array([[0.1, 0.2], [0.3, 0.4]]),
-                       np.array([0.15, 0.35]), 0.3, np.array([False, True]), "v1", "run").to_pandas()
+                       np.array([0.15, 0.35]), 0.3, np.array([0.5, np.inf]), np.array([False, True]), "v1",
+                       "run").to_pandas()
     assert {c: str(t) for c, t in out.dtypes.items()} == {c: t for c, t in SCORES_SCHEMA.items() if c != "group"}
     assert out["metric"].tolist() == ["cpu", "p99_ms_é", "cpu", "p99_ms_é"]  # names of other lengths, not ASCII
     assert out["value"].tolist() == [1.0, 2.0, 3.0, 4.0]
     assert out["score"].tolist() == [0.15, 0.15, 0.35, 0.35]
+    assert out["anomaly_score"].tolist() == [0.5, 0.5, np.inf, np.inf]  # infinite: past a zero threshold
     assert out["is_anomaly"].tolist() == [False, False, True, True]
     assert out["imputed"].tolist() == [False, True, False, False]
     assert out["timestamp"].tolist() == [INDEX[0], INDEX[0], INDEX[1], INDEX[1]]

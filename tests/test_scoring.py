@@ -35,6 +35,8 @@ def test_scores_are_published_with_schema_and_injection_found(scored):
     assert hit["top_metric"] == "db-01.replication_lag"
     flagged = scores.drop_duplicates("timestamp")
     assert flagged["is_anomaly"].mean() < 0.10  # quiet outside the incidents
+    assert (flagged["anomaly_score"][flagged["is_anomaly"]] > 1).all()  # every flag is past its rule's threshold
+    assert flagged["anomaly_score"].notna().mean() > 0.9
     features = io.read_dataset(settings.storage.data_root, "features", "db-01")
     assert len(features) == STEPS - 16 + 1 and len(features["embedding"].iloc[0]) == 4
     assert io.read_watermark(settings.storage.data_root, "db-01") == scores["timestamp"].max()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.detect.base import Evidence, Flags, sliced
+from pipeline.detect.base import Evidence, Flags, row_max, sliced
 from pipeline.detect.daily_repeat import DailyRepeat
 from pipeline.detect.level import Level
 from pipeline.detect.min_peak import MinPeak
@@ -120,6 +120,16 @@ def filter_flags(detection: Detection, raised: Raised, stop: int | None = None) 
 def published(kept: dict[str, np.ndarray], n: int) -> np.ndarray:
     """Steps some rule kept a flag at: what is published as anomalous."""
     return np.logical_or.reduce(list(kept.values())) if kept else np.zeros(n, bool)
+
+
+def anomaly_scores(flags: dict[str, Flags], n: int) -> np.ndarray:
+    """Per step, the largest of the flagging rules' statistics over their thresholds (NaN where no
+    rule's is known): one continuous score on one scale whichever rule reads the step, 1 at a
+    rule's threshold. A flagged step is above 1; a step above 1 may still be unflagged where a
+    rule's recent-context check or a filter spared it."""
+    if not flags:
+        return np.full(n, np.nan)
+    return row_max(np.stack([np.asarray(f.ratio, dtype=np.float64) for f in flags.values()], axis=1))
 
 
 def detect(detection: Detection, evidence: Evidence, states: dict[str, dict]) -> Detected:
