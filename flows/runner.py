@@ -1,6 +1,9 @@
-"""The task runner from configuration: local threads, or a Dask cluster when an address is set."""
+"""The process the tasks run in: the task runner from configuration (local threads, or a Dask
+cluster when an address is set), and the memory each group's work leaves behind given back."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -23,3 +26,23 @@ def task_runner():
 
         return DaskTaskRunner(address=address)
     return ThreadPoolTaskRunner(max_workers=int(os.environ.get("NIGHTWATCH_WORKERS", "2")))
+
+
+def _malloc_trim():
+    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def give_back_memory() -> None:
+    """Return to the system the memory glibc's malloc still holds after a group's work. glibc
+    keeps what is freed in each thread's pool at that pool's high point, so a process that trains
+    or scores group after group (a flow's, a Dask worker's) grew with the fleet without holding
+    more (benchmarks/RESULTS.md, "Fleet memory: what grows"). A no-op without glibc."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

@@ -9,6 +9,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.runner import give_back_memory
 from pipeline import io
 from pipeline.alert_config import Destination
 from pipeline.alerting import UnresolvedSecret, alert_group, env_url, export_metrics
@@ -64,7 +65,10 @@ def train_task(settings: Unwalked, group: GroupConfig, catalog: Unwalked, run_id
     """Train one group; the summary names the process that trained it (`host:pid`, e.g. a Dask worker)."""
     logger = get_run_logger()
     io.use_storage(settings.value.storage)  # in this process: a Dask worker's too
-    summary = train_group(settings.value, group, catalog.value, run_id, emit=logger.info)
+    try:
+        summary = train_group(settings.value, group, catalog.value, run_id, emit=logger.info)
+    finally:
+        give_back_memory()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     logger.info(f"{group.name}: trained on worker {worker}")
     return {**summary, "worker": worker}
@@ -93,6 +97,7 @@ def score_task(settings: Unwalked, batch: Unwalked, catalog: Unwalked, run_id: s
                     continue
                 failed[group.name] = f"{type(exc).__name__}: {exc}"
                 break
+    give_back_memory()  # once a batch: a trim costs ~2.5 ms, an hourly group's scoring ~65
     return {"done": done, "failed": failed}
 
 
