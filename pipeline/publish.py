@@ -18,7 +18,8 @@ import pyarrow as pa
 
 SCORES_SCHEMA = {"group": "string", "timestamp": "datetime64[us, UTC]", "metric": "string",
                  "value": "float64", "imputed": "bool", "metric_score": "float64", "score": "float64",
-                 "threshold": "float64", "anomaly_score": "float64", "is_anomaly": "bool", "model_version": "string", "run_id": "string"}
+                 "threshold": "float64", "anomaly_score": "float64", "is_anomaly": "bool", "model_version": "string",
+                 "run_id": "string"}
 # the Arrow schema of a scores file, with the pandas metadata that reads it back as SCORES_SCHEMA
 TEXTS = ("severity", "trigger", "top_metric", "contributors")  # interval columns published as strings
 _SCORES_ARROW = pa.Schema.from_pandas(pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SCORES_SCHEMA.items()
@@ -32,7 +33,8 @@ def scores_table(index: pd.DatetimeIndex, metrics: tuple[str, ...], values: np.n
     n, k = len(index), len(metrics)
     columns = [pa.array(index.repeat(k).as_unit("us")), _tiled_strings(metrics, n), values.reshape(-1),
                imputed.reshape(-1), metric_scores.reshape(-1), np.repeat(scores, k), np.full(n * k, threshold),
-               np.repeat(anomaly_scores, k), np.repeat(flags, k), _tiled_strings((version,), n * k), _tiled_strings((run_id,), n * k)]
+               np.repeat(anomaly_scores, k), np.repeat(flags, k), _tiled_strings((version,), n * k),
+               _tiled_strings((run_id,), n * k)]
     return pa.Table.from_arrays(columns, schema=_SCORES_ARROW)
 
 
