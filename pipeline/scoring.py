@@ -245,15 +245,15 @@ def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: d
         return 0
     new = slice(first, split)
     idx, metrics, found = part.index[new], group.metrics, sliced(part.evidence, new)
-    kept = sliced(kept, new)
+    kept, flags = sliced(kept, new), sliced(part.raised.flags, new)
     stop = part.start + split
     lo, hi = idx[0], idx[-1] if stop == grid.n else grid.time(stop) - MICROSECOND
     intervals = to_intervals(idx, found.scores, found.metric_scores, metrics, threshold,
-                             group.detection.merge_gap, kept, sliced(part.raised.flags, new))
+                             group.detection.merge_gap, kept, flags)
     windows = (part.window_ends >= part.start + first) & (part.window_ends < stop)
     io.upsert_partitions(data_root, "scores", group.name, scores_table(
         idx, metrics, part.values[new], part.imputed[new], found.metric_scores, found.scores, threshold,
-        anomaly_scores(sliced(part.raised.flags, new), len(idx)), published(kept, len(idx)), version, run_id),
+        anomaly_scores(flags, len(idx)), published(kept, len(idx)), version, run_id),
         "timestamp", lo, hi)
     io.upsert_partitions(data_root, "anomalies", group.name,
                          anomalies_frame(intervals, version, run_id), "start", lo, hi)
