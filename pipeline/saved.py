@@ -34,13 +34,14 @@ def load_autoencoder(path: str) -> StoredModel:
     """A saved model, ready for `reconstruct`; a file that cannot be loaded safely raises
     `ModelFileError` naming it."""
     try:
-        key = _canonical(io.read_model_config(path))
+        config, weights = io.read_model_files(path)
+        key = _canonical(config)
         with _TEMPLATES_LOCK:
             if key not in _TEMPLATES:
                 template = keras.saving.load_model(path, compile=False, safe_mode=True)
                 _TEMPLATES[key] = template, _weight_paths(template)
             template, paths = _TEMPLATES[key]
-        arrays = io.read_model_weights(path)
+        arrays = io.weight_arrays(weights, [name for names in paths for name in names if name is not None])
         return StoredModel(template, [[_weight(arrays, name, variable) for name, variable in zip(names, variables)]
                                       for names, variables in zip(paths, variable_groups(template))])
     except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as exc:

@@ -11,7 +11,7 @@ from pipeline.io.published import (StateError, audit_path, dataset_dir, drop_loo
                                    state_groups, state_path, upsert_partitions, write_landing_scans, write_lookback,
                                    write_report, write_watermark)
 from pipeline.io.store import ObjectPath, is_remote, location, use_storage
-from pipeline.io.model_files import file_sha256, read_model_config, read_model_weights, saved_weight_arrays
+from pipeline.io.model_files import file_sha256, read_model_files, saved_weight_arrays, weight_arrays
 from pipeline.io.registry import (PinnedError, current_version, log_decision, metadata_path, model_groups, model_path,
                                   pin_version, pinned_version, read_log, read_metadata, save_model_version,
                                   set_current_version, unpin_version, versions)
@@ -26,6 +26,6 @@ __all__ = [
     "upsert_partitions", "write_landing_scans", "write_lookback", "write_report", "write_watermark",
     "ObjectPath", "is_remote", "location", "use_storage",
     "PinnedError", "current_version", "file_sha256", "log_decision", "metadata_path", "model_groups", "model_path",
-    "pin_version", "pinned_version", "read_log", "read_metadata", "read_model_config", "read_model_weights",
-    "save_model_version", "saved_weight_arrays", "set_current_version", "unpin_version", "versions",
+    "pin_version", "pinned_version", "read_log", "read_metadata", "read_model_files",
+    "save_model_version", "saved_weight_arrays", "weight_arrays", "set_current_version", "unpin_version", "versions",
 ]

@@ -140,8 +140,11 @@ def read_parquet(path: Path | ObjectPath, columns: list[str] | None = None) -> p
 
 
 def read_table(path: Path | ObjectPath) -> pa.Table:
-    """One parquet file as Arrow (fetched as `read_parquet` fetches it), for rewrites that need no pandas."""
-    return pq.read_table(BytesIO(path.read_bytes()) if isinstance(path, ObjectPath) else str(path))
+    """One parquet file as Arrow (fetched as `read_parquet` fetches it), for rewrites that need no
+    pandas. Read as one file on the calling thread: `pq.read_table`'s dataset layer and thread pool
+    cost ~0.6 ms more per call than a small published file's whole read (~0.4 ms)."""
+    with pq.ParquetFile(BytesIO(path.read_bytes()) if isinstance(path, ObjectPath) else str(path)) as parquet:
+        return parquet.read(use_threads=False)
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path | ObjectPath) -> None:

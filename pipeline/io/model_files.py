@@ -6,6 +6,7 @@ import hashlib
 import json
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from io import BytesIO
 from pathlib import Path
 
@@ -23,16 +24,18 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_model_config(path: str) -> dict:
-    """A saved Keras model's architecture (`config.json`), read as plain JSON: nothing is built."""
+def read_model_files(path: str) -> tuple[dict, bytes]:
+    """A saved Keras model's architecture (`config.json`, read as plain JSON: nothing is built) and
+    its weights file (`model.weights.h5`, as bytes for `weight_arrays`), from one open of it."""
     with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read("config.json"))
+        return json.loads(archive.read("config.json")), archive.read("model.weights.h5")
 
 
-def read_model_weights(path: str) -> dict[str, np.ndarray]:
-    """A saved Keras model's weight arrays by their path in its `model.weights.h5`, as plain data."""
-    with zipfile.ZipFile(path) as archive:
-        return _h5_arrays(BytesIO(archive.read("model.weights.h5")))
+def weight_arrays(weights: bytes, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """The arrays at `names` (their paths) in a `model.weights.h5`'s bytes, as plain data. Read by
+    path, not by walking the file: half the cost of an hourly group's model load."""
+    with h5py.File(BytesIO(weights), "r") as store:
+        return {name: store[name][()] for name in names}
 
 
 def saved_weight_arrays(model) -> dict[str, np.ndarray]:
