@@ -43,7 +43,7 @@ from pipeline import inference, io, model, scoring  # noqa: E402
 from pipeline.anomalies import to_intervals  # noqa: E402
 from pipeline.catalog import Catalog, discover, groups, read_group  # noqa: E402
 from pipeline.config import Settings, group_from_dict, parse_settings  # noqa: E402
-from pipeline.publish import anomalies_frame, features_frame, scores_table  # noqa: E402
+from pipeline.publish import anomalies_table, features_table, scores_table  # noqa: E402
 from pipeline.resample import aggregate_to_grid, fill_short_gaps, grid_index  # noqa: E402
 from pipeline.scale import Scaler  # noqa: E402
 from pipeline.detect.compose import anomaly_scores, detect  # noqa: E402
@@ -174,7 +174,7 @@ def new_path(settings: Settings, catalog: Catalog, names: list[str], stages: Sta
         stages.wrap(inference, "timestamp_means", "errors")  # model included: subtracted below
         for name in ("evidence", "raise_flags", "filter_flags", "published", "to_intervals", "closed_until"):
             stages.wrap(scoring, name, "scores+anomalies")
-        for name in ("scores_table", "anomalies_frame", "features_frame"):
+        for name in ("scores_table", "anomalies_table", "features_table"):
             stages.wrap(scoring, name, "frames")
         stages.wrap(io, "upsert_partitions", "write")
         stages.wrap(io, "write_watermark", "write")
@@ -244,8 +244,8 @@ def baseline_path(settings: Settings, catalog: Catalog, names: list[str], stages
                                              found.scores, threshold,
                                              anomaly_scores(detected.raised.flags, len(index)), flags, version,
                                              "bench"),
-                      "anomalies": anomalies_frame(intervals, version, "bench"),
-                      "features": features_frame(index[starts + group.window - 1], np.concatenate(codes), version,
+                      "anomalies": anomalies_table(intervals, version, "bench"),
+                      "features": features_table(index[starts + group.window - 1], np.concatenate(codes), version,
                                                  "bench")}
         with stages.timed("write"):
             for dataset, column in (("scores", "timestamp"), ("anomalies", "start"), ("features", "window_end")):

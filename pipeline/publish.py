@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipeline.anomalies import INTERVAL_DTYPES
+
 SCORES_SCHEMA = {"group": "string", "timestamp": "datetime64[us, UTC]", "metric": "string",
                  "value": "float64", "imputed": "bool", "metric_score": "float64", "score": "float64",
                  "threshold": "float64", "anomaly_score": "float64", "is_anomaly": "bool", "model_version": "string",
@@ -47,18 +49,32 @@ def _tiled_strings(labels: tuple[str, ...], times: int) -> pa.Array:
     return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), data)
 
 
-def anomalies_frame(intervals: pd.DataFrame, version: str, run_id: str) -> pd.DataFrame:
+def anomalies_table(intervals: pd.DataFrame, version: str, run_id: str) -> pa.Table:
+    """One row per interval of `pipeline.anomalies.to_intervals`, with the version and run."""
     rows = len(intervals)
-    texts = {column: pd.array(intervals[column].to_numpy(), dtype="string") for column in TEXTS}
-    return pd.DataFrame({**{column: texts.get(column, intervals[column]) for column in intervals.columns},
-                         "model_version": pd.array([version] * rows, dtype="string"),
-                         "run_id": pd.array([run_id] * rows, dtype="string")})
+    columns = [pa.array(intervals[c], type=_ANOMALIES_ARROW.field(c).type) for c in intervals.columns]
+    return pa.Table.from_arrays([*columns, _tiled_strings((version,), rows), _tiled_strings((run_id,), rows)],
+                                schema=_ANOMALIES_ARROW)
 
 
-def features_frame(window_ends: pd.DatetimeIndex, codes: np.ndarray, version: str, run_id: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "window_end": window_ends,
-        "model_version": pd.Series([version] * len(window_ends), dtype="string"),
-        "run_id": pd.Series([run_id] * len(window_ends), dtype="string"),
-        "embedding": list(codes.astype(np.float32)),
-    })
+def features_table(window_ends: pd.DatetimeIndex, codes: np.ndarray, version: str, run_id: str) -> pa.Table:
+    """One row per window: its end and the encoder's bottleneck vector ([window, bottleneck] `codes`)."""
+    rows, width = len(window_ends), codes.shape[1] if codes.ndim == 2 else 0
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
+    embedding = pa.ListArray.from_arrays(offsets, pa.array(codes.astype(np.float32).reshape(-1)))
+    return pa.Table.from_arrays([pa.array(window_ends.as_unit("us")), _tiled_strings((version,), rows),
+                                 _tiled_strings((run_id,), rows), embedding], schema=_FEATURES_ARROW)
+
+
+def _arrow_schema(frame: pd.DataFrame) -> pa.Schema:
+    """The Arrow schema of `frame`, with the pandas metadata that reads a file back in its dtypes."""
+    return pa.Schema.from_pandas(frame, preserve_index=False)
+
+
+_ANOMALIES_ARROW = _arrow_schema(pd.DataFrame(
+    {**{c: pd.Series([], dtype="string" if c in TEXTS else t) for c, t in INTERVAL_DTYPES.items()},
+     "model_version": pd.Series([], dtype="string"), "run_id": pd.Series([], dtype="string")}))
+_FEATURES_ARROW = _arrow_schema(pd.DataFrame(
+    {"window_end": pd.Series([pd.Timestamp(0, tz="UTC")], dtype="datetime64[us, UTC]"),
+     "model_version": pd.Series([""], dtype="string"), "run_id": pd.Series([""], dtype="string"),
+     "embedding": [np.zeros(1, np.float32)]}))

@@ -33,7 +33,7 @@ from pipeline.inference import run_windows
 from pipeline.metadata import StoredVersion, check_input_shape, check_model_file, read_version
 from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.ranges import backfill_grid, context_start, context_steps, grid_of, no_evidence, score_context, utc
-from pipeline.publish import anomalies_frame, features_frame, scores_table
+from pipeline.publish import anomalies_table, features_table, scores_table
 from pipeline.saved import load_autoencoder
 from pipeline.seasonal import deseasonalised, rules_input
 from pipeline.time_inputs import model_input
@@ -127,8 +127,11 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
             open_at = closed_until(published(kept, split), merge_gap)  # where a run later steps could extend starts
             still_open = grid.time(part.start + max(open_at, grid.new - part.start)) if open_at < split else None
             mark = (grid.time(done - 1), still_open) if incremental and done > grid.new else None
-            pending = publisher.submit(_publish_and_mark, data_root, group, grid, part, kept, split, threshold,
-                                       version, run_id, mark)
+            publish = (data_root, group, grid, part, kept, split, threshold, version, run_id, mark)
+            if stop < grid.stop:
+                pending = publisher.submit(_publish_and_mark, *publish)
+            else:  # the last part (an hourly run's only one): no scoring left to overlap, so no thread started
+                pending, intervals = None, intervals + _publish_and_mark(*publish)
             if grid.stop - grid.new > chunk:
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
@@ -256,8 +259,8 @@ def _publish(data_root: str, group: GroupConfig, grid: Grid, part: Part, kept: d
         anomaly_scores(flags, len(idx)), published(kept, len(idx)), version, run_id),
         "timestamp", lo, hi)
     io.upsert_partitions(data_root, "anomalies", group.name,
-                         anomalies_frame(intervals, version, run_id), "start", lo, hi)
-    io.upsert_partitions(data_root, "features", group.name, features_frame(
+                         anomalies_table(intervals, version, run_id), "start", lo, hi)
+    io.upsert_partitions(data_root, "features", group.name, features_table(
         part.index[part.window_ends[windows] - part.start], part.codes[windows], version, run_id),
         "window_end", lo, hi)
     return len(intervals)

@@ -9,7 +9,7 @@ from pipeline.alerting import alert_group, export_metrics
 from pipeline.anomalies import INTERVAL_COLUMNS
 from pipeline.config import parse_settings
 from pipeline.io.alert_log import alert_log_path
-from pipeline.publish import anomalies_frame
+from pipeline.publish import anomalies_table
 from tests.receivers import Receiver
 
 GROUP = "db-01"
@@ -40,7 +40,7 @@ def publish(settings, intervals: list[tuple[str, str, str]], watermark: str, ope
     for col in ("start", "end", "peak_time"):
         frame[col] = pd.to_datetime(frame[col], utc=True).dt.as_unit("us")
     root = settings.storage.data_root
-    io.upsert_partitions(root, "anomalies", GROUP, anomalies_frame(frame, "v1", "run"), "start", FIRST, t(watermark))
+    io.upsert_partitions(root, "anomalies", GROUP, anomalies_table(frame, "v1", "run"), "start", FIRST, t(watermark))
     io.write_watermark(root, GROUP, t(watermark), None if open_since is None else t(open_since))
 
 

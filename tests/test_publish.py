@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.publish import SCORES_SCHEMA, anomalies_frame, features_frame, scores_table
+from pipeline.publish import SCORES_SCHEMA, anomalies_table, features_table, scores_table
 from pipeline.anomalies import INTERVAL_COLUMNS, to_intervals
 from pipeline.detect.base import Flags
 
@@ -29,8 +29,25 @@ def test_anomalies_and_features_carry_version_and_run():
     intervals = to_intervals(INDEX, scores, np.ones((2, 1)), ("a",), 1.0, 0, {"score": raised},
                              {"score": Flags(raised, scores)})
     assert len(intervals) == 1
-    out = anomalies_frame(intervals, "v1", "run")
+    out = anomalies_table(intervals, "v1", "run").to_pandas()
     assert list(out.columns) == [*INTERVAL_COLUMNS, "model_version", "run_id"]
-    feats = features_frame(INDEX, np.ones((2, 3)), "v1", "run")
-    assert feats["embedding"].map(len).tolist() == [3, 3]
+    assert out[["start", "end", "peak_score", "severity", "trigger"]].iloc[0].tolist() == [
+        INDEX[0], INDEX[0], 5.0, "high", "score"]
+    assert str(out["start"].dtype) == "datetime64[us, UTC]" and str(out["severity"].dtype) == "string"
+    assert out["top_metric"].tolist() == ["a"] and out["model_version"].tolist() == ["v1"]
+    feats = features_table(INDEX, np.array([[1, 2, 3], [4, 5, 6]], np.float32), "v1", "run").to_pandas()
+    assert [list(e) for e in feats["embedding"]] == [[1, 2, 3], [4, 5, 6]]
+    assert feats["window_end"].tolist() == INDEX.tolist()
     assert feats[["model_version", "run_id"]].iloc[0].tolist() == ["v1", "run"]
+
+
+def test_no_interval_and_no_window_keep_their_columns_types():
+    """An hour without anomalies or windows gives empty tables of the same schema as any other."""
+    none = to_intervals(INDEX, np.zeros(2), np.ones((2, 1)), ("a",), 1.0, 0, {"score": np.zeros(2, bool)},
+                        {"score": Flags(np.zeros(2, bool), np.zeros(2))})
+    some = to_intervals(INDEX, np.array([5.0, 0.0]), np.ones((2, 1)), ("a",), 1.0, 0,
+                        {"score": np.array([True, False])}, {"score": Flags(np.array([True, False]), np.zeros(2))})
+    assert anomalies_table(none, "v1", "run").schema == anomalies_table(some, "v1", "run").schema
+    empty = features_table(INDEX[:0], np.empty((0, 0), np.float32), "v1", "run")
+    assert empty.num_rows == 0
+    assert empty.schema == features_table(INDEX, np.ones((2, 3), np.float32), "v1", "run").schema

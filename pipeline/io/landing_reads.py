@@ -81,8 +81,9 @@ def _widened(start: pd.Timestamp | None, end: pd.Timestamp | None) -> tuple[int 
     """[start, end] widened to whole seconds and a second more, as nanoseconds since the epoch:
     in any time unit a row inside the range compares inside this; the exact cut is made on the
     parsed times."""
-    low = None if start is None else (pd.Timestamp(start).floor("s") - pd.Timedelta("1s")).value
-    high = None if end is None else (pd.Timestamp(end).ceil("s") + pd.Timedelta("1s")).value
+    second = 1_000_000_000  # integer steps: Timestamp.floor and Timedelta("1s") were a fifth of a cached read
+    low = None if start is None else (pd.Timestamp(start).value // second - 1) * second
+    high = None if end is None else (-(-pd.Timestamp(end).value // second) + 1) * second
     return low, high
 
 
