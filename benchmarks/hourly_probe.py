@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from benchmarks.fleet import profiled, quiet_environment
 from benchmarks.fleet_profile import stage_lines
@@ -27,15 +26,17 @@ def copy_warm_arm(kept: Path, work: Path) -> str:
     """The warm arm's models and published data beside a copy of the landing; its config's path.
     The carried look-backs are moved to the copy's landing paths, so the first hour resumes them
     as the kept fleet's next hour would (else it reads and scores the days again)."""
+    from pipeline.io.files import read_arrow, write_arrow_atomic
+
     shutil.copytree(kept / "landing", work / "landing")
     shutil.copytree(kept / "warm" / "data", work / "data", symlinks=True, ignore=shutil.ignore_patterns("landing"))
     (work / "data" / "landing").symlink_to(work / "landing")
     shutil.copytree(kept / "warm" / "models", work / "models")
-    for path in (work / "data" / "lookback").glob("*.parquet"):  # carried look-backs name the copy's files
-        table = pq.read_table(path)
+    for path in (work / "data" / "lookback").glob("*.arrow"):  # carried look-backs name the copy's files
+        table = read_arrow(path)
         moved = {key: value.replace(str(kept / "warm" / "data").encode(), str(work / "data").encode())
                  for key, value in table.schema.metadata.items()}
-        pq.write_table(table.replace_schema_metadata(moved), path)
+        write_arrow_atomic(table.replace_schema_metadata(moved), path)
     config = (kept / "warm" / "nightwatch.yaml").read_text().replace(str(kept / "warm"), str(work))
     (work / "nightwatch.yaml").write_text(config)
     return str(work / "nightwatch.yaml")

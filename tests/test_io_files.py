@@ -35,3 +35,20 @@ def test_group_names_never_escape_the_root(tmp_path, name):
         io.safe_child(tmp_path, name)
     with pytest.raises(ConfigError):
         io.dataset_dir(str(tmp_path), "scores", name)
+
+
+def test_arrow_state_files_read_back_to_the_bit_with_their_metadata(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+
+    table = pa.table({"score": pa.array([0.1, np.nan, 1e-300]), "value": pa.array([1.5, -0.0, 3.25], pa.float32()),
+                      "timestamp": pa.array(pd.date_range(T0, periods=3, freq="5min").as_unit("us"))})
+    table = table.replace_schema_metadata({b"nightwatch.lookback": b'{"version": "v1"}'})
+    path = tmp_path / "lookback" / "g.arrow"
+    io.files.write_arrow_atomic(table, path)
+    back = io.files.read_arrow(path)
+    assert back.schema.equals(table.schema, check_metadata=True)
+    assert back.column("score").to_numpy().view(np.uint64).tolist() == table.column("score").to_numpy().view(
+        np.uint64).tolist()  # NaN and denormals as written
+    assert back.column("value").to_pylist() == [1.5, -0.0, 3.25] and back.column("timestamp") == table.column("timestamp")
+    assert [p.name for p in path.parent.iterdir()] == ["g.arrow"]  # written under a temp name, renamed

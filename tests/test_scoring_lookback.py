@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from pipeline import io
@@ -80,10 +79,10 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
 
     copy, kind = copies["carried"], "carried"
     path = io.lookback_path(copy.storage.data_root, "db-01")
-    table = pq.read_table(path)
+    table = io.read_lookback(copy.storage.data_root, "db-01")
     meta = json.loads(table.schema.metadata[b"nightwatch.lookback"])
-    pq.write_table(table.replace_schema_metadata({b"nightwatch.lookback": json.dumps(
-        {**meta, "version": "20260101T000000Z-other"}).encode()}), path)
+    io.write_lookback(copy.storage.data_root, "db-01", table.replace_schema_metadata({b"nightwatch.lookback": json.dumps(
+        {**meta, "version": "20260101T000000Z-other"}).encode()}))
     io.reset_state(copy.storage.data_root, "db-01", io.read_watermark(copy.storage.data_root, "db-01")
                    - pd.Timedelta(hours=1), pd.Timestamp.now(tz="UTC"), "test")
     run(kind)

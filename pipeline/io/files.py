@@ -165,6 +165,26 @@ def write_table_atomic(table: pa.Table, path: Path | ObjectPath) -> None:
         pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered)
 
 
+def write_arrow_atomic(table: pa.Table, path: Path | ObjectPath) -> None:
+    """An Arrow IPC file: for state only Nightwatch reads back, a quarter of parquet's cost to write
+    and read (no encoding or compression: ~3 ms an hourly group's look-back)."""
+    if isinstance(path, ObjectPath):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        return _put(path, sink.getvalue().to_pybytes())
+    with staged(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def read_arrow(path: Path | ObjectPath) -> pa.Table:
+    """An Arrow IPC file `write_arrow_atomic` wrote."""
+    if isinstance(path, ObjectPath):
+        return pa.ipc.open_file(pa.BufferReader(path.read_bytes())).read_all()
+    with pa.OSFile(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
 def _put(path: ObjectPath, data: bytes) -> None:
     try:
         path.write_bytes(data)

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import check_name
-from pipeline.io.files import (LOCK, append_line, locked, read_parquet, read_table, remove, sweep, write_bytes_atomic,
-                                write_json_atomic, write_table_atomic)
+from pipeline.io.files import (LOCK, append_line, locked, read_arrow, read_parquet, read_table, remove, sweep,
+                                write_arrow_atomic, write_bytes_atomic, write_json_atomic, write_table_atomic)
 from pipeline.io.store import ObjectPath, location
 
 
@@ -204,8 +204,8 @@ def write_landing_scans(data_root: str, scans: dict[str, dict]) -> None:
 
 
 def lookback_path(data_root: str, group: str) -> Path | ObjectPath:
-    """`<data_root>/lookback/<group>.parquet`: the rules' look-back carried to the next run."""
-    return location(data_root) / "lookback" / f"{check_name(group)}.parquet"
+    """`<data_root>/lookback/<group>.arrow`: the rules' look-back carried to the next run."""
+    return location(data_root) / "lookback" / f"{check_name(group)}.arrow"
 
 
 def write_lookback(data_root: str, group: str, table: pa.Table) -> None:
@@ -213,7 +213,7 @@ def write_lookback(data_root: str, group: str, table: pa.Table) -> None:
     path = lookback_path(data_root, group)
     with locked(path.parent / f".{group}.lock"):
         sweep(path.parent, f".tmp-{path.name}-*")
-        write_table_atomic(table, path)
+        write_arrow_atomic(table, path)
 
 
 def drop_lookback(data_root: str, group: str) -> None:
@@ -228,7 +228,7 @@ def drop_lookback(data_root: str, group: str) -> None:
 def read_lookback(data_root: str, group: str) -> pa.Table | None:
     """The group's carried look-back, None if there is none."""
     path = lookback_path(data_root, group)
-    return read_table(path) if path.exists() else None
+    return read_arrow(path) if path.exists() else None
 
 
 def reset_state(data_root: str, group: str, scored_until: pd.Timestamp | None, now: pd.Timestamp,

@@ -73,6 +73,7 @@ def test_incremental_scoring_then_a_backfill_rewrite_only_their_range(nightly):
     after = io.read_dataset(data, "scores", "web-01")
     assert io.read_watermark(data, "web-01") == after["timestamp"].max() > watermark
     assert io.read_watermark(data, "db-01") == io.read_dataset(data, "scores", "db-01")["timestamp"].max()
+    assert io.read_lookback(data, "web-01").num_rows > 0  # the look-back carried to the next run, in the bucket
     kept = open_since or watermark  # steps before an interval open at the watermark are never scored again
     pd.testing.assert_frame_equal(before[before["timestamp"] < kept], after[after["timestamp"] < kept])
     assert not after.duplicated(["timestamp", "metric"]).any()
