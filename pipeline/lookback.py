@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.detect.base import Evidence, sliced
 from pipeline.parts import Grid
 
 META = b"nightwatch.lookback"
+MICROSECOND = pd.Timedelta(1, "us")
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,14 @@ def from_table(table: pa.Table, metrics: tuple[str, ...], interval: pd.Timedelta
     meta = json.loads((table.schema.metadata or {}).get(META, b"{}"))
     if meta.get("metrics") != list(metrics) or table.num_rows == 0:
         return None
-    times = pd.DatetimeIndex(table.column("timestamp").to_pandas())
-    if not ((times - times[0]) / interval == np.arange(len(times))).all():
+    stamps = table.column("timestamp")
+    micros = pc.cast(stamps.cast(pa.timestamp("us", stamps.type.tz)), pa.int64()).to_numpy()
+    if not np.array_equal(micros - micros[0], np.arange(len(micros)) * (interval // MICROSECOND)):
         return None
     column = lambda name: table.column(name).to_numpy()  # noqa: E731
     evidence = Evidence(column("score"), np.column_stack([column(f"metric_score:{m}") for m in metrics]),
                         np.column_stack([column(f"value:{m}") for m in metrics]), tuple(metrics), interval)
-    return Carried(times[0], evidence, meta["version"], meta["landed"])
+    return Carried(pd.Timestamp(int(micros[0]), unit="us", tz="UTC"), evidence, meta["version"], meta["landed"])
 
 
 def resumed(carried: Carried, version: str, landed: list | None, grid: Grid,
