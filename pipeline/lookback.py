@@ -56,9 +56,16 @@ def to_table(carried: Carried) -> pa.Table:
 
 def from_table(table: pa.Table, metrics: tuple[str, ...], interval: pd.Timedelta) -> Carried | None:
     """The carried look-back of a table `to_table` wrote; None when it is of other metrics or of
-    steps not `interval` apart (the group was retrained on another grid)."""
-    meta = json.loads((table.schema.metadata or {}).get(META, b"{}"))
-    if meta.get("metrics") != list(metrics) or table.num_rows == 0:
+    steps not `interval` apart (the group was retrained on another grid), or is not such a table
+    (a file written by hand or damaged): the run then reads the days again, as without one."""
+    try:
+        meta = json.loads((table.schema.metadata or {}).get(META, b"{}"))
+    except ValueError:
+        return None
+    columns = {"timestamp", "score", *(f"{kind}:{m}" for kind in ("metric_score", "value") for m in metrics)}
+    if (not isinstance(meta, dict) or meta.get("metrics") != list(metrics) or not {"version", "landed"} <= set(meta)
+            or table.num_rows == 0 or not columns <= set(table.column_names)
+            or not pa.types.is_timestamp(table.schema.field("timestamp").type)):
         return None
     stamps = table.column("timestamp")
     micros = pc.cast(stamps.cast(pa.timestamp("us", stamps.type.tz)), pa.int64()).to_numpy()

@@ -61,6 +61,14 @@ def test_the_fleet_benchmark_runs_in_one_command_and_ends_with_its_figures(tmp_p
     assert "inference" in probe.stdout and "publish" in probe.stdout and "read/align" in probe.stdout
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == kept  # it worked on a copy
 
+    fleet = subprocess.run([sys.executable, "-m", "benchmarks.hourly_probe", str(tmp_path / "fleet"), "--hours", "1",
+                            "--copies", "3", "--flow"], capture_output=True, text=True)
+    assert fleet.returncode == 0, fleet.stderr[-3000:]
+    lines = fleet.stdout.strip().splitlines()
+    assert lines[0] == "12 groups: each of the kept fleet's 3 times"
+    assert re.fullmatch(r"hour 1: \d+\.\d s for 12 groups \(\d+\.\d ms per group\); RSS \d+ MiB", lines[1])
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == kept
+
 
 def test_importing_the_benchmark_leaves_the_environment_alone():
     """Its quiet Prefect logging is for its own run: set on import, the test suite's later subprocesses

@@ -140,3 +140,13 @@ def test_an_unreadable_state_file_is_named_with_the_way_out_and_a_reset_mends_it
     io.reset_state(str(tmp_path), "web", pd.Timestamp("2026-11-18", tz="UTC"), pd.Timestamp("2026-11-19", tz="UTC"),
                    who="test")
     assert io.read_watermark(str(tmp_path), "web") == pd.Timestamp("2026-11-18", tz="UTC")
+
+
+def test_a_carried_look_back_that_is_not_an_arrow_file_reads_as_none(tmp_path):
+    """The look-back only saves reading days again: a damaged file must not stop the group's scoring."""
+    table = pa.table({"score": [1.0, 2.0]})
+    io.write_lookback(str(tmp_path), "g1", table)
+    assert io.read_lookback(str(tmp_path), "g1").equals(table)
+    io.lookback_path(str(tmp_path), "g1").write_bytes(b"PAR1 damaged")
+    assert io.read_lookback(str(tmp_path), "g1") is None
+    assert io.read_lookback(str(tmp_path), "g2") is None

@@ -68,3 +68,23 @@ def test_a_grid_moved_back_by_an_open_interval_resumes_after_steps_scored_again(
     assert (start, stop) == (30, 50)  # 5..29 scored again, 30..49 carried, 50 on new
     np.testing.assert_array_equal(found.scores, np.arange(30, 50) / 3)
     assert resumed(carried, "v1", FILES, Grid(T0, n=100, new=30, stop=100, interval=STEP), edge=5) is None
+
+
+def test_a_table_that_is_not_a_carried_look_back_is_not_used():
+    """A file written by hand or damaged is ignored (the run reads the days again), never an error."""
+    import json
+
+    import pyarrow as pa
+
+    from pipeline.lookback import META
+
+    table = to_table(Carried(T0, evidence(5), "v1", FILES))
+    meta = json.loads(table.schema.metadata[META])
+    assert from_table(table.drop_columns(["value:b"]), METRICS, STEP) is None
+    assert from_table(table.replace_schema_metadata({META: b"{not json"}), METRICS, STEP) is None
+    assert from_table(table.replace_schema_metadata({META: b"[1, 2]"}), METRICS, STEP) is None
+    no_version = {key: value for key, value in meta.items() if key != "version"}
+    assert from_table(table.replace_schema_metadata({META: json.dumps(no_version).encode()}), METRICS, STEP) is None
+    as_numbers = table.set_column(0, "timestamp", pa.array(range(5)))
+    assert from_table(as_numbers, METRICS, STEP) is None
+    assert from_table(table, METRICS, STEP) is not None

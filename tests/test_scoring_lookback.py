@@ -21,7 +21,7 @@ def scored(tmp_path_factory):
 def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_do(scored, tmp_path, monkeypatch):
     """The last 8 hours landed an hour at a time (low threshold, recent checks on): runs that read the
     look-back the previous run carried publish exactly the rows of runs whose carried file is removed
-    first, and read hours, not days, of landing rows. A look-back carried by another model version (a
+    (or damaged) first, and read hours, not days, of landing rows. A look-back carried by another model version (a
     promotion since) or over which a file landed late is not used: that run reads the days again. A
     run starting with an anomaly interval open scores it again and resumes the carried steps before it."""
     _, settings, _, _, _, _ = scored
@@ -52,8 +52,10 @@ def test_hourly_runs_carrying_the_look_back_publish_what_runs_reading_it_again_d
 
     def run(kind: str) -> None:
         copy = copies[kind]
-        if kind == "read again":
-            io.lookback_path(copy.storage.data_root, "db-01").unlink(missing_ok=True)
+        if kind == "read again":  # no carried file, or every other run a damaged one: the same
+            carried = io.lookback_path(copy.storage.data_root, "db-01")
+            carried.parent.mkdir(parents=True, exist_ok=True)
+            carried.write_bytes(b"damaged") if len(opened) % 4 == 1 else carried.unlink(missing_ok=True)
         spans.pop(kind, None)
         opened.append(io.read_open_since(copy.storage.data_root, "db-01"))
         score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lambda _: None)

@@ -226,9 +226,13 @@ def drop_lookback(data_root: str, group: str) -> None:
 
 
 def read_lookback(data_root: str, group: str) -> pa.Table | None:
-    """The group's carried look-back, None if there is none."""
+    """The group's carried look-back; None if there is none or it is not an Arrow file (damaged, or
+    left by hand): it only saves reading days again, so it must never stop the group's scoring."""
     path = lookback_path(data_root, group)
-    return read_arrow(path) if path.exists() else None
+    try:
+        return read_arrow(path) if path.exists() else None
+    except pa.ArrowInvalid:
+        return None
 
 
 def reset_state(data_root: str, group: str, scored_until: pd.Timestamp | None, now: pd.Timestamp,
