@@ -1,6 +1,9 @@
 """Atomic local writes, parquet encoding settings and safe group paths."""
 import json
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pipeline import io
@@ -38,9 +41,6 @@ def test_group_names_never_escape_the_root(tmp_path, name):
 
 
 def test_arrow_state_files_read_back_to_the_bit_with_their_metadata(tmp_path):
-    import numpy as np
-    import pyarrow as pa
-
     table = pa.table({"score": pa.array([0.1, np.nan, 1e-300]), "value": pa.array([1.5, -0.0, 3.25], pa.float32()),
                       "timestamp": pa.array(pd.date_range(T0, periods=3, freq="5min").as_unit("us"))})
     table = table.replace_schema_metadata({b"nightwatch.lookback": b'{"version": "v1"}'})
@@ -52,3 +52,17 @@ def test_arrow_state_files_read_back_to_the_bit_with_their_metadata(tmp_path):
         np.uint64).tolist()  # NaN and denormals as written
     assert back.column("value").to_pylist() == [1.5, -0.0, 3.25] and back.column("timestamp") == table.column("timestamp")
     assert [p.name for p in path.parent.iterdir()] == ["g.arrow"]  # written under a temp name, renamed
+
+
+def test_a_writer_holding_the_lock_reuses_one_temp_name_and_overwrites_a_killed_ones(tmp_path):
+    """Under the file's lock one temp name serves every write, so nothing is swept (no listing of a
+    folder of a fleet's state files) and a killed writer's leftover is replaced by the next write."""
+    path = tmp_path / "state" / "g.json"
+    path.parent.mkdir()
+    (tmp_path / "state" / ".tmp-g.json-held").write_bytes(b'{"half": ')  # a writer killed mid-write
+    (tmp_path / "state" / "other.json").write_text("{}")
+    io.files.write_json_atomic(path, {"scored_until": "2026-01-01T00:00:00+00:00"}, lock_held=True)
+    assert json.loads(path.read_text()) == {"scored_until": "2026-01-01T00:00:00+00:00"}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["g.json", "other.json"]
+    io.files.write_arrow_atomic(pa.table({"a": [1]}), tmp_path / "g.arrow", lock_held=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.arrow", "state"]

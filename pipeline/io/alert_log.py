@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.config import check_name
-from pipeline.io.files import locked, sweep, write_json_atomic
+from pipeline.io.files import locked, write_json_atomic
 from pipeline.io.store import ObjectPath, location
 
 
@@ -23,11 +23,10 @@ def alert_log_path(data_root: str, group: str) -> Path | ObjectPath:
 
 @contextmanager
 def alert_log_locked(data_root: str, group: str) -> Iterator[Path | ObjectPath]:
-    """The group's sent log path, with its lock held (other runs of the group wait) and temp names
-    of killed writers swept."""
+    """The group's sent log path, with its lock held (other runs of the group wait; written with
+    `lock_held`: nothing to sweep)."""
     path = alert_log_path(data_root, group)
     with locked(path.parent / f".{group}.lock"):
-        sweep(path.parent, f".tmp-{path.name}-*")
         yield path
 
 
@@ -46,5 +45,5 @@ def read_alert_log(path: Path | ObjectPath) -> dict:
 
 
 def write_alert_log(path: Path | ObjectPath, log: dict) -> None:
-    write_json_atomic(path, log)
+    write_json_atomic(path, log, lock_held=True)
 

@@ -38,14 +38,18 @@ class StorageError(OSError):
     """An output could not be written (disk full, permissions, a file where a folder belongs)."""
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
+def _tmp_name(path: Path, lock_held: bool) -> Path:
+    return path.with_name(f".tmp-{path.name}-{'held' if lock_held else uuid.uuid4().hex[:8]}")
 
 
 @contextmanager
-def staged(path: Path) -> Iterator[Path]:
-    """A temp name beside `path`, renamed into place on success and removed on failure."""
-    tmp = _tmp_name(path)
+def staged(path: Path, lock_held: bool = False) -> Iterator[Path]:
+    """A temp name beside `path`, renamed into place on success and removed on failure.
+    `lock_held`: the caller holds the lock every writer of `path` takes, so one temp name serves
+    every write and a killed writer's is overwritten by the next one, with no sweep: sweeping lists
+    the folder, which for a fleet's per-group state files is a cost per group that grows with the
+    groups (~1 ms a group at 1,000 groups)."""
+    tmp = _tmp_name(path, lock_held)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
@@ -102,10 +106,11 @@ def sweep(folder: Path | ObjectPath, pattern: str) -> None:
         remove(stale)
 
 
-def write_bytes_atomic(path: Path | ObjectPath, data: bytes) -> None:
+def write_bytes_atomic(path: Path | ObjectPath, data: bytes, lock_held: bool = False) -> None:
+    """`data` as the file's whole content (`lock_held`: as `staged` takes it)."""
     if isinstance(path, ObjectPath):
         return _put(path, data)
-    with staged(path) as tmp, open(tmp, "wb") as handle:
+    with staged(path, lock_held) as tmp, open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
@@ -128,8 +133,8 @@ def append_line(path: Path | ObjectPath, line: str) -> None:
         raise StorageError(f"cannot append to {path}: {exc}") from exc
 
 
-def write_json_atomic(path: Path | ObjectPath, obj: dict) -> None:
-    write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+def write_json_atomic(path: Path | ObjectPath, obj: dict, lock_held: bool = False) -> None:
+    write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode(), lock_held)
 
 
 def read_parquet(path: Path | ObjectPath, columns: list[str] | None = None) -> pd.DataFrame:
@@ -165,15 +170,16 @@ def write_table_atomic(table: pa.Table, path: Path | ObjectPath) -> None:
         pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered)
 
 
-def write_arrow_atomic(table: pa.Table, path: Path | ObjectPath) -> None:
+def write_arrow_atomic(table: pa.Table, path: Path | ObjectPath, lock_held: bool = False) -> None:
     """An Arrow IPC file: for state only Nightwatch reads back, a quarter of parquet's cost to write
-    and read (no encoding or compression: ~3 ms an hourly group's look-back)."""
+    and read (no encoding or compression: ~3 ms an hourly group's look-back). `lock_held`: as
+    `staged` takes it."""
     if isinstance(path, ObjectPath):
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
         return _put(path, sink.getvalue().to_pybytes())
-    with staged(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    with staged(path, lock_held) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
 

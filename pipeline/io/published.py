@@ -161,16 +161,15 @@ def _state(data_root: str, group: str) -> dict[str, pd.Timestamp]:
 
 @contextmanager
 def _state_locked(data_root: str, group: str) -> Iterator[Path | ObjectPath]:
-    """The group's state file, with its lock held and temp names of killed writers swept."""
+    """The group's state file, with its lock held (written with `lock_held`: nothing to sweep)."""
     path = state_path(data_root, group)
     with locked(path.parent / f".{group}.lock"):
-        sweep(path.parent, f".tmp-{path.name}-*")
         yield path
 
 
 def _write_state(path: Path | ObjectPath, scored_until: pd.Timestamp, open_since: pd.Timestamp | None) -> None:
     write_json_atomic(path, {"scored_until": scored_until.isoformat(),
-                             "open_since": None if open_since is None else open_since.isoformat()})
+                             "open_since": None if open_since is None else open_since.isoformat()}, lock_held=True)
 
 
 def write_watermark(data_root: str, group: str, scored_until: pd.Timestamp,
@@ -212,8 +211,7 @@ def write_lookback(data_root: str, group: str, table: pa.Table) -> None:
     """Replace the group's carried look-back (one atomic write, under the group's lock there)."""
     path = lookback_path(data_root, group)
     with locked(path.parent / f".{group}.lock"):
-        sweep(path.parent, f".tmp-{path.name}-*")
-        write_arrow_atomic(table, path)
+        write_arrow_atomic(table, path, lock_held=True)
 
 
 def drop_lookback(data_root: str, group: str) -> None:
