@@ -2,11 +2,14 @@
 `python -m benchmarks.fleet --keep DIR`, after each of N more hours lands as a file per group (hour
 k: the fleet's `-h00` file with its times moved k hours on), as the hourly deployment finds them.
 
-    python -m benchmarks.hourly_probe DIR [--hours 4]
+    python -m benchmarks.hourly_probe DIR [--hours 4] [--copies K] [--flow]
 
 It works on a copy of DIR's warm arm (DIR stays as it is) and prints each hour's milliseconds
 per group, then where the last hour's time went (`benchmarks.fleet`'s stages, each exclusive of
 the others). Set against the fleet's hourly figure, what is left is the flow's own cost.
+`--copies K` first replicates each group K times (`replicate`: a 100-group fleet kept, then
+`--copies 10`, is an hourly run of 1,000 groups without training 1,000 models); `--flow` times
+each hour through `score_flow`, as the hourly deployment runs it, instead of `score_group` alone.
 """
 from __future__ import annotations
 
