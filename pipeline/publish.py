@@ -8,7 +8,8 @@
 - features: one row per scored window: window_end and the encoder's bottleneck vector.
 
 The group is the dataset's folder, not a column of its files (`io.read_dataset` adds it).
-Scores, eight rows a timestamp for an 8-metric group, are built straight in Arrow.
+All three are built straight in Arrow, with the pandas metadata that reads them back in their dtypes
+(scores: eight rows a timestamp for an 8-metric group).
 """
 from __future__ import annotations
 
