@@ -33,7 +33,7 @@ def read_model_files(path: str) -> tuple[dict, bytes]:
 
 def weight_arrays(weights: bytes, names: Iterable[str]) -> dict[str, np.ndarray]:
     """The arrays at `names` (their paths) in a `model.weights.h5`'s bytes, as plain data. Read by
-    path, not by walking the file: half the cost of an hourly group's model load."""
+    path, not by walking the file: half the cost of reading them (2.0 -> 1.1 ms for a fleet model)."""
     with h5py.File(BytesIO(weights), "r") as store:
         return {name: store[name][()] for name in names}
 
