@@ -60,7 +60,7 @@ def anomalies_table(intervals: pd.DataFrame, version: str, run_id: str) -> pa.Ta
 
 def features_table(window_ends: pd.DatetimeIndex, codes: np.ndarray, version: str, run_id: str) -> pa.Table:
     """One row per window: its end and the encoder's bottleneck vector ([window, bottleneck] `codes`)."""
-    rows, width = len(window_ends), codes.shape[1] if codes.ndim == 2 else 0
+    rows, width = len(window_ends), codes.shape[1]
     offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
     embedding = pa.ListArray.from_arrays(offsets, pa.array(codes.astype(np.float32).reshape(-1)))
     return pa.Table.from_arrays([pa.array(window_ends.as_unit("us")), _tiled_strings((version,), rows),

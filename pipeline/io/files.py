@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
@@ -162,25 +162,29 @@ def write_table_atomic(table: pa.Table, path: Path | ObjectPath) -> None:
     fields = table.schema
     strings = [f.name for f in fields if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     filtered = [f.name for f in fields if pa.types.is_timestamp(f.type) or pa.types.is_boolean(f.type)]
-    if isinstance(path, ObjectPath):
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered)
-        return _put(path, sink.getvalue().to_pybytes())
-    with staged(path) as tmp, pa.OSFile(str(tmp), "wb") as sink:  # closed at once even when a write fails
-        pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered)
+    _write_stream(path, lambda sink: pq.write_table(table, sink, use_dictionary=strings, write_statistics=filtered))
 
 
 def write_arrow_atomic(table: pa.Table, path: Path | ObjectPath, lock_held: bool = False) -> None:
     """An Arrow IPC file: for state only Nightwatch reads back, a quarter of parquet's cost to write
     and read (no encoding or compression: ~3 ms an hourly group's look-back). `lock_held`: as
     `staged` takes it."""
-    if isinstance(path, ObjectPath):
-        sink = pa.BufferOutputStream()
+    def write(sink: pa.NativeFile) -> None:
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
+
+    _write_stream(path, write, lock_held)
+
+
+def _write_stream(path: Path | ObjectPath, write: Callable[[pa.NativeFile], None], lock_held: bool = False) -> None:
+    """What `write` puts in an Arrow stream, as the file's whole content: one PUT on an object
+    store, else a staged temp file (closed at once even when a write fails) renamed into place."""
+    if isinstance(path, ObjectPath):
+        sink = pa.BufferOutputStream()
+        write(sink)
         return _put(path, sink.getvalue().to_pybytes())
-    with staged(path, lock_held) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    with staged(path, lock_held) as tmp, pa.OSFile(str(tmp), "wb") as sink:
+        write(sink)
 
 
 def read_arrow(path: Path | ObjectPath) -> pa.Table:
