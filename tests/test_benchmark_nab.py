@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchmarks.nab import detect, main, paired_signals
+from benchmarks.nab import apply_override, detect, main, paired_signals
+from pipeline.config import parse_settings
 
 TINY = ["window=16", "model.units=8", "model.bottleneck=4", "model.epochs=2"]
 
@@ -103,3 +104,16 @@ def test_pairs_put_the_second_signal_on_the_first_ones_timestamps_with_its_windo
     t = [s.tz_localize(None) for s in a.index]
     assert windows == [("2024-01-01 00:05:00.000000", "2024-01-01 00:10:00.000000", "a"), (t[1], t[2], "b"),
                        (t[4], t[4], "b")]  # each window names the metric it marks
+
+
+def test_false_turns_a_rule_off_and_a_rules_option_off_rather_than_back_to_its_default():
+    """A rule's missing key takes its default, so `recent=false` must not just drop the key."""
+    raw = {}
+    for assignment in ("detection.flags.level=false", "detection.flags.score.recent=false",
+                       "detection.flags.shift.k=4", "detection.filters.daily_repeat=false"):
+        apply_override(raw, assignment)
+    detection = parse_settings(raw, "benchmark").defaults.detection
+    score, shift = detection.flags
+    assert [rule.name for rule in detection.flags] == ["score", "shift"]
+    assert score.recent is None and shift.recent is not None and shift.k == 4
+    assert [rule.name for rule in detection.filters] == ["min_peak"]
