@@ -61,9 +61,9 @@ ORION_CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchang
 def apply_override(raw: dict, assignment: str) -> None:
     """`detection.flags.score.k=5` sets raw['defaults']['detection']['flags']['score']['k']
     (YAML-typed). The detection section starts from the defaults, so one rule's setting leaves
-    the other rules on; `false` removes a key (`detection.flags.level=false` turns that rule off)
-    but a rule's option it turns off (`detection.flags.score.recent=false` is `recent: null`): a
-    rule's missing key takes the default, so removing it would leave the option on."""
+    the other rules on; `false` removes a key (`detection.flags.level=false` turns that rule off),
+    except a rule's option, which it sets to null (`detection.flags.score.recent=false`): a rule's
+    missing key takes the default, so removing it would leave the option on."""
     key, value = assignment.split("=", 1)
     node = raw.setdefault("defaults", {})
     if key.startswith("detection."):
@@ -72,12 +72,12 @@ def apply_override(raw: dict, assignment: str) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     parsed = yaml.safe_load(value)
-    if parsed is False and parents[:2] in (["detection", "flags"], ["detection", "filters"]) and len(parents) > 2:
-        node[leaf] = None
-    elif parsed is False:
-        node.pop(leaf, None)
-    else:
+    if parsed is not False:
         node[leaf] = parsed
+    elif parents[:1] == ["detection"] and len(parents) > 2:  # detection.flags.<rule>.<option>
+        node[leaf] = None
+    else:
+        node.pop(leaf, None)
 
 
 def detect(frame: pd.DataFrame, name: str, overrides: list[str], workdir: Path,
