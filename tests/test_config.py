@@ -52,6 +52,7 @@ def test_defaults_apply_to_declared_groups(tmp_path):
     ({"groups": [{"name": "a", "metrics": ["x"]}, {"name": "a", "metrics": ["y"]}]}, "must be unique"),
     ({"defaults": {"stride": 100, "window": 10}}, "stride: must not exceed window"),
     ({"defaults": {"detection": {"flags": {"level": {"factor": 0}}}}}, "flags.level.steps must be at least 1 and factor"),
+    ({"defaults": {"detection": {"flags": {"level": {"hold": 0}}}}}, "detection.flags.level.hold: must be above 0 and"),
     ({"defaults": {"detection": {"filters": {"daily_repeat": {"tolerance": "soon"}}}}},
      "filters.daily_repeat.tolerance: must be a duration"),
     ({"defaults": {"detection": {"flags": {"shift": {"baseline": 0}}}}}, "flags.shift.steps and baseline must be"),

@@ -33,6 +33,15 @@ def test_alone_it_flags_only_while_the_median_and_the_steps_own_score_are_up():
     assert Level(steps=2, recent=None).lookback(DAY) == 1
 
 
+def test_the_flag_holds_while_the_steps_own_score_stays_above_hold_x_the_threshold():
+    scores = [9, 9, 3, 9, 9, 1, 9, 9]  # a noisy level: medians over 2 steps [9, 9, 6, 6, 9, 5, 5, 9]
+    held = Level(steps=2, hold=0.5, recent=None).flags(evidence(scores), {"threshold": 4.0})
+    assert held.raised.tolist() == [True, True, True, True, True, False, True, True]  # 3 > 2 holds; 1 ends it
+    strict = Level(steps=2, hold=1.0, recent=None).flags(evidence(scores), {"threshold": 4.0})
+    assert strict.raised.tolist() == [True, True, False, True, True, False, True, True]
+    np.testing.assert_array_equal(held.ratio, strict.ratio)  # the statistic is the median's either way
+
+
 def test_with_recent_context_the_median_must_pass_a_factor_of_the_recent_mean():
     scores = [5, 5, 5, 5, 5, 12, 12]  # a day at 5 (mean 5); the medians 8.5 and 12 pass 1.5 x 5 and 1.5 x 6.75
     flags = Level(steps=2, recent=RecentLevel(days=1, factor=1.5)).flags(evidence(scores), {"threshold": 4.0})

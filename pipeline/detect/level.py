@@ -26,17 +26,21 @@ class RecentLevel:
 
 @dataclass(frozen=True)
 class Level:
-    """Flags a step whose median score over the trailing `steps` steps and whose own score are
-    both above `factor` x the training range's mean score: flagged until the scores fall back."""
+    """Flags a step whose median score over the trailing `steps` steps is above `factor` x the
+    training range's mean score (the threshold) and whose own score is above `hold` x that
+    threshold: flagged until the scores fall back, through the dips of a noisy level."""
 
     name: ClassVar[str] = "level"
     steps: int = 144
     factor: float = 2.5
+    hold: float = 0.5
     recent: RecentLevel | None = field(default_factory=RecentLevel)
 
     def check(self) -> None:
         if self.steps < 1 or self.factor <= 0:
             raise ValueError("steps must be at least 1 and factor above 0")
+        if not 0 < self.hold <= 1:
+            raise ValueError("hold: must be above 0 and at most 1 (a share of the threshold)")
 
     def lookback(self, interval: pd.Timedelta) -> int:
         return max(self.steps - 1, steps_in(self.recent.days, interval) if self.recent is not None else 0)
@@ -52,7 +56,7 @@ class Level:
 
     def flags(self, evidence: Evidence, state: dict) -> Flags:
         threshold, medians = state["threshold"], trailing_median(evidence.scores, self.steps)
-        raised = flag(medians, threshold) & flag(evidence.scores, threshold)
+        raised = flag(medians, threshold) & flag(evidence.scores, self.hold * threshold)
         if self.recent is not None and (days := steps_in(self.recent.days, evidence.interval)):
             mean, _ = recent_stats(evidence.scores, days)
             raised &= stands_out(medians, self.recent.factor * mean)
