@@ -46,7 +46,7 @@ INPUT_KEYS = ("seasonal", "time_inputs", "composite")  # model options that chan
 class ModelConfig:
     """Size and training schedule of the LSTM autoencoder; `encoder` picks the tutorial's plain
     LSTM encoder or its bidirectional variant (both measured in benchmarks/RESULTS.md);
-    `seasonal` (off when left out) removes a daily or weekly baseline before it (pipeline.seasonal);
+    `seasonal` (null: off) removes a daily baseline before it from each metric it explains most of (pipeline.seasonal);
     `warm_start` (off when left out) retrains from the current model's weights (pipeline.warm_start);
     `composite` (off when left out) adds a future-prediction decoder;
     `robust` (off when left out) leaves windows still extreme after a warm-up out of training (pipeline.robust);
@@ -62,7 +62,7 @@ class ModelConfig:
     validation_fraction: float = 0.2
     learning_rate: float = 0.002
     seed: int = 7
-    seasonal: Seasonal | None = None
+    seasonal: Seasonal | None = field(default_factory=Seasonal)
     warm_start: WarmStart | None = None
     composite: Composite | None = None
     robust: Robust | None = None
@@ -160,7 +160,7 @@ def _validate_group(group: GroupConfig, where: str) -> None:
     if group.stride > group.window:
         raise ConfigError(f"{where}.stride: must not exceed window ({group.window})")
     seasonal = group.model.seasonal
-    if seasonal is not None and pd.Timedelta(seasonal.period) % group.interval_td:
+    if seasonal is not None and seasonal.min_share is None and pd.Timedelta(seasonal.period) % group.interval_td:
         raise ConfigError(f"{where}.model.seasonal.period: {seasonal.period!r} is not a whole number of "
                           f"intervals ({group.interval})")
     if group.model.time_inputs is not None and group.model.composite is not None:

@@ -146,10 +146,13 @@ def _scaler(raw: object, metrics: tuple[str, ...], fail) -> Scaler:
 
 def _seasonal(raw: object, config: GroupConfig, fail) -> np.ndarray | None:
     """The seasonal profile the version's `model.seasonal` setting needs: per metric, one finite
-    value per slot of the period; a version with the setting off must have none."""
+    value per slot of the period; a version with the setting off must have none, and one with
+    `min_share` has none where its gate removed nothing."""
     if config.model.seasonal is None:
         if raw is not None:
             fail("seasonal", "present, but config.model.seasonal is off")
+        return None
+    if raw is None and config.model.seasonal.min_share is not None:
         return None
     count, metrics = slot_count(config.model.seasonal, config.interval_td), config.metrics
     if not isinstance(raw, dict) or sorted(raw) != sorted(metrics):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 MIN_PERIODS = 3  # periods of values a slot's median needs; fewer: the metric's overall median
+MAX_GATED_SLOTS = 2016  # a week at 5 minutes: with `min_share`, no longer profile is fitted
 EPOCH = pd.Timestamp(0, tz="UTC")
 RULES_READ = ("residual", "values")
 
@@ -30,15 +31,23 @@ class Seasonal:
     """`period`: the season's length (`1D` daily, `7D` weekly); `tolerance`: a slot's median also
     reads the values this close to its time of the period (steadier than one value a day);
     `rules_read`: the scaled values the detection rules read, the `residual` the model sees or
-    the `values` with the baseline left in (scaled alike), as without a baseline."""
+    the `values` with the baseline left in (scaled alike), as without a baseline; `min_share`
+    (null: every metric's baseline is removed): a metric's baseline is removed only where it
+    explains at least this share of the metric's variance over the training split, so a metric
+    without a steady season is modelled as it is, and with it a range of fewer than
+    `MIN_PERIODS` periods, a period that is not a whole number of intervals or one of more than
+    `MAX_GATED_SLOTS` slots removes nothing."""
 
     period: str = "1D"
     tolerance: str = "15min"
-    rules_read: str = "residual"
+    rules_read: str = "values"
+    min_share: float | None = 0.8
 
     def check(self) -> None:
         if self.rules_read not in RULES_READ:
             raise ValueError(f"rules_read: {self.rules_read!r} is not one of {RULES_READ}")
+        if self.min_share is not None and not 0 < self.min_share < 1:
+            raise ValueError(f"min_share: must be above 0 and below 1, got {self.min_share!r}")
         for key in ("period", "tolerance"):
             try:
                 value = pd.Timedelta(getattr(self, key))
@@ -61,11 +70,16 @@ def slots(index: pd.DatetimeIndex, interval: pd.Timedelta, count: int) -> np.nda
 
 
 def fit_profile(values: np.ndarray, index: pd.DatetimeIndex, seasonal: Seasonal,
-                interval: pd.Timedelta) -> np.ndarray:
+                interval: pd.Timedelta) -> np.ndarray | None:
     """[slot, metric] medians of `values` [time, metric] (NaN ignored) at each slot, reading the
     slots within `tolerance` of it too; a slot with fewer than `MIN_PERIODS` periods' worth of
-    values gets the metric's overall median (a range shorter than the season removes a constant)."""
+    values gets the metric's overall median (a range shorter than the season removes a constant).
+    With `min_share`, zeros for each metric the profile explains too little of, and None (nothing
+    to remove) where that is every metric or the gate fits no profile (see `Seasonal`)."""
     count = slot_count(seasonal, interval)
+    if seasonal.min_share is not None and (pd.Timedelta(seasonal.period) % interval or not 2 <= count <= MAX_GATED_SLOTS
+                                           or len(values) < MIN_PERIODS * count):
+        return None
     reach = min(int(pd.Timedelta(seasonal.tolerance) // interval), (count - 1) // 2)
     own = slots(index, interval, count)
     keys = np.concatenate([(own + shift) % count for shift in range(-reach, reach + 1)])
@@ -76,7 +90,24 @@ def fit_profile(values: np.ndarray, index: pd.DatetimeIndex, seasonal: Seasonal,
         warnings.simplefilter("ignore", RuntimeWarning)
         overall = np.nanmedian(values, axis=0)
     few = counts < MIN_PERIODS * (2 * reach + 1)
-    return np.where(few, overall[None, :], medians)
+    profile = np.where(few, overall[None, :], medians)
+    if seasonal.min_share is not None:  # zeros: the values stay as they are, to the bit
+        profile[:, ~(explained_share(values, profile[own]) >= seasonal.min_share)] = 0.0
+        return profile if profile.any() else None
+    return profile
+
+
+def explained_share(values: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Per metric, the share of the variance of `values` [time, metric] that `baseline` (the same
+    shape) explains: 1 - var(values - baseline) / var(values), NaN ignored; NaN for a flat metric."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return 1.0 - np.nanvar(values - baseline, axis=0) / np.nanvar(values, axis=0)
+
+
+def removed_from(profile: np.ndarray | None, metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The metrics a profile takes a baseline out of (a gated metric's column is zeros)."""
+    return () if profile is None else tuple(m for m, column in zip(metrics, profile.T) if column.any())
 
 
 def deseasonalised(values: np.ndarray, index: pd.DatetimeIndex, profile: np.ndarray | None,

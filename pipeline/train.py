@@ -105,7 +105,7 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
                        version)
         emit(f"{group.name}: version {version} already trained on identical data; reusing it")
     except FileNotFoundError:
-        start = _warm_start(settings, group, existing, scaler, emit)
+        start = _warm_start(settings, group, existing, scaler, profile, emit)
         meta = _fit_and_register(settings, group, version, digest, frame, values, excluded, scaler, split,
                                  run_id, emit, labelled, profile, start)
     promoted = promote(settings, group, meta, frame, excluded, split, existing, emit)
@@ -132,7 +132,7 @@ def _range_note(group: GroupConfig) -> str:
 
 
 def _warm_start(settings: Settings, group: GroupConfig, current: str | None, scaler: Scaler,
-                emit: Callable[[str], None]) -> tuple[Plan, StoredModel | None]:
+                profile: np.ndarray | None, emit: Callable[[str], None]) -> tuple[Plan, StoredModel | None]:
     """Whether this training starts from the current version's weights (`model.warm_start`), and
     those weights; a current version that cannot be read or loaded means a cold start."""
     root, cfg = settings.storage.models_root, group.model.warm_start
@@ -143,7 +143,7 @@ def _warm_start(settings: Settings, group: GroupConfig, current: str | None, sca
             runs = previous_runs(io.read_metadata(root, group.name, current))
         except ConfigError as exc:
             emit(f"{group.name}: cold start: current version {current} is unusable ({exc})")
-    decided = plan(cfg, group, stored, runs, scaler)
+    decided = plan(cfg, group, stored, runs, scaler, profile)
     weights = None
     if decided.warm:
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.config_build import ConfigError
+from pipeline.seasonal import removed_from
 
 SHAPE_KEYS = ("encoder", "units", "bottleneck")  # model settings the weights' shapes depend on
 
@@ -51,9 +52,10 @@ class Plan:
         return {"from": self.source if self.warm else None, "warm_runs": self.warm_runs, "why": self.why}
 
 
-def plan(cfg: WarmStart | None, group, previous, previous_runs: int, scaler) -> Plan:
-    """Warm or cold for `group` (a GroupConfig) trained on data scaled by `scaler`, given the current
-    version `previous` (a StoredVersion, or None) that made `previous_runs` consecutive warm runs."""
+def plan(cfg: WarmStart | None, group, previous, previous_runs: int, scaler, profile: np.ndarray | None = None) -> Plan:
+    """Warm or cold for `group` (a GroupConfig) trained on data scaled by `scaler` after taking out
+    `profile` (its seasonal baseline, if any), given the current version `previous` (a StoredVersion,
+    or None) that made `previous_runs` consecutive warm runs."""
     if cfg is None:
         return Plan(False, "warm_start off", 0, None)
     if previous is None:
@@ -64,6 +66,9 @@ def plan(cfg: WarmStart | None, group, previous, previous_runs: int, scaler) -> 
         return cold(f"{previous.version} differs: {mismatch}")
     if tuple(previous.scaler.metrics) != tuple(group.metrics):
         return cold(f"{previous.version}'s scaler is for metrics {list(previous.scaler.metrics)}")
+    before, now = removed_from(previous.seasonal, group.metrics), removed_from(profile, group.metrics)
+    if before != now:  # the same setting's gate chose other metrics: the model reads other arrays
+        return cold(f"seasonal baseline taken out of {list(now)}, {previous.version}'s of {list(before)}")
     if cfg.full_every is not None and previous_runs + 1 >= cfg.full_every:
         return cold(f"full retrain: every {cfg.full_every} nights")
     if cfg.max_drift is not None:

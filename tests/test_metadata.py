@@ -99,7 +99,7 @@ def test_a_broken_value_is_refused_naming_the_file_and_key(key, value, message):
 
 
 SEASONAL = GroupConfig(name="g", metrics=("g.a", "g.b"), window=16, interval="6h",
-                       model=dataclasses.replace(GROUP.model, seasonal=Seasonal(period="1D")))
+                       model=dataclasses.replace(GROUP.model, seasonal=Seasonal(period="1D", min_share=None)))
 
 
 def seasonal_meta(profile) -> dict:
@@ -109,9 +109,10 @@ def seasonal_meta(profile) -> dict:
 
 def test_a_seasonal_profile_is_read_back_as_slots_by_metrics():
     stored = parse_metadata(seasonal_meta({"g.b": [5, 6, 7, 8], "g.a": [1.0, 2.0, 3.0, -4.5]}), SOURCE, "g", "v1")
-    assert stored.config.model.seasonal == Seasonal(period="1D")
+    assert stored.config.model.seasonal == Seasonal(period="1D", min_share=None)
     np.testing.assert_array_equal(stored.seasonal, [[1.0, 5], [2, 6], [3, 7], [-4.5, 8]])
-    assert parse_metadata(meta(), SOURCE, "g", "v1").seasonal is None  # off: nothing removed
+    assert GROUP.model.seasonal == Seasonal()  # the default's gate took nothing out: no profile stored
+    assert parse_metadata(meta(), SOURCE, "g", "v1").seasonal is None
 
 
 @pytest.mark.parametrize("profile, message", [
@@ -129,8 +130,9 @@ def test_a_broken_seasonal_profile_is_refused_naming_the_key(profile, message):
 
 
 def test_a_profile_in_a_version_trained_without_one_is_refused():
+    off = dataclasses.replace(GROUP, model=dataclasses.replace(GROUP.model, seasonal=None))
     with pytest.raises(MetadataError, match=f"{SOURCE}: seasonal: present, but config.model.seasonal is off"):
-        parse_metadata(meta(seasonal={"g.a": [1.0], "g.b": [2.0]}), SOURCE, "g", "v1")
+        parse_metadata(meta(config=group_to_dict(off), seasonal={"g.a": [1.0], "g.b": [2.0]}), SOURCE, "g", "v1")
 
 
 def test_a_rule_that_is_off_needs_no_state():

@@ -1,5 +1,7 @@
 import json
 
+import numpy as np
+
 import pytest
 
 from pipeline import io
@@ -19,8 +21,8 @@ SCALER = Scaler(("a", "b"), (0.0, 10.0), (2.0, 1.0))
 class Previous:
     """What `plan` reads of a current version (a StoredVersion's fields)."""
 
-    def __init__(self, config=GROUP, scaler=SCALER, version="v1"):
-        self.config, self.scaler, self.version = config, scaler, version
+    def __init__(self, config=GROUP, scaler=SCALER, version="v1", seasonal=None):
+        self.config, self.scaler, self.version, self.seasonal = config, scaler, version, seasonal
 
 
 def test_drift_is_the_largest_mean_shift_in_old_stds_or_relative_change_of_spread():
@@ -51,6 +53,14 @@ def test_warm_only_with_the_option_and_a_current_model():
 def test_a_model_that_would_not_take_the_same_inputs_means_a_cold_start(before, named):
     decided = plan(WarmStart(), GROUP, Previous(config=before), 0, SCALER)
     assert decided.warm is False and named in decided.why and decided.to_dict()["from"] is None
+
+
+def test_a_seasonal_gate_that_takes_the_baseline_out_of_other_metrics_means_a_cold_start():
+    daily = np.array([[0.0, 0.0], [4.0, 0.0]])  # a's baseline taken out, b left as it is
+    assert plan(WarmStart(), GROUP, Previous(seasonal=daily), 0, SCALER, daily).warm is True
+    assert plan(WarmStart(), GROUP, Previous(seasonal=daily), 0, SCALER, daily * 2).warm is True  # values move
+    decided = plan(WarmStart(), GROUP, Previous(), 0, SCALER, daily)
+    assert decided.warm is False and decided.why == "seasonal baseline taken out of ['a'], v1's of []"
 
 
 def test_every_kth_night_is_a_full_retrain():
