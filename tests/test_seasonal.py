@@ -75,8 +75,12 @@ def test_the_gate_fits_nothing_on_too_few_periods_a_period_off_the_grid_or_too_m
     values = np.tile(np.array([[0.0], [4.0], [0.0], [4.0]]), (3, 1))
     assert fit_profile(values[:8], hours(8), Seasonal(period="4h", tolerance="0min"), HOUR) is None  # 2 periods
     assert fit_profile(values, hours(12), Seasonal(period="270min", tolerance="0min"), HOUR) is None  # 4.5 steps
-    seconds = pd.date_range("2026-11-01", periods=12, freq="1s", tz="UTC")  # 86,400 slots a day
-    assert fit_profile(values, seconds, Seasonal(period="1D"), pd.Timedelta("1s")) is None
+    minute = pd.Timedelta("1min")
+    for slots_a_period, fitted in ((2016, True), (2017, False)):  # MAX_GATED_SLOTS: a week at 5 minutes
+        cycle = np.tile(np.arange(slots_a_period, dtype=float)[:, None], (3, 1))  # 3 periods, all of the variance
+        index = pd.date_range("2026-11-01", periods=len(cycle), freq="1min", tz="UTC")
+        profile = fit_profile(cycle, index, Seasonal(period=f"{slots_a_period}min", tolerance="0min"), minute)
+        assert (profile is not None) == fitted
 
 
 def test_the_setting_is_on_gated_by_default_and_checked_against_the_interval_without_the_gate():
@@ -100,7 +104,7 @@ def test_the_setting_is_on_gated_by_default_and_checked_against_the_interval_wit
         model({"period": "7h", "rules_read": "raw"})
 
 
-def test_the_rules_read_the_residual_unless_told_to_read_the_values():
+def test_the_rules_read_the_values_unless_told_to_read_the_residual():
     values, residual = np.array([[5.0]]), np.array([[1.0]])
     assert rules_input(values, residual, Seasonal(rules_read="residual")) is residual
     assert rules_input(values, residual, Seasonal()) is values
