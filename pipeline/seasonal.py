@@ -41,7 +41,7 @@ class Seasonal:
     period: str = "1D"
     tolerance: str = "15min"
     rules_read: str = "values"
-    min_share: float | None = 0.8
+    min_share: float | None = 0.7
 
     def check(self) -> None:
         if self.rules_read not in RULES_READ:

@@ -88,7 +88,7 @@ def test_the_setting_is_on_gated_by_default_and_checked_against_the_interval_wit
         defaults = {"interval": "7min", **({"model": {"seasonal": raw}} if raw is not None else {})}
         return parse_settings({"defaults": defaults}, "cfg").defaults.model
 
-    assert model(None).seasonal == Seasonal() == Seasonal(period="1D", rules_read="values", min_share=0.8)
+    assert model(None).seasonal == Seasonal() == Seasonal(period="1D", rules_read="values", min_share=0.7)
     assert parse_settings({"defaults": {"model": {"seasonal": None}}}, "cfg").defaults.model.seasonal is None
     assert model({"period": "1D"}).seasonal == Seasonal()  # off the 7-minute grid: the gate fits nothing
     with pytest.raises(ConfigError, match=r"cfg: defaults.model.seasonal.period: '1D' is not a whole number of "
