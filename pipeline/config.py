@@ -16,7 +16,7 @@ from pipeline.config_build import ConfigError, build, check_scalar
 from pipeline.detect.compose import Detection
 from pipeline.detect.stored import legacy_detection
 from pipeline.robust import Robust
-from pipeline.seasonal import Seasonal
+from pipeline.seasonal import Seasonal, on_grid
 from pipeline.time_inputs import TimeInputs
 from pipeline.training_range import TrainingRange
 from pipeline.warm_start import WarmStart
@@ -160,7 +160,7 @@ def _validate_group(group: GroupConfig, where: str) -> None:
     if group.stride > group.window:
         raise ConfigError(f"{where}.stride: must not exceed window ({group.window})")
     seasonal = group.model.seasonal
-    if seasonal is not None and seasonal.min_share is None and pd.Timedelta(seasonal.period) % group.interval_td:
+    if seasonal is not None and seasonal.min_share is None and not on_grid(seasonal, group.interval_td):
         raise ConfigError(f"{where}.model.seasonal.period: {seasonal.period!r} is not a whole number of "
                           f"intervals ({group.interval})")
     if group.model.time_inputs is not None and group.model.composite is not None:

@@ -58,8 +58,13 @@ class Seasonal:
                                  f"{', above 0' if key == 'period' else ''}, got {getattr(self, key)!r}")
 
 
+def on_grid(seasonal: Seasonal, interval: pd.Timedelta) -> bool:
+    """Whether the period is a whole number of intervals (else a slot drifts through the day)."""
+    return not pd.Timedelta(seasonal.period) % interval
+
+
 def slot_count(seasonal: Seasonal, interval: pd.Timedelta) -> int:
-    """Slots in one period; the period must be a whole number of intervals (checked with the config)."""
+    """Slots in one period; whole only `on_grid` (the config refuses an ungated baseline off the grid)."""
     return int(pd.Timedelta(seasonal.period) // interval)
 
 
@@ -77,7 +82,7 @@ def fit_profile(values: np.ndarray, index: pd.DatetimeIndex, seasonal: Seasonal,
     With `min_share`, zeros for each metric the profile explains too little of, and None (nothing
     to remove) where that is every metric or the gate fits no profile (see `Seasonal`)."""
     count = slot_count(seasonal, interval)
-    if seasonal.min_share is not None and (pd.Timedelta(seasonal.period) % interval or not 2 <= count <= MAX_GATED_SLOTS
+    if seasonal.min_share is not None and (not on_grid(seasonal, interval) or not 2 <= count <= MAX_GATED_SLOTS
                                            or len(values) < MIN_PERIODS * count):
         return None
     reach = min(int(pd.Timedelta(seasonal.tolerance) // interval), (count - 1) // 2)

@@ -52,7 +52,7 @@ class Plan:
         return {"from": self.source if self.warm else None, "warm_runs": self.warm_runs, "why": self.why}
 
 
-def plan(cfg: WarmStart | None, group, previous, previous_runs: int, scaler, profile: np.ndarray | None = None) -> Plan:
+def plan(cfg: WarmStart | None, group, previous, previous_runs: int, scaler, profile: np.ndarray | None) -> Plan:
     """Warm or cold for `group` (a GroupConfig) trained on data scaled by `scaler` after taking out
     `profile` (its seasonal baseline, if any), given the current version `previous` (a StoredVersion,
     or None) that made `previous_runs` consecutive warm runs."""

@@ -32,9 +32,9 @@ def test_drift_is_the_largest_mean_shift_in_old_stds_or_relative_change_of_sprea
 
 
 def test_warm_only_with_the_option_and_a_current_model():
-    assert plan(None, GROUP, Previous(), 0, SCALER).warm is False
-    assert plan(WarmStart(), GROUP, None, 0, SCALER).why == "no usable current model"
-    warm = plan(WarmStart(), GROUP, Previous(), 3, SCALER)
+    assert plan(None, GROUP, Previous(), 0, SCALER, None).warm is False
+    assert plan(WarmStart(), GROUP, None, 0, SCALER, None).why == "no usable current model"
+    warm = plan(WarmStart(), GROUP, Previous(), 3, SCALER, None)
     assert (warm.warm, warm.source, warm.warm_runs) == (True, "v1", 4)
     assert warm.to_dict() == {"from": "v1", "warm_runs": 4, "why": "from v1"}
 
@@ -51,7 +51,7 @@ def test_warm_only_with_the_option_and_a_current_model():
                                                                              time_inputs=TimeInputs())), "time_inputs"),
 ])
 def test_a_model_that_would_not_take_the_same_inputs_means_a_cold_start(before, named):
-    decided = plan(WarmStart(), GROUP, Previous(config=before), 0, SCALER)
+    decided = plan(WarmStart(), GROUP, Previous(config=before), 0, SCALER, None)
     assert decided.warm is False and named in decided.why and decided.to_dict()["from"] is None
 
 
@@ -66,7 +66,7 @@ def test_a_seasonal_gate_that_takes_the_baseline_out_of_other_metrics_means_a_co
 def test_every_kth_night_is_a_full_retrain():
     nights, runs = [], 0
     for _ in range(6):
-        decided = plan(WarmStart(full_every=3), GROUP, Previous(), runs, SCALER)
+        decided = plan(WarmStart(full_every=3), GROUP, Previous(), runs, SCALER, None)
         nights.append(decided.warm)
         runs = decided.warm_runs
     assert nights == [True, True, False, True, True, False]
@@ -74,8 +74,8 @@ def test_every_kth_night_is_a_full_retrain():
 
 def test_drift_beyond_max_drift_means_a_cold_start():
     moved = Scaler(("a", "b"), (3.0, 10.0), (2.0, 1.0))  # drift 1.5
-    assert plan(WarmStart(max_drift=2.0), GROUP, Previous(), 0, moved).warm is True
-    decided = plan(WarmStart(max_drift=1.0), GROUP, Previous(), 0, moved)
+    assert plan(WarmStart(max_drift=2.0), GROUP, Previous(), 0, moved, None).warm is True
+    decided = plan(WarmStart(max_drift=1.0), GROUP, Previous(), 0, moved, None)
     assert decided.warm is False and "drifted 1.50" in decided.why
 
 
