@@ -14,16 +14,21 @@ def config_file(value: str) -> str:
 
 
 def time(value: str) -> str:
-    """A time pandas reads (naive ones are UTC, as landed timestamps are)."""
+    """An ISO 8601 time (naive ones are UTC, as landed timestamps are). Other formats are refused,
+    as in landed data: a guessed one would read 05/12/2026 as May 12th without a word."""
+    try:
+        parsed = _iso(value)
+    except (ValueError, TypeError, OverflowError):
+        parsed = None
+    if parsed is None or parsed != parsed:  # NaT
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r} (e.g. 2026-11-18 or 2026-11-18T06:00Z)")
+    return value
+
+
+def _iso(value: str):
     import pandas as pd
 
-    try:
-        parsed = pd.Timestamp(value)
-    except ValueError:
-        parsed = pd.NaT
-    if parsed is pd.NaT:
-        raise argparse.ArgumentTypeError(f"not a time: {value!r} (e.g. 2026-11-18 or 2026-11-18T06:00Z)")
-    return value
+    return pd.to_datetime(value, format="ISO8601")
 
 
 def group(value: str) -> str:
@@ -48,9 +53,7 @@ def positive(value: str) -> int:
 
 
 def utc(value: str):
-    import pandas as pd
-
-    parsed = pd.Timestamp(value)
+    parsed = _iso(value)
     return parsed.tz_localize("UTC") if parsed.tzinfo is None else parsed.tz_convert("UTC")
 
 

@@ -7,6 +7,8 @@ many hosts' groups).
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -15,6 +17,8 @@ LONG_COLUMNS = ("timestamp", "metric", "value")
 # Plausible metric times: epoch zero (1970) and the nanosecond ceiling (2262) are sentinels.
 EARLIEST, LATEST = pd.Timestamp("1990-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
 MAX_MAGNITUDE = 1e30  # larger values' squares overflow float64 sums; far past any counter or gauge
+# The index pandas' `to_parquet` stores as a column (a filtered or concatenated frame's row numbers): no metric.
+PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 
 
 class InputError(ValueError):
@@ -42,9 +46,14 @@ def detect_layout(columns: list[str], source: str) -> str:
         if missing:
             raise InputError(source, "missing column for the long layout", missing[0])
         return "long"
-    if len(columns) < 2:
+    if not wide_metrics(columns):
         raise InputError(source, "wide layout needs at least one metric column besides timestamp")
     return "wide"
+
+
+def wide_metrics(columns: list[str]) -> list[str]:
+    """A wide file's metric columns: all but the time and an index pandas stored beside them."""
+    return [c for c in columns if c != TIMESTAMP and not PANDAS_INDEX.fullmatch(str(c))]
 
 
 def long_series(frame: pd.DataFrame, source: str) -> pd.Series:
@@ -123,7 +132,7 @@ def to_long(frame: pd.DataFrame, source: str, wanted: set[str] | None = None,
             "value": numeric_values(frame["value"][keep], source, "value", series[keep].to_numpy()),
         })
     else:
-        metrics = [c for c in frame.columns if c != TIMESTAMP and (wanted is None or c in wanted)]
+        metrics = [c for c in wide_metrics(list(frame.columns)) if wanted is None or c in wanted]
         stamps = parse_timestamps(frame[TIMESTAMP].reset_index(drop=True), source)
         values = [numeric_values(frame[m], source, m) for m in metrics]
         out = pd.DataFrame({  # metric after metric; series as codes into the column names (no string per row)

@@ -106,7 +106,7 @@ def test_a_label_shows_in_the_table_and_the_explanation(scored, capsys, tmp_path
      "web-01)"),
     (["anomalies", "--severity", "urgent"], "argument --severity: invalid choice: 'urgent'"),
     (["explain", "db-01", "2026-11-10"], "argument GROUP: group 'db-01' has no published scores"),
-    (["explain", "web-01", "noon"], "argument TIME: not a time: 'noon'"),
+    (["explain", "web-01", "noon"], "argument TIME: not an ISO 8601 time: 'noon'"),
 ])
 def test_bad_arguments_are_refused(scored, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:

@@ -42,7 +42,9 @@ def test_a_label_is_appended_with_who_and_when(tmp_path, capsys):
     (["label", "db-01", "2026-11-10", "2026-11-11", "--as", "bug"],
      "argument --as: invalid choice: 'bug' (choose from 'incident', 'false-alarm')"),
     (["label", "db-01", "2026-11-10", "2026-11-11"], "the following arguments are required: --as"),
-    (["label", "db-01", "soon", "2026-11-11", "--as", "incident"], "argument START: not a time: 'soon'"),
+    (["label", "db-01", "soon", "2026-11-11", "--as", "incident"], "argument START: not an ISO 8601 time: 'soon'"),
+    (["label", "db-01", "05/12/2026", "06/12/2026", "--as", "incident"],  # a month, or two days? refused
+     "argument START: not an ISO 8601 time: '05/12/2026'"),
     (["label", "db-02", "2026-11-10", "2026-11-11", "--as", "incident"],
      "argument GROUP: no group 'db-02' is configured, trained, scored or has a state (known: db-01)"),
     (["label", "../db-01", "2026-11-10", "2026-11-11", "--as", "incident"], "argument GROUP: group: name '../db-01'"),

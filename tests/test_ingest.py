@@ -14,6 +14,14 @@ def test_detect_layout():
     with pytest.raises(InputError, match="column 'value': missing column for the long layout"):
         detect_layout(["timestamp", "metric"], "f")
     assert detect_layout(["timestamp", "value"], "f") == "wide"
+    with pytest.raises(InputError, match="wide layout needs at least one metric column"):
+        detect_layout(["timestamp", "__index_level_0__"], "f")  # pandas' stored index is no metric
+
+
+def test_the_index_pandas_stores_beside_a_wide_frame_is_no_metric():
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(["2026-01-01", "2026-01-02"]), "cpu": [1.0, 2.0],
+                          "__index_level_0__": [7, 9], "__index_level_1__": [0, 1]})
+    assert to_long(frame, "f")["series"].tolist() == ["cpu", "cpu"]
 
 
 def test_long_with_group_column_names_series_group_slash_metric():

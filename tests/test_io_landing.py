@@ -38,6 +38,10 @@ def test_scan_and_read_long_and_wide_files(tmp_path):
     assert io.scan_file(str(tmp_path / "w.parquet")) == {"db.cpu": None, "db.mem": None}
     out = io.read_series([str(tmp_path / "w.parquet")], {"db.mem"})
     assert out["series"].tolist() == ["db.mem"] and out["value"].tolist() == [6.0]
+    filtered = pd.concat([wide, wide.assign(timestamp=T0 + pd.Timedelta("5min"))])  # index 0, 0: to_parquet keeps it
+    filtered.to_parquet(tmp_path / "f.parquet")
+    assert "__index_level_0__" in pq.read_schema(tmp_path / "f.parquet").names
+    assert io.scan_file(str(tmp_path / "f.parquet")) == {"db.cpu": None, "db.mem": None}
 
 
 def test_unreadable_file_is_an_input_error_naming_it(tmp_path):

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series
+from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series, wide_metrics
 
 TIME_UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}  # parquet's, as pandas names them
 UNIT_NANOS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -121,7 +121,7 @@ def _series(path: str, names: list[str]) -> dict[str, str | None]:
         raise InputError(path, f"{len(repeated)} column name(s) appear more than once; each column needs its own name",
                          repeated[0])
     if detect_layout(names, path) == "wide":
-        return {c: None for c in names if c != "timestamp"}
+        return {c: None for c in wide_metrics(names)}
     columns = ["metric"] + (["group"] if "group" in names else [])
     frame = _read_table(path, columns)
     if "group" not in frame.columns and hive_group(path):
