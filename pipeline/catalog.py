@@ -264,14 +264,15 @@ def _inside(catalog: Catalog, group: GroupConfig, path: str, start: pd.Timestamp
 
 def landed(catalog: Catalog, group: GroupConfig, start: pd.Timestamp, end: pd.Timestamp) -> list[list] | None:
     """The landing files that can hold the group's rows in [start, end], each as [path, first, last,
-    rows] (JSON-ready): what a result computed from those rows was computed from, so a later run
-    can tell whether a file landed late or was rewritten there. None when a file's bounds are unknown."""
+    rows, version] (JSON-ready; version None where the file system reports none): what a result
+    computed from those rows was computed from, so a later run can tell whether a file landed late
+    or was rewritten there. None when a file's bounds are unknown."""
     found = []
     for path in _sources(catalog, group, start, end):
         if path not in catalog.bounds:
             return None
         first, last, rows = catalog.bounds[path]
-        found.append([path, first.isoformat(), last.isoformat(), rows])
+        found.append([path, first.isoformat(), last.isoformat(), rows, catalog.scans.get(path, {}).get("version")])
     return found
 
 

@@ -111,3 +111,73 @@ def test_a_backfill_drops_the_carried_look_back(scored, tmp_path):
     score_group(copy, db_group(copy), discover(copy.storage.landing), "backfill", start=newest - pd.Timedelta("1D"),
                 emit=lambda _: None)
     assert not carried.exists()
+
+
+def test_rows_landing_behind_the_watermark_are_scored_as_if_they_had_landed_on_time(scored, tmp_path):
+    """The last 4 hours land an hour at a time, as three exporters deliver them: all on time; the
+    replication lag (with an incident in it) an hour late, in a file of its own, after the hourly
+    run has scored the hour without it; every hour first as placeholder rows (the times, no values)
+    that the same file's real values replace an hour later. Each later run scores the late rows
+    again from where their values moved: all three publish the same values, and flag the incident.
+    A run over files that did not change rescores nothing."""
+    _, settings, _, _, _, _ = scored
+    copies = {kind: scoring_copy(settings, tmp_path / kind) for kind in ("on time", "late metric", "placeholders")}
+    landings = {}
+    for kind, copy in copies.items():
+        path = sorted(Path(copy.storage.landing).rglob("*.parquet"))[-1]  # the newest week's
+        frame = pd.read_parquet(path)
+        cut = frame["timestamp"].max() - pd.Timedelta(hours=4)
+        io.write_parquet_atomic(frame[frame["timestamp"] <= cut], path)
+        later = frame[frame["timestamp"] > cut].copy()
+        incident = (later["timestamp"] > cut + pd.Timedelta(hours=1)) & (later["timestamp"] <= cut + pd.Timedelta(hours=2))
+        later.loc[incident, LAG] += 10 * frame[LAG].std()
+        landings[kind] = [(path.with_name(f"{path.stem}-{hour.seconds // 3600}h.parquet"), rows)
+                          for hour, rows in later.groupby((later["timestamp"] - cut).dt.ceil("h"))]
+
+    def run(kind: str) -> list[str]:
+        copy, lines = copies[kind], []
+        score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lines.append)
+        return [line for line in lines if "rows landed or changed" in line]
+
+    for kind in copies:
+        run(kind)
+    rescoring = {kind: [] for kind in copies}
+    for hour, (path, rows) in enumerate(landings["on time"]):
+        io.write_parquet_atomic(rows, path)
+        rescoring["on time"] += run("on time")
+        late_path, late_rows = landings["late metric"][hour]
+        if hour:  # the hour before's lag lands now, after its hour was scored without it
+            before, before_rows = landings["late metric"][hour - 1]
+            io.write_parquet_atomic(before_rows[["timestamp", LAG]], before.with_name(before.stem + "-lag.parquet"))
+        io.write_parquet_atomic(late_rows.drop(columns=LAG), late_path)
+        rescoring["late metric"] += run("late metric")
+        place_path, place_rows = landings["placeholders"][hour]
+        if hour:  # the hour before's placeholder file now holds its values
+            before, before_rows = landings["placeholders"][hour - 1]
+            io.write_parquet_atomic(before_rows, before)
+        placeholder = place_rows.copy()
+        placeholder[[c for c in placeholder.columns if c != "timestamp"]] = np.nan
+        io.write_parquet_atomic(placeholder, place_path)
+        rescoring["placeholders"] += run("placeholders")
+    last, last_rows = landings["late metric"][-1]
+    io.write_parquet_atomic(last_rows[["timestamp", LAG]], last.with_name(last.stem + "-lag.parquet"))
+    rescoring["late metric"] += run("late metric")
+    last, last_rows = landings["placeholders"][-1]
+    io.write_parquet_atomic(last_rows, last)
+    rescoring["placeholders"] += run("placeholders")
+
+    assert rescoring["on time"] == [] and len(rescoring["late metric"]) == len(rescoring["placeholders"]) == 4
+    found = {kind: published(copy) for kind, copy in copies.items()}
+    first_hour = landings["on time"][0][1]["timestamp"].min().tz_localize("UTC")
+    incident = (first_hour + pd.Timedelta(hours=1), first_hour + pd.Timedelta(hours=2))
+    for kind, outputs in found.items():
+        scores = outputs["scores"]
+        assert not scores.duplicated(["timestamp", "metric"]).any()
+        # the values scored are the landed ones, as on time (scores of an hour's last steps differ: rescored,
+        # their windows read the next hour's rows too, which had not landed when the on-time run scored them)
+        pd.testing.assert_frame_equal(scores[["timestamp", "metric", "value", "imputed"]],
+                                      found["on time"]["scores"][["timestamp", "metric", "value", "imputed"]])
+        assert scores.loc[scores["timestamp"] >= first_hour, "value"].notna().all()
+        flagged = scores.loc[scores["is_anomaly"] & (scores["timestamp"] >= first_hour), "timestamp"]
+        assert ((flagged >= incident[0]) & (flagged <= incident[1])).any(), kind
+    assert run("late metric") == [] and run("placeholders") == []  # nothing changed since
