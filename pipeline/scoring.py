@@ -224,8 +224,8 @@ def _coverage(configured: GroupConfig, trained: GroupConfig, landed: set[str], u
               if count > MAX_UNSCORED * scored]
     new = sorted((set(configured.metrics) & landed) - set(trained.metrics))
     if new:
-        lines.append(f"{trained.name}: metrics {new} are not in model version {version} and are not scored; the "
-                     "next training includes them")
+        lines.append(f"{trained.name}: metrics {new} are not in model version {version} and are not scored; a "
+                     "training takes them in once its training split holds their values")
     return lines
 
 

@@ -347,4 +347,4 @@ def test_a_metric_renamed_upstream_and_a_new_metric_are_warned_about(scored, tmp
     assert result["warnings"] == [
         f"db-01: metric 'db-01.cpu' has no value at {share:.0%} of scored steps (renamed or stopped upstream?)",
         f"db-01: metrics ['db-01.cpu_pct', 'db-01.disk'] are not in model version {version} and are not scored; "
-        "the next training includes them"]
+        "a training takes them in once its training split holds their values"]

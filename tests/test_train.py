@@ -192,3 +192,30 @@ def test_a_version_with_other_time_inputs_is_not_compared_with_the_current_one(t
     assert second["version"] != first["version"] and second["promoted"] is True
     assert io.current_version(settings.storage.models_root, "web-01") == second["version"]
     assert not any("does better" in line for line in lines)
+
+
+def test_a_metric_with_no_values_in_the_training_split_is_left_out_with_a_warning_not_a_failed_group(tmp_path):
+    """A metric that appeared two days ago (all its values in the validation end) and one that stopped
+    before the training range: the group trains on the others, says which it left out and why, and
+    scoring names them as metrics the version does not score."""
+    land_sample(tmp_path, keep=("web-01",))
+    landing = tmp_path / "data" / "landing"
+    end = max(pd.read_parquet(p)["timestamp"].max() for p in landing.rglob("*.parquet"))
+    for metric, first in (("disk", end - pd.Timedelta(days=2)), ("fans", end - pd.Timedelta(days=60))):
+        times = pd.date_range(first, periods=288, freq="5min")
+        io.write_parquet_atomic(pd.DataFrame({"timestamp": times, "group": "web-01", "metric": metric,
+                                              "value": range(len(times))}), landing / "extra" / f"{metric}.parquet")
+    settings = tiny_settings(tmp_path)
+    catalog = discover(settings.storage.landing)
+    (web,) = [g for g in groups(settings, catalog) if g.name == "web-01"]
+    assert {"web-01/disk", "web-01/fans"} <= set(web.metrics)
+    lines = []
+    summary = train_group(settings, web, catalog, "run", emit=lines.append)
+    line = ("web-01: metrics ['web-01/disk', 'web-01/fans'] have no values in the training split (new, renamed or "
+            "stopped upstream?): this version leaves them out; a later one takes them in once its training split "
+            "holds their values")
+    assert summary["warnings"] == [line] and f"warning: {line}" in lines
+    meta = io.read_metadata(settings.storage.models_root, "web-01", summary["version"])
+    assert meta["metrics"] == [m for m in web.metrics if m not in ("web-01/disk", "web-01/fans")]
+    result = score_group(settings, web, catalog, "run", emit=lambda _: None)
+    assert any("['web-01/disk', 'web-01/fans'] are not in model version" in w for w in result["warnings"])
