@@ -90,6 +90,18 @@ def _check(parser: argparse.ArgumentParser, command: argparse.ArgumentParser, ar
         command.error(f"argument --start: {start} is after --end {end}")
 
 
+def _check_settings(command: argparse.ArgumentParser, config: str | None) -> None:
+    """A flow command's settings are read before Prefect and TensorFlow start: a bad key is one line
+    and exit code 2, as a bad argument is, not a failed flow run's tracebacks."""
+    from pipeline.config import load_settings
+    from pipeline.config_build import ConfigError
+
+    try:
+        load_settings(config)
+    except ConfigError as exc:
+        command.error(str(exc))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nightwatch", description=__doc__)
     parser.add_argument("--config", type=types.config_file,
@@ -117,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         ADMIN[args.command].check(args, command)
         return ADMIN[args.command].run(args, command)
     _check(parser, sub.choices[args.command], args)
+    if args.command != "generate":
+        _check_settings(sub.choices[args.command], args.config)
     if args.command == "generate":
         return _generate(args)
     if args.command == "serve":

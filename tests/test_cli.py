@@ -69,6 +69,18 @@ def test_wrong_arguments_are_refused_before_anything_starts(tmp_path, capsys, no
     assert message.format(missing=missing) in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["train"], ["score"], ["report"], ["run"], ["serve"]])
+def test_a_flow_command_with_a_bad_setting_is_refused_in_one_line_before_anything_starts(tmp_path, capsys, no_start,
+                                                                                        command):
+    config = tmp_path / "nightwatch.yaml"
+    config.write_text("defaults:\n  windw: 24\n")
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--config", str(config)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{config}: defaults: unknown key 'windw'" in err and "Traceback" not in err
+
+
 def test_a_missing_config_from_the_environment_is_refused(tmp_path, capsys, monkeypatch, no_start):
     monkeypatch.setenv("NIGHTWATCH_CONFIG", str(tmp_path / "gone.yaml"))
     with pytest.raises(SystemExit) as exit_:

@@ -11,11 +11,12 @@ T0 = pd.Timestamp("2026-01-01 22:00", tz="UTC")
 
 
 def test_landing_files_are_nested_sorted_and_skip_hidden(tmp_path):
-    for rel in ("b/x.parquet", "a/date=2026-01-01/y.parquet", ".tmp-z.parquet", "_staging/w.parquet", "n.csv"):
+    for rel in ("b/x.parquet", "a/date=2026-01-01/y.parquet", ".tmp-z.parquet", "_staging/w.parquet", "n.csv",
+                "c/u.PARQUET", "c/v.pq", "c/w.parquet.tmp"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
     names = [p[len(str(tmp_path)) + 1:] for p in io.landing_files(str(tmp_path))]
-    assert names == ["a/date=2026-01-01/y.parquet", "b/x.parquet"]
+    assert names == ["a/date=2026-01-01/y.parquet", "b/x.parquet", "c/u.PARQUET", "c/v.pq"]
     with pytest.raises(InputError, match=f"{tmp_path / 'missing'}: the landing folder does not exist"):
         io.landing_files(str(tmp_path / "missing"))
 

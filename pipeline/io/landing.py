@@ -15,10 +15,11 @@ from pipeline.ingest import TIMESTAMP, InputError, detect_layout, long_series, w
 
 TIME_UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}  # parquet's, as pandas names them
 UNIT_NANOS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+PARQUET_SUFFIXES = (".parquet", ".pq")  # in any case: an exporter's `.PARQUET` is no reason to skip a file unsaid
 
 
 def landing_files(root: str) -> dict[str, str | None]:
-    """Parquet files under `root`, nested and hive-partitioned folders included, sorted, each with
+    """Parquet files (`.parquet` or `.pq`, any case) under `root`, nested and hive-partitioned folders included, sorted, each with
     its version as the listing gives it (size, times, inode or ETag; None where the file system
     reports none of those): a file of an unchanged version need not be opened again. A missing
     `root` is refused once, naming it, rather than read as 'no landed series' for every group."""
@@ -26,7 +27,7 @@ def landing_files(root: str) -> dict[str, str | None]:
     if not fs.exists(path):
         raise InputError(root, "the landing folder does not exist (it is <storage.data_root>/landing; "
                          "`nightwatch generate` writes sample data there)")
-    files = {f: info for f, info in fs.find(path, detail=True).items() if f.endswith(".parquet")}
+    files = {f: info for f, info in fs.find(path, detail=True).items() if f.lower().endswith(PARQUET_SUFFIXES)}
     visible = [f for f in files if not any(p.startswith((".", "_")) for p in f[len(path):].split("/") if p)]
     return {(fs.unstrip_protocol(f) if "://" in root else f): file_version(files[f]) for f in sorted(visible)}
 
