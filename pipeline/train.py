@@ -25,6 +25,7 @@ from pipeline.labels import Feedback, feedback, with_incidents
 from pipeline.metadata import parse_metadata, read_version
 from pipeline.model import StoredModel, train_autoencoder
 from pipeline.promotion import errors_from, mean_error, promote
+from pipeline.resample import Aligned
 from pipeline.saved import ModelFileError, load_autoencoder
 from pipeline.scale import Scaler, fit_scaler
 from pipeline.seasonal import deseasonalised, fit_profile, rules_input
@@ -69,7 +70,7 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     for line in warnings:
         emit(f"warning: {line}")
     labels = _labels(settings, group)
-    aligned = load_aligned(catalog, group)
+    aligned = _observed(load_aligned(catalog, group))
     keep = group.training.rows(aligned.values.index, group.lookback)
     frame, imputed = aligned.values[keep], aligned.imputed.to_numpy()[keep]
     group = dataclasses.replace(group, training=with_incidents(group.training, labels, frame.index))
@@ -122,6 +123,15 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     return {"group": group.name, "version": version, "promoted": promoted, "val_error": meta["val_error"],
             "threshold": stored_states(meta).get("score", {}).get("threshold"), "steps": n, "metrics": len(group.metrics),
             "warnings": warnings}
+
+
+def _observed(aligned: Aligned) -> Aligned:
+    """The steps up to the newest one where some metric has a value: rows of times alone (an
+    exporter's placeholders for the rest of its day) would put the training range's end, and its
+    validation split, where no value is."""
+    seen = np.flatnonzero(aligned.values.notna().any(axis=1).to_numpy())
+    end = int(seen[-1]) + 1 if seen.size else len(aligned.values)
+    return aligned if end == len(aligned.values) else Aligned(aligned.values.iloc[:end], aligned.imputed.iloc[:end])
 
 
 def _labels(settings: Settings, group: GroupConfig) -> pd.DataFrame:

@@ -219,3 +219,24 @@ def test_a_metric_with_no_values_in_the_training_split_is_left_out_with_a_warnin
     assert meta["metrics"] == [m for m in web.metrics if m not in ("web-01/disk", "web-01/fans")]
     result = score_group(settings, web, catalog, "run", emit=lambda _: None)
     assert any("['web-01/disk', 'web-01/fans'] are not in model version" in w for w in result["warnings"])
+
+
+def test_placeholder_rows_after_the_newest_value_do_not_move_the_training_range(tmp_path):
+    """An exporter lands the rest of its day as times without values: training ends at the newest
+    value as it would without them (the same version), instead of validating on empty steps."""
+    land_sample(tmp_path, keep=("web-01",))
+    settings = tiny_settings(tmp_path)
+    catalog = discover(settings.storage.landing)
+    (web,) = [g for g in groups(settings, catalog) if g.name == "web-01"]
+    plain = train_group(settings, web, catalog, "run", emit=lambda _: None)
+    landing = tmp_path / "data" / "landing"
+    end = max(pd.read_parquet(p)["timestamp"].max() for p in landing.rglob("*.parquet"))
+    times = pd.date_range(end + pd.Timedelta("5min"), periods=2 * 288, freq="5min")
+    metrics = [m.split("/", 1)[1] for m in web.metrics]
+    placeholders = pd.DataFrame({"timestamp": times.repeat(len(metrics)), "group": "web-01",
+                                 "metric": metrics * len(times), "value": float("nan")})
+    io.write_parquet_atomic(placeholders, landing / "placeholders.parquet")
+    catalog = discover(settings.storage.landing)
+    (web,) = [g for g in groups(settings, catalog) if g.name == "web-01"]
+    again = train_group(settings, web, catalog, "run", emit=lambda _: None)
+    assert again["version"] == plain["version"] and again["steps"] == plain["steps"]
