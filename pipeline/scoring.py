@@ -31,6 +31,7 @@ from pipeline.detect.compose import anomaly_scores, filter_flags, published, rai
 from pipeline.detect.evidence import evidence
 from pipeline.inference import run_windows
 from pipeline.metadata import StoredVersion, check_input_shape, check_model_file, read_version
+from pipeline.overlaps import overlapping
 from pipeline.parts import Grid, Part, closed_until, part_stop
 from pipeline.ranges import backfill_grid, context_start, context_steps, grid_of, no_evidence, score_context, utc
 from pipeline.publish import anomalies_table, features_table, scores_table
@@ -94,6 +95,10 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         first_new = max(open_since, first_new - chunk * group.interval_td)
         grid = grid_of(catalog, group, context_start(group, first_new), end, first_new)
     context = context_start(group, first_new)
+    for line in overlapping(catalog, group, grid.time(grid.new) - group.interval_td, grid.time(grid.stop - 1)):
+        if line not in warnings:
+            emit(f"warning: {line}")
+            warnings.append(line)
 
     model_file = io.model_path(models_root, group.name, version)
     check_model_file(model_file, stored)

@@ -23,6 +23,7 @@ from pipeline.inference import scaled_input
 from pipeline.ingest import InputError
 from pipeline.labels import Feedback, feedback, with_incidents
 from pipeline.metadata import parse_metadata, read_version
+from pipeline.overlaps import overlapping
 from pipeline.model import StoredModel, train_autoencoder
 from pipeline.promotion import errors_from, mean_error, promote
 from pipeline.resample import Aligned
@@ -86,6 +87,9 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         warnings.append(line)
         imputed, frame = imputed[:, ~unseen.to_numpy()], frame.loc[:, ~unseen]
         group = dataclasses.replace(group, metrics=tuple(frame.columns))
+    for line in overlapping(catalog, group, frame.index[0] - group.interval_td, frame.index[-1]) if n else ():
+        emit(f"warning: {line}")
+        warnings.append(line)
     labelled = feedback(labels, frame.index, frame.to_numpy(), imputed)
     frame = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
     values = frame.to_numpy()

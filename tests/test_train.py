@@ -240,3 +240,22 @@ def test_placeholder_rows_after_the_newest_value_do_not_move_the_training_range(
     (web,) = [g for g in groups(settings, catalog) if g.name == "web-01"]
     again = train_group(settings, web, catalog, "run", emit=lambda _: None)
     assert again["version"] == plain["version"] and again["steps"] == plain["steps"]
+
+
+def test_a_re_delivered_file_is_named_in_the_warnings_of_training_and_scoring(tmp_path):
+    """A day's file landed again under another name: its rows meet the original's in every step of
+    the day and the aggregation combines them; both runs say so, naming both files."""
+    land_sample(tmp_path, keep=("web-01",))
+    landing = tmp_path / "data" / "landing"
+    day = sorted(landing.rglob("date=*/web-01.parquet"))[-2]  # the last whole day
+    again = landing / "redelivered" / "web-01-again.parquet"
+    again.parent.mkdir()
+    again.write_bytes(day.read_bytes())
+    settings = tiny_settings(tmp_path)
+    catalog = discover(settings.storage.landing)
+    (web,) = [g for g in groups(settings, catalog) if g.name == "web-01"]
+    summary = train_group(settings, web, catalog, "run", emit=lambda _: None)
+    named = [w for w in summary["warnings"] if "both hold rows of" in w]
+    assert len(named) == 1 and str(day) in named[0] and str(again) in named[0] and "(mean) combines" in named[0]
+    scored = score_group(settings, web, catalog, "run", emit=lambda _: None)
+    assert named[0].split(" from ")[0] in " ".join(scored["warnings"])
