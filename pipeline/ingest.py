@@ -7,6 +7,7 @@ many hosts' groups).
 """
 from __future__ import annotations
 
+import decimal
 import re
 
 import numpy as np
@@ -98,6 +99,8 @@ def numeric_values(values: pd.Series, source: str, column: str, series: np.ndarr
     row's series name, for a long file's `value` column."""
     if values.isna().all() and not pd.api.types.is_bool_dtype(values):  # a null-typed column: all missing
         return np.full(len(values), np.nan)
+    if _decimals(values):  # a database's or Spark's decimal column: numbers, read as floats
+        values = values.astype("float64")
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         sample = values.dropna()
         example = f", e.g. {sample.iloc[0]!r}" if len(sample) else ""
@@ -111,6 +114,14 @@ def numeric_values(values: pd.Series, source: str, column: str, series: np.ndarr
         raise InputError(source, f"{int(huge.sum())} values beyond ±{MAX_MAGNITUDE:.0e}, where float arithmetic "
                          f"overflows, e.g. {float(out[first])!r}{of}", column)
     return out
+
+
+def _decimals(values: pd.Series) -> bool:
+    """Whether an object column holds `decimal.Decimal` numbers only (as parquet's decimal type reads)."""
+    if values.dtype != object:
+        return False
+    present = values.dropna()
+    return len(present) > 0 and all(isinstance(v, decimal.Decimal) for v in present)
 
 
 def to_long(frame: pd.DataFrame, source: str, wanted: set[str] | None = None,

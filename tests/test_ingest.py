@@ -1,3 +1,5 @@
+import decimal
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -89,6 +91,16 @@ def test_non_numeric_values_are_rejected():
     wide = pd.DataFrame({"timestamp": ["2026-01-01"], "cpu": [True]})
     with pytest.raises(InputError, match="column 'cpu': non-numeric"):
         to_long(wide, "w.parquet")
+
+
+def test_decimal_values_as_databases_and_spark_export_them_are_numbers():
+    table = pa.table({"timestamp": pa.array(["2026-01-01", "2026-01-02", "2026-01-03"]),
+                      "cpu": pa.array([decimal.Decimal("50.564"), None, decimal.Decimal("-0.125")], pa.decimal128(10, 3))})
+    out = to_long(table.to_pandas(), "d.parquet")
+    assert out["value"].tolist()[::2] == [50.564, -0.125] and np.isnan(out["value"].iloc[1])
+    mixed = pd.DataFrame({"timestamp": ["2026-01-01", "2026-01-02"], "cpu": [decimal.Decimal("1.5"), "high"]})
+    with pytest.raises(InputError, match="column 'cpu': non-numeric"):
+        to_long(mixed, "m.parquet")
 
 
 def test_input_error_names_group_when_given():
