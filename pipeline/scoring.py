@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from pipeline import io, late_rows, lookback
+from pipeline import io, resume
 from pipeline.anomalies import to_intervals
-from pipeline.catalog import Catalog, future_rows, landed, load_aligned
+from pipeline.catalog import Catalog, future_rows, load_aligned
 from pipeline.config import GroupConfig, Settings
 from pipeline.detect.base import Evidence, joined, sliced
 from pipeline.detect.compose import anomaly_scores, filter_flags, published, raise_flags
@@ -72,9 +72,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     if watermark is not None and catalog.until is not None and watermark > catalog.until:  # older release, or by hand
         warnings.append(f"{group.name}: watermark {watermark} is after the run's clock ({catalog.until}), so no "
                         f"step before it is scored; `nightwatch state reset {group.name} --to TIME` moves it back")
-    carried = _carried(data_root, group) if start is None and end is None else None
-    stale = None if carried is None or watermark is None else _stale_since(data_root, catalog, group, version,
-                                                                            carried, watermark)
+    carried = resume.carried(data_root, group) if start is None and end is None else None
+    stale = None if carried is None or watermark is None else resume.stale_since(data_root, catalog, group, version,
+                                                                                 carried, watermark)
     rescored = 0
     if stale is not None:
         line = (f"{group.name}: rows landed or changed at or before the watermark {watermark} since they were "
@@ -115,7 +115,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     done = scored_to = max(grid.new - context_steps(group), 0)  # steps before `done` are published (or context)
     intervals, open_run = 0, None
     history = no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
-    resumed = _resumed(catalog, group, grid, version, carried) if carried is not None else None
+    resumed = resume.resumed(catalog, group, grid, version, carried) if carried is not None else None
     if resumed is not None:  # the carried steps read, the rest scored (the grid's first ones are context)
         carried_from, history, done = resumed
         if carried_from > score_context(group):  # steps before the carried ones: the grid moved back
@@ -153,68 +153,13 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
                 emit(f"{group.name}: publishing {grid.time(max(grid.new, part.start))} .. {grid.time(done - 1)}")
         intervals += pending.result() if pending is not None else 0
     if incremental and done > grid.new:
-        _carry(data_root, catalog, group, grid, history, version)
+        resume.carry(data_root, catalog, group, grid, history, version)
     lo, hi, scored = grid.time(grid.new), grid.time(grid.stop - 1), grid.stop - grid.new
     emit(f"{group.name}: scored {scored} steps {lo} .. {hi}, {intervals} anomaly intervals")
     warnings += _coverage(configured, group, set(catalog.series), unscored, unobserved, scored, version)
     return {"group": group.name, "scored": scored, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings,
             **({"rescored": rescored} if rescored else {})}
-
-
-def _carried(data_root: str, group: GroupConfig) -> lookback.Carried | None:
-    """The look-back the last incremental run carried, if readable as the group's."""
-    table = io.read_lookback(data_root, group.name)
-    return None if table is None else lookback.from_table(table, group.metrics, group.interval_td)
-
-
-def _resumed(catalog: Catalog, group: GroupConfig, grid: Grid, version: str,
-             carried: lookback.Carried) -> tuple[int, Evidence, int] | None:
-    """The carried look-back's steps on this grid, if still true (`lookback.resumed`)."""
-    edge = score_context(group)
-    return lookback.resumed(carried, version, landed(catalog, group, *carried.reads(edge)), grid, edge)
-
-
-def _stale_since(data_root: str, catalog: Catalog, group: GroupConfig, version: str, carried: lookback.Carried,
-                 watermark: pd.Timestamp) -> pd.Timestamp | None:
-    """The first published step whose rows landed or changed since it was scored (`late_rows`)."""
-    if carried.version != version:
-        return None
-    interval, metrics = group.interval_td, list(group.metrics)
-
-    def recompute(first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
-        return load_aligned(catalog, group, first, last + interval - MICROSECOND, grid=(first, last)).values
-
-    def published(first: pd.Timestamp) -> pd.DataFrame:
-        rows = io.read_dataset(data_root, "scores", group.name, since=first)
-        if rows.empty:
-            return pd.DataFrame(columns=metrics, dtype=float)
-        rows = rows[rows["timestamp"] >= first].drop_duplicates(["timestamp", "metric"], keep="last")
-        return rows.pivot(index="timestamp", columns="metric", values="value").reindex(columns=metrics)
-
-    now = landed(catalog, group, *carried.reads(score_context(group)))
-    return late_rows.stale_since(carried.landed, now, watermark, interval, recompute, published,
-                                 group.max_gap + 1, score_context(group))
-
-
-def _scaled(values: np.ndarray, index: pd.DatetimeIndex, stored: StoredVersion,
-            group: GroupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The model's input (the values less the stored baseline, scaled) and the rules' values (what
-    they read, scaled)."""
-    residual = deseasonalised(values, index, stored.seasonal, group.interval_td)
-    scaled = stored.scaler.transform(residual)
-    read = rules_input(values, residual, group.model.seasonal)
-    return scaled, (scaled if read is residual else stored.scaler.transform(read))
-
-
-def _carry(data_root: str, catalog: Catalog, group: GroupConfig, grid: Grid, history: Evidence, version: str) -> None:
-    """Keep the settled part of the look-back for the next incremental run, with the landing files
-    it was computed from (none kept where their bounds are unknown)."""
-    edge = score_context(group)
-    carried = lookback.settled(history, grid, grid.stop, edge, version)
-    files = None if carried is None else landed(catalog, group, *carried.reads(edge))
-    if files is not None:
-        io.write_lookback(data_root, group.name, lookback.to_table(dataclasses.replace(carried, landed=files)))
 
 
 def _coverage(configured: GroupConfig, trained: GroupConfig, landed: set[str], unscored: int,
@@ -258,7 +203,10 @@ def _score_part(catalog: Catalog, group: GroupConfig, model, stored: StoredVersi
     aligned = load_aligned(catalog, group, rows_from if context is None else max(rows_from, context), rows_to,
                            grid=(grid.time(lo), grid.time(hi - 1)))
     values, imputed = aligned.values.to_numpy(), aligned.imputed.to_numpy()
-    scaled, rule_values = _scaled(values, aligned.values.index, stored, group)
+    residual = deseasonalised(values, aligned.values.index, stored.seasonal, group.interval_td)
+    scaled = stored.scaler.transform(residual)
+    read = rules_input(values, residual, group.model.seasonal)
+    rule_values = scaled if read is residual else stored.scaler.transform(read)
     starts = window_starts(grid.n, window, group.stride, lo, hi, grid.phase(group.stride, stored.windows_from)) - lo
     inputs = model_input(np.nan_to_num(scaled, nan=0.0), aligned.values.index, group.model.time_inputs)
     out = run_windows(model, inputs, window, starts)  # missing cells at the mean

@@ -1,0 +1,62 @@
+"""What an incremental run takes over from the last one: the look-back it carried (read back,
+resumed on this run's grid, kept for the next), and the rows that landed or changed behind the
+watermark since (`pipeline.late_rows`), found from the landing files that look-back was read from."""
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from pipeline import io, late_rows, lookback
+from pipeline.catalog import Catalog, landed, load_aligned
+from pipeline.config import GroupConfig
+from pipeline.detect.base import Evidence
+from pipeline.parts import Grid
+from pipeline.ranges import score_context
+
+MICROSECOND = pd.Timedelta(1, "us")
+
+
+def carried(data_root: str, group: GroupConfig) -> lookback.Carried | None:
+    """The look-back the last incremental run carried, if readable as the group's."""
+    table = io.read_lookback(data_root, group.name)
+    return None if table is None else lookback.from_table(table, group.metrics, group.interval_td)
+
+
+def resumed(catalog: Catalog, group: GroupConfig, grid: Grid, version: str,
+            carried: lookback.Carried) -> tuple[int, Evidence, int] | None:
+    """The carried look-back's steps on this grid, if still true (`lookback.resumed`)."""
+    edge = score_context(group)
+    return lookback.resumed(carried, version, landed(catalog, group, *carried.reads(edge)), grid, edge)
+
+
+def stale_since(data_root: str, catalog: Catalog, group: GroupConfig, version: str, carried: lookback.Carried,
+                watermark: pd.Timestamp) -> pd.Timestamp | None:
+    """The first published step whose rows landed or changed since it was scored (`late_rows`)."""
+    if carried.version != version:
+        return None
+    interval, metrics = group.interval_td, list(group.metrics)
+
+    def recompute(first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+        return load_aligned(catalog, group, first, last + interval - MICROSECOND, grid=(first, last)).values
+
+    def published(first: pd.Timestamp) -> pd.DataFrame:
+        rows = io.read_dataset(data_root, "scores", group.name, since=first)
+        if rows.empty:
+            return pd.DataFrame(columns=metrics, dtype=float)
+        rows = rows[rows["timestamp"] >= first].drop_duplicates(["timestamp", "metric"], keep="last")
+        return rows.pivot(index="timestamp", columns="metric", values="value").reindex(columns=metrics)
+
+    now = landed(catalog, group, *carried.reads(score_context(group)))
+    return late_rows.stale_since(carried.landed, now, watermark, interval, recompute, published,
+                                 group.max_gap + 1, score_context(group))
+
+
+def carry(data_root: str, catalog: Catalog, group: GroupConfig, grid: Grid, history: Evidence, version: str) -> None:
+    """Keep the settled part of the look-back for the next incremental run, with the landing files
+    it was computed from (none kept where their bounds are unknown)."""
+    edge = score_context(group)
+    carried = lookback.settled(history, grid, grid.stop, edge, version)
+    files = None if carried is None else landed(catalog, group, *carried.reads(edge))
+    if files is not None:
+        io.write_lookback(data_root, group.name, lookback.to_table(dataclasses.replace(carried, landed=files)))
