@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 
-
 def changed_files(scored: list, now: list) -> list:
     """The entries of `now` (`catalog.landed`: path, first, last, rows and version) that were not
     so when the steps were scored: new paths, or other bounds, row count or version. An entry of

@@ -23,8 +23,8 @@ from pipeline.inference import scaled_input
 from pipeline.ingest import InputError
 from pipeline.labels import Feedback, feedback, with_incidents
 from pipeline.metadata import parse_metadata, read_version
-from pipeline.overlaps import overlapping
 from pipeline.model import StoredModel, train_autoencoder
+from pipeline.overlaps import overlapping
 from pipeline.promotion import errors_from, mean_error, promote
 from pipeline.resample import Aligned
 from pipeline.saved import ModelFileError, load_autoencoder
