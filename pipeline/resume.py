@@ -8,13 +8,11 @@ import dataclasses
 import pandas as pd
 
 from pipeline import io, late_rows, lookback
-from pipeline.catalog import Catalog, landed, load_aligned
+from pipeline.catalog import MICROSECOND, Catalog, landed, load_aligned
 from pipeline.config import GroupConfig
 from pipeline.detect.base import Evidence
 from pipeline.parts import Grid
 from pipeline.ranges import score_context
-
-MICROSECOND = pd.Timedelta(1, "us")
 
 
 def carried(data_root: str, group: GroupConfig) -> lookback.Carried | None:
@@ -23,16 +21,22 @@ def carried(data_root: str, group: GroupConfig) -> lookback.Carried | None:
     return None if table is None else lookback.from_table(table, group.metrics, group.interval_td)
 
 
-def resumed(catalog: Catalog, group: GroupConfig, grid: Grid, version: str,
-            carried: lookback.Carried) -> tuple[int, Evidence, int] | None:
-    """The carried look-back's steps on this grid, if still true (`lookback.resumed`)."""
-    edge = score_context(group)
-    return lookback.resumed(carried, version, landed(catalog, group, *carried.reads(edge)), grid, edge)
+def landed_now(catalog: Catalog, group: GroupConfig, carried: lookback.Carried) -> list | None:
+    """The landing files that hold the carried steps' rows now (`catalog.landed`), to set against
+    those the steps were read from."""
+    return landed(catalog, group, *carried.reads(score_context(group)))
+
+
+def resumed(group: GroupConfig, grid: Grid, version: str, carried: lookback.Carried,
+            now: list | None) -> tuple[int, Evidence, int] | None:
+    """The carried look-back's steps on this grid, if still true (`lookback.resumed`; `now`: `landed_now`)."""
+    return lookback.resumed(carried, version, now, grid, score_context(group))
 
 
 def stale_since(data_root: str, catalog: Catalog, group: GroupConfig, version: str, carried: lookback.Carried,
-                watermark: pd.Timestamp) -> pd.Timestamp | None:
-    """The first published step whose rows landed or changed since it was scored (`late_rows`)."""
+                now: list | None, watermark: pd.Timestamp) -> pd.Timestamp | None:
+    """The first published step whose rows landed or changed since it was scored (`late_rows`;
+    `now`: `landed_now`)."""
     if carried.version != version:
         return None
     interval, metrics = group.interval_td, list(group.metrics)
@@ -47,7 +51,6 @@ def stale_since(data_root: str, catalog: Catalog, group: GroupConfig, version: s
         rows = rows[rows["timestamp"] >= first].drop_duplicates(["timestamp", "metric"], keep="last")
         return rows.pivot(index="timestamp", columns="metric", values="value").reindex(columns=metrics)
 
-    now = landed(catalog, group, *carried.reads(score_context(group)))
     return late_rows.stale_since(carried.landed, now, watermark, interval, recompute, published,
                                  group.max_gap + 1, score_context(group))
 

@@ -73,8 +73,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
         warnings.append(f"{group.name}: watermark {watermark} is after the run's clock ({catalog.until}), so no "
                         f"step before it is scored; `nightwatch state reset {group.name} --to TIME` moves it back")
     carried = resume.carried(data_root, group) if start is None and end is None else None
-    stale = None if carried is None or watermark is None else resume.stale_since(data_root, catalog, group, version,
-                                                                                 carried, watermark)
+    files_now = None if carried is None else resume.landed_now(catalog, group, carried)
+    stale = None if carried is None or watermark is None else resume.stale_since(
+        data_root, catalog, group, version, carried, files_now, watermark)
     rescored = 0
     if stale is not None:
         line = (f"{group.name}: rows landed or changed at or before the watermark {watermark} since they were "
@@ -115,7 +116,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     done = scored_to = max(grid.new - context_steps(group), 0)  # steps before `done` are published (or context)
     intervals, open_run = 0, None
     history = no_evidence(group)  # the latest steps' evidence, the look-back of the next part's rules
-    resumed = resume.resumed(catalog, group, grid, version, carried) if carried is not None else None
+    resumed = resume.resumed(group, grid, version, carried, files_now) if carried is not None else None
     if resumed is not None:  # the carried steps read, the rest scored (the grid's first ones are context)
         carried_from, history, done = resumed
         if carried_from > score_context(group):  # steps before the carried ones: the grid moved back

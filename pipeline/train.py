@@ -76,22 +76,23 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     frame, imputed = aligned.values[keep], aligned.imputed.to_numpy()[keep]
     group = dataclasses.replace(group, training=with_incidents(group.training, labels, frame.index))
     left_out = group.training.excluded(frame.index)
+    masked = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
     n, span = int(keep.sum()), group.span
     split = int(n * (1 - group.model.validation_fraction))
-    unseen = frame[:split].mask(np.broadcast_to(left_out[:split, None], (split, frame.shape[1]))).isna().all()
+    unseen = masked[:split].isna().all()
     if 0 < unseen.sum() < len(unseen):  # all of them: the scaler's error below names them
         line = (f"{group.name}: metrics {list(unseen.index[unseen])} have no values in the training split (new, "
                 f"renamed or stopped upstream?): this version leaves them out; a later one takes them in once "
                 "its training split holds their values")
         emit(f"warning: {line}")
         warnings.append(line)
-        imputed, frame = imputed[:, ~unseen.to_numpy()], frame.loc[:, ~unseen]
+        imputed, frame, masked = imputed[:, ~unseen.to_numpy()], frame.loc[:, ~unseen], masked.loc[:, ~unseen]
         group = dataclasses.replace(group, metrics=tuple(frame.columns))
     for line in overlapping(catalog, group, frame.index[0] - group.interval_td, frame.index[-1]) if n else ():
         emit(f"warning: {line}")
         warnings.append(line)
-    labelled = feedback(labels, frame.index, frame.to_numpy(), imputed)
-    frame = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
+    labelled = feedback(labels, frame.index, frame.to_numpy(), imputed)  # the values before any exclusion
+    frame = masked
     values = frame.to_numpy()
     if split < 2 * span or n - split < span:
         fraction = group.model.validation_fraction
