@@ -130,13 +130,15 @@ def alert_task(settings: Settings, scored: dict[str, dict], backfill: bool = Fal
     """Send each scored group's new anomaly intervals (pipeline.alerting); a group whose sent log or
     anomalies cannot be read gets a failure line, the others are sent. Not retried as a task: each
     message has its own retries, and what failed is sent again at the next run. A group's first
-    alerting run starts at its first newly scored step, or at its watermark after a `backfill`."""
+    alerting run starts at its first newly scored step, or at its watermark after a `backfill`; the
+    intervals found in late rows a run scored again (`rescored_from`) are sent too."""
     logger, results = get_run_logger(), {}
     io.use_storage(settings.storage)
     for name, summary in scored.items():
         first = pd.Timestamp(summary["start"]) if summary.get("start") and not backfill else None
+        rescored_from = pd.Timestamp(summary["rescored_from"]) if summary.get("rescored_from") else None
         try:
-            result = alert_group(settings, name, first, resolve=secret_url, notify=notify_block)
+            result = alert_group(settings, name, first, rescored_from, resolve=secret_url, notify=notify_block)
         except (OSError, ValueError) as exc:
             result = {"group": name, "opened": 0, "updated": 0,
                       "failures": [f"{name}: alerts not sent: {type(exc).__name__}: {exc}"]}

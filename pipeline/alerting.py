@@ -18,7 +18,8 @@ import pandas as pd
 from pipeline import io
 from pipeline.alert_config import Destination
 from pipeline.alert_config import Alerts
-from pipeline.alerts import Message, advanced, notification_text, payload, plan, recorded
+from pipeline.alerts import (Message, advanced, candidates, held, kept_from, notification_text, payload, plan,
+                             recorded, reopened)
 from pipeline.config import Settings
 from pipeline.io.alert_log import alert_log_locked, read_alert_log, write_alert_log
 from pipeline.io.exports import latest_score, write_textfile
@@ -43,13 +44,14 @@ def env_url(destination: Destination) -> str:
 
 
 def alert_group(settings: Settings, group: str, first_scored: pd.Timestamp | None,
-                resolve: Callable[[Destination], str] = env_url,
+                rescored_from: pd.Timestamp | None = None, resolve: Callable[[Destination], str] = env_url,
                 notify: Callable[[str, str, str], None] | None = None,
                 clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC")) -> dict:
     """Send `group`'s new and grown intervals (see `pipeline.alerts`); `first_scored`: the run's
     first scored step (where alerting starts if this is the group's first alerting run); `resolve`
     gives a destination's URL, `notify(block, subject, body)` sends through a Prefect notification
-    block (both from `flows/`, where Prefect is).
+    block (both from `flows/`, where Prefect is); `rescored_from`: where the run scored late rows
+    behind the watermark again (its result's `rescored_from`), so intervals found there are sent.
 
     Returns `{"group", "opened", "updated", "failures"}`, failures as one line per destination."""
     alerts, data_root = settings.alerts, settings.storage.data_root
@@ -62,8 +64,14 @@ def alert_group(settings: Settings, group: str, first_scored: pd.Timestamp | Non
             sent_log = advanced(sent_log, first_scored, None, None, [])
         watermark, open_since = io.read_watermark(data_root, group), io.read_open_since(data_root, group)
         since = sent_log.get("since")
-        anomalies = io.read_dataset(data_root, "anomalies", group, pd.Timestamp(since)) if since else pd.DataFrame()
-        for message in plan(group, anomalies, sent_log, alerts, clock(), open_since):
+        if since is not None and rescored_from is not None:  # intervals found in late rows may start before it
+            anomalies = io.read_dataset(data_root, "anomalies", group, kept_from(sent_log))
+            sent_log = reopened(sent_log, rescored_from, anomalies)
+        else:
+            anomalies = io.read_dataset(data_root, "anomalies", group, pd.Timestamp(since)) if since else pd.DataFrame()
+        now = clock()
+        sent_log = held(sent_log, group, candidates(anomalies, sent_log, alerts, open_since), alerts, now)
+        for message in plan(group, anomalies, sent_log, alerts, now, open_since):
             name = message.destination.name
             if name not in failed:
                 try:

@@ -10,7 +10,12 @@ that failed is not recorded, so the next run sends it again.
 `since` in the log bounds what a run looks at: only intervals starting at or after it are
 candidates. It starts at the first step of the first alerting run (so enabling alerts does not
 announce the past) and moves up to the watermark once everything before it was delivered, except
-for an interval still open, or one whose delivery failed.
+for an interval still open, or one whose delivery failed. Rows that land behind the watermark are
+scored again by the next hourly run (`pipeline.late_rows`), which may find an interval before
+`since`: that run moves `since` back to where it rescored from, never before `kept_from`, from
+which the log holds every record (kept `KEPT` behind `since`), so a late-found interval is sent
+once and one already announced is not sent again. A snoozed interval is recorded as `held`: once
+the snooze ends it is sent only if it is still open.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import pandas as pd
 from pipeline.alert_config import Alerts, Destination
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
+KEPT = pd.Timedelta("30D")  # records kept behind `since`: past the days any late-rows rescoring reads again
 SHOWN = "%Y-%m-%d %H:%M UTC"
 
 
@@ -56,21 +62,14 @@ def interval_fields(row: pd.Series, open_since: pd.Timestamp | None) -> dict:
 
 def plan(group: str, anomalies: pd.DataFrame, log: dict, alerts: Alerts, now: pd.Timestamp,
          open_since: pd.Timestamp | None = None) -> list[Message]:
-    """The messages a run sends for `group`: per candidate interval (start at or after the log's
-    `since`, severity at least `min_severity`, not snoozed at `now`) and destination, an `opened`
-    message if none was sent, an `updated` one if its end or severity changed since, else none."""
-    since = _time(log.get("since"))
-    if anomalies.empty or since is None:
-        return []
-    sent = log.get("sent", {})
+    """The messages a run sends for `group`: per candidate interval (`candidates`) not snoozed at
+    `now` nor closed while it was held by a snooze, and destination, an `opened` message if none
+    was sent, an `updated` one if its end or severity changed since, else none."""
+    sent, held_starts = log.get("sent", {}), log.get("held", {})
     messages = []
-    for _, row in anomalies[anomalies["start"] >= since].sort_values("start").iterrows():
-        if not alerts.severe_enough(str(row["severity"])):
+    for fields in candidates(anomalies, log, alerts, open_since):
+        if alerts.snoozed(group, fields["top_metric"], now) or fields["start"] in held_starts and not fields["open"]:
             continue
-        top = None if pd.isna(row.get("top_metric")) else str(row["top_metric"])
-        if alerts.snoozed(group, top, now):
-            continue
-        fields = interval_fields(row, open_since)
         for destination in alerts.destinations:
             before = sent.get(fields["start"], {}).get(destination.name)
             if before is None:
@@ -79,6 +78,35 @@ def plan(group: str, anomalies: pd.DataFrame, log: dict, alerts: Alerts, now: pd
                 messages.append(Message(group, destination, "updated", fields, before["first_sent_at"],
                                         {"end": before["end"], "severity": before["severity"]}))
     return messages
+
+
+def candidates(anomalies: pd.DataFrame, log: dict, alerts: Alerts, open_since: pd.Timestamp | None = None) -> list[dict]:
+    """The message fields of the intervals a run looks at: start at or after the log's `since`,
+    severity at least `min_severity`, oldest first."""
+    since = _time(log.get("since"))
+    if anomalies.empty or since is None:
+        return []
+    rows = anomalies[anomalies["start"] >= since].sort_values("start")
+    return [interval_fields(row, open_since) for _, row in rows.iterrows()
+            if alerts.severe_enough(str(row["severity"]))]
+
+
+def held(log: dict, group: str, fields: list[dict], alerts: Alerts, now: pd.Timestamp) -> dict:
+    """The log with the intervals a snooze holds at `now` recorded as `held` (see `plan`)."""
+    starts = [f["start"] for f in fields if alerts.snoozed(group, f["top_metric"], now)]
+    return {**log, "held": {**log.get("held", {}), **dict.fromkeys(starts, True)}} if starts else log
+
+
+def reopened(log: dict, rescored_from: pd.Timestamp, anomalies: pd.DataFrame) -> dict:
+    """The log with `since` moved back to where a run scored late rows again, or to the start of
+    an interval reaching there, not before `kept_from` (before it, what was sent is not known): the
+    intervals found or grown there are candidates."""
+    since = _time(log.get("since"))
+    if since is None:
+        return log
+    reaching = anomalies.loc[anomalies["end"] >= rescored_from, "start"] if len(anomalies) else []
+    back = min(since, rescored_from, *reaching)
+    return {**log, "since": f"{max(back, kept_from(log)):{TIME}}"} if back < since else log
 
 
 def recorded(log: dict, message: Message, sent_at: pd.Timestamp) -> dict:
@@ -94,19 +122,27 @@ def recorded(log: dict, message: Message, sent_at: pd.Timestamp) -> dict:
 def advanced(log: dict, first_scored: pd.Timestamp | None, watermark: pd.Timestamp | None,
              open_since: pd.Timestamp | None, failed_starts: list[str]) -> dict:
     """The log's `since` after a run: set on the first run to its first scored step, then moved up
-    (never back: a reset watermark must not re-announce what was sent) to the earliest of the
-    watermark, the open interval's start and the starts of failed deliveries; records of intervals
-    before it are dropped, as no run looks at them again."""
+    to the earliest of the watermark, the open interval's start and the starts of failed
+    deliveries (a reset watermark never moves it back: what was sent is not sent again). Records
+    are kept `KEPT` behind it, from `kept_from` on, for a rescoring that finds intervals there."""
     since = _time(log.get("since"))
     if since is None:
         since = first_scored if first_scored is not None else watermark
         if since is None:
             return log
-    held = [t for t in (watermark, open_since, *map(_time, failed_starts)) if t is not None]
-    if held:
-        since = max(since, min(held))
-    sent = {start: records for start, records in log.get("sent", {}).items() if _time(start) >= since}
-    return {"since": f"{since:{TIME}}", "sent": sent}
+        log = {**log, "kept_from": f"{since:{TIME}}"}
+    held_back = [t for t in (watermark, open_since, *map(_time, failed_starts)) if t is not None]
+    if held_back:
+        since = max(since, min(held_back))
+    first_kept = max(kept_from(log), since - KEPT)
+    records = {key: {start: record for start, record in log.get(key, {}).items() if _time(start) >= first_kept}
+               for key in ("sent", "held")}
+    return {"since": f"{since:{TIME}}", "kept_from": f"{first_kept:{TIME}}", **records}
+
+
+def kept_from(log: dict) -> pd.Timestamp:
+    """Where the log's records start (a log written before it kept them: its `since`)."""
+    return _time(log.get("kept_from") or log["since"])
 
 
 def _time(text: str | None) -> pd.Timestamp | None:

@@ -76,21 +76,22 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     files_now = None if carried is None else resume.landed_now(catalog, group, carried)
     stale = None if carried is None or watermark is None else resume.stale_since(
         data_root, catalog, group, version, carried, files_now, watermark)
-    rescored = 0
+    rescoring = {}  # how many steps, from when, were scored again for late rows
     if stale is not None:
         line = (f"{group.name}: rows landed or changed at or before the watermark {watermark} since they were "
                 f"scored; scoring {stale} .. {watermark} again")
         emit(f"warning: {line}")
         again = score_group(settings, configured, catalog, run_id, stale, watermark, emit, chunk)
         warnings += [line, *(w for w in again["warnings"] if w not in warnings)]
-        rescored, carried = again["scored"], None  # the backfill dropped the carried look-back
+        rescoring = {"rescored": again["scored"], "rescored_from": str(stale)}
+        carried = None  # the backfill dropped the carried look-back
     start, end = (None if t is None else utc(t) for t in (start, end))
     first_new = start if start is not None else (watermark + group.interval_td if watermark is not None else None)
     grid = grid_of(catalog, group, context_start(group, first_new), end, first_new)
     if grid is None:
         emit(f"{group.name}: nothing new to score after {watermark}")
         return {"group": group.name, "scored": 0, "anomalies": 0, "model_version": version, "warnings": warnings,
-                **({"rescored": rescored} if rescored else {})}
+                **rescoring}
     open_since = io.read_open_since(data_root, group.name) if start is None and end is None else None
     if open_since is not None and first_new is not None:  # at most `chunk` steps back
         first_new = max(open_since, first_new - chunk * group.interval_td)
@@ -160,7 +161,7 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     warnings += _coverage(configured, group, set(catalog.series), unscored, unobserved, scored, version)
     return {"group": group.name, "scored": scored, "anomalies": intervals,
             "model_version": version, "start": str(lo), "end": str(hi), "warnings": warnings,
-            **({"rescored": rescored} if rescored else {})}
+            **rescoring}
 
 
 def _coverage(configured: GroupConfig, trained: GroupConfig, landed: set[str], unscored: int,

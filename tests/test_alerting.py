@@ -82,8 +82,11 @@ def test_alerts_open_once_updates_do_not_repeat_and_reruns_send_nothing(tmp_path
     assert len(hook.received) == len(slack.received) == 3
     assert alert_group(settings, GROUP, t("2026-11-20T09:00"))["updated"] == 0  # a rerun sends nothing
     assert len(hook.tries) == len(slack.tries) == 3
-    # everything before the watermark is delivered: the log moves on and forgets it
-    assert json.loads(log_path.read_text()) == {"since": "2026-11-20T11:00:00Z", "sent": {}}
+    # everything before the watermark is delivered: the log moves on, and keeps what it sent for
+    # the intervals a rescoring of late rows may find behind it
+    log = json.loads(log_path.read_text())
+    assert (log["since"], log["kept_from"], sorted(log["sent"]), log["held"]) == (
+        "2026-11-20T11:00:00Z", "2026-11-20T00:00:00Z", ["2026-11-20T03:00:00Z", "2026-11-20T09:00:00Z"], {})
 
 
 def test_a_failing_receiver_is_retried_reported_and_sent_again_at_the_next_run(tmp_path, receivers, monkeypatch):
@@ -175,4 +178,22 @@ def test_a_first_run_without_new_steps_starts_at_the_watermark(tmp_path, receive
     publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high")], "2026-11-20T10:00")
     assert alert_group(settings, GROUP, None)["opened"] == 0 and hook.tries == []
     log = json.loads(alert_log_path(settings.storage.data_root, GROUP).read_text())
-    assert log == {"since": "2026-11-20T10:00:00Z", "sent": {}}
+    assert log == {"since": "2026-11-20T10:00:00Z", "kept_from": "2026-11-20T10:00:00Z", "sent": {}, "held": {}}
+
+
+def test_an_interval_found_in_late_rows_behind_since_is_sent_once(tmp_path, receivers):
+    hook, slack = receivers
+    settings = settings_for(tmp_path)
+    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high")], "2026-11-20T10:00")
+    assert alert_group(settings, GROUP, FIRST)["opened"] == 2  # `since` moves to the watermark
+    # the next run scores late rows from 07:00 again and finds an incident there; an hourly run
+    # that rescored nothing does not look behind `since`
+    publish(settings, [("2026-11-20T03:00", "2026-11-20T04:00", "high"),
+                       ("2026-11-20T07:30", "2026-11-20T08:00", "high")], "2026-11-20T11:00")
+    assert alert_group(settings, GROUP, t("2026-11-20T10:05"))["opened"] == 0
+    assert alert_group(settings, GROUP, t("2026-11-20T10:05"), t("2026-11-20T07:00"))["opened"] == 2
+    assert [b["start"] for b in hook.received] == ["2026-11-20T03:00:00Z", "2026-11-20T07:30:00Z"]
+    assert alert_group(settings, GROUP, t("2026-11-20T10:05"), t("2026-11-20T07:00"))["opened"] == 0  # a rerun
+    assert alert_group(settings, GROUP, t("2026-11-20T10:05"), t("2026-11-20T02:00"))["opened"] == 0  # sent before
+    log = json.loads(alert_log_path(settings.storage.data_root, GROUP).read_text())
+    assert log["since"] == "2026-11-20T11:00:00Z" and len(slack.received) == 2

@@ -1,7 +1,8 @@
 import pandas as pd
 
 from pipeline.alert_config import Alerts, Destination, Snooze
-from pipeline.alerts import Message, advanced, interval_fields, notification_text, payload, plan, recorded
+from pipeline.alerts import (Message, advanced, candidates, held, interval_fields, notification_text, payload,
+                             plan, recorded, reopened)
 
 HOOK = Destination("ops-webhook", "webhook", url_env="HOOK_URL")
 SLACK = Destination("ops-slack", "slack", url_env="SLACK_URL")
@@ -87,66 +88,58 @@ def test_recording_keeps_the_first_sending_time_of_an_update():
 
 def test_since_starts_at_the_first_scored_step_and_moves_up_to_what_is_still_pending():
     first = advanced({"since": None, "sent": {}}, t("2026-11-20T00:05"), None, None, [])
-    assert first == {"since": "2026-11-20T00:05:00Z", "sent": {}}
+    assert first == {"since": "2026-11-20T00:05:00Z", "kept_from": "2026-11-20T00:05:00Z", "sent": {}, "held": {}}
     sent = {"2026-11-20T03:00:00Z": {"a": {}}, "2026-11-20T08:00:00Z": {"a": {}}}
-    log = {"since": "2026-11-20T00:05:00Z", "sent": sent}
+    log = {"since": "2026-11-20T00:05:00Z", "kept_from": "2026-11-20T00:05:00Z", "sent": sent}
     watermark = t("2026-11-20T10:00")
-    assert advanced(log, None, watermark, None, []) == {"since": "2026-11-20T10:00:00Z", "sent": {}}
-    assert advanced(log, None, watermark, t("2026-11-20T08:00"), []) == {
-        "since": "2026-11-20T08:00:00Z", "sent": {"2026-11-20T08:00:00Z": {"a": {}}}}  # the open one is kept
+    assert advanced(log, None, watermark, None, [])["since"] == "2026-11-20T10:00:00Z"
+    assert advanced(log, None, watermark, t("2026-11-20T08:00"), [])["since"] == "2026-11-20T08:00:00Z"
     assert advanced(log, None, watermark, None, ["2026-11-20T03:00:00Z"])["since"] == "2026-11-20T03:00:00Z"
     # a watermark reset back before `since` never moves it back (what was sent is not sent again)
     assert advanced(log, None, t("2026-11-19T00:00"), None, [])["since"] == "2026-11-20T00:05:00Z"
 
 
-def opened_message(kind: str = "slack") -> Message:
-    row = interval("2026-11-20T03:00", "2026-11-20T04:00")
-    row["contributors"] = "db<01>.lag & co 90%"
-    destination = SLACK if kind == "slack" else HOOK
-    return Message("db-01", destination, "opened", interval_fields(pd.Series(row), t("2026-11-20T03:00")))
+def test_records_are_kept_thirty_days_behind_since_and_kept_from_never_moves_back():
+    sent = {"2026-11-20T03:00:00Z": {"a": {}}, "2026-12-10T08:00:00Z": {"a": {}}}
+    log = {"since": "2026-11-20T00:05:00Z", "kept_from": "2026-11-20T00:05:00Z", "sent": sent,
+           "held": {"2026-11-20T04:00:00Z": True}}
+    assert advanced(log, None, t("2026-12-15T00:00"), None, []) == {**log, "since": "2026-12-15T00:00:00Z"}
+    later = advanced(log, None, t("2026-12-25T00:00"), None, [])  # 30 days: from 2026-11-25 on
+    assert later == {"since": "2026-12-25T00:00:00Z", "kept_from": "2026-11-25T00:00:00Z",
+                     "sent": {"2026-12-10T08:00:00Z": {"a": {}}}, "held": {}}
+    assert advanced({**log, "since": "2026-12-25T00:00:00Z"}, None, t("2026-12-25T00:00"), None, [])[
+        "kept_from"] == "2026-11-25T00:00:00Z"
+    old = {"since": "2026-11-20T00:05:00Z", "sent": {}}  # a log written before records were kept
+    assert advanced(old, None, t("2026-11-21T00:00"), None, [])["kept_from"] == "2026-11-20T00:05:00Z"
 
 
-def test_webhook_payload_holds_the_interval_and_a_stable_id():
-    assert payload(opened_message("webhook"), "https://ops.example/report.html") == {
-        "event": "anomaly.opened", "alert_id": "db-01/2026-11-20T03:00:00Z", "group": "db-01",
-        "start": "2026-11-20T03:00:00Z", "end": "2026-11-20T04:00:00Z", "open": True, "severity": "high",
-        "trigger": "score+level", "peak_time": "2026-11-20T03:00:00Z", "peak_score": 12.3457, "threshold": 2.5,
-        "top_metric": "db-01.lag", "top_metrics": "db<01>.lag & co 90%", "model_version": "v1",
-        "report_url": "https://ops.example/report.html"}
-    update = Message("db-01", HOOK, "updated", opened_message().interval, "2026-11-20T03:20:00Z",
-                     {"end": "2026-11-20T03:30:00Z", "severity": "medium"})
-    body = payload(update, None)
-    assert (body["event"], body["first_sent_at"], body["previous"], body["report_url"]) == (
-        "anomaly.updated", "2026-11-20T03:20:00Z", {"end": "2026-11-20T03:30:00Z", "severity": "medium"}, None)
+def test_a_rescoring_moves_since_back_to_the_late_interval_but_not_before_kept_from():
+    log = {"since": "2026-11-20T10:00:00Z", "kept_from": "2026-11-20T00:05:00Z", "sent": {}}
+    none = frame(interval("2026-11-20T09:00", "2026-11-20T09:30")).iloc[:0]
+    assert reopened(log, t("2026-11-20T08:00"), none)["since"] == "2026-11-20T08:00:00Z"
+    # an interval reaching the rescored steps is a candidate from its start (it may have grown)
+    grown = frame(interval("2026-11-20T06:00", "2026-11-20T08:30"), interval("2026-11-20T05:00", "2026-11-20T05:30"))
+    assert reopened(log, t("2026-11-20T08:00"), grown)["since"] == "2026-11-20T06:00:00Z"
+    assert reopened(log, t("2026-11-19T20:00"), none)["since"] == "2026-11-20T00:05:00Z"  # before it: not known
+    assert reopened(log, t("2026-11-20T10:30"), none) == log  # after `since`: nothing to move
 
 
-def test_slack_payload_is_text_with_one_mrkdwn_section_and_escapes_the_data():
-    assert payload(opened_message(), "https://ops.example/report.html?a=1&b=2") == {
-        "text": "Nightwatch: high anomaly in db-01 from 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC (still open)",
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join([
-            ":rotating_light: *Nightwatch: high anomaly in db-01*",
-            "*When:* 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC (still open)",
-            "*Severity:* high   *Trigger:* score+level",
-            "*Peak score:* 12.3457 at 2026-11-20 03:00 UTC (threshold 2.5)",
-            "*Top metrics:* db&lt;01&gt;.lag &amp; co 90%",
-            "<https://ops.example/report.html?a=1&amp;b=2|Open the Nightwatch report>"])}}]}
+def test_an_interval_found_behind_since_is_sent_once_and_one_already_sent_is_not_sent_again():
+    record = {"end": "2026-11-20T04:00:00Z", "severity": "high", "first_sent_at": "x", "last_sent_at": "x"}
+    log = {"since": "2026-11-20T02:00:00Z", "kept_from": "2026-11-20T00:00:00Z",
+           "sent": {"2026-11-20T03:00:00Z": {"ops-webhook": record, "ops-slack": record}}}
+    anomalies = frame(interval("2026-11-20T02:00", "2026-11-20T02:30"), interval("2026-11-20T03:00", "2026-11-20T04:00"))
+    assert [(m.key, m.kind) for m in plan("db-01", anomalies, log, ALERTS, NOW)] == [
+        ("2026-11-20T02:00:00Z", "opened"), ("2026-11-20T02:00:00Z", "opened")]
 
 
-def test_slack_update_says_which_alert_it_updates_and_what_changed():
-    update = Message("db-01", SLACK, "updated", {**opened_message().interval, "open": False},
-                     "2026-11-20T03:20:00Z", {"end": "2026-11-20T03:30:00Z", "severity": "high"})
-    body = payload(update, None)
-    assert body["text"] == ("Nightwatch update to the alert sent at 2026-11-20 03:20 UTC: high anomaly in db-01 now "
-                            "2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC (end was 2026-11-20 03:30 UTC)")
-    section = body["blocks"][0]["text"]["text"]
-    assert section.startswith(":arrows_counterclockwise: *Update* to the alert sent at 2026-11-20 03:20 UTC: "
-                              "*high anomaly in db-01* (end was 2026-11-20 03:30 UTC)\n")
-    assert "Open the Nightwatch report" not in section and len(section) <= 3000
-
-
-def test_notification_block_text_is_plain():
-    assert notification_text(opened_message(), "https://ops.example/r.html") == (
-        "Nightwatch: high anomaly in db-01 from 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC (still open)",
-        "Group: db-01\nWhen: 2026-11-20 03:00 UTC to 2026-11-20 04:00 UTC (still open)\nSeverity: high\n"
-        "Trigger: score+level\nPeak score: 12.3457 at 2026-11-20 03:00 UTC (threshold 2.5)\n"
-        "Top metrics: db<01>.lag & co 90%\nReport: https://ops.example/r.html")
+def test_an_interval_held_by_a_snooze_is_sent_after_it_only_if_still_open():
+    alerts = Alerts(destinations=(HOOK,), snooze=(Snooze("2026-11-20T11:00Z", group="db-01"),))
+    anomalies = frame(interval("2026-11-20T03:00", "2026-11-20T04:00"), interval("2026-11-20T09:00", "2026-11-20T10:00"))
+    fields = candidates(anomalies, LOG, alerts)
+    log = held(LOG, "db-01", fields, alerts, t("2026-11-20T10:00"))
+    assert log["held"] == {"2026-11-20T03:00:00Z": True, "2026-11-20T09:00:00Z": True}
+    assert held(LOG, "db-01", fields, alerts, NOW) == LOG  # the snooze is over: nothing held
+    assert plan("db-01", anomalies, log, alerts, t("2026-11-20T10:00")) == []
+    after = plan("db-01", anomalies, log, alerts, NOW, open_since=t("2026-11-20T09:00"))
+    assert [(m.key, m.kind) for m in after] == [("2026-11-20T09:00:00Z", "opened")]

@@ -1,13 +1,17 @@
 """Flow-level integration of alerting and the metrics file: the score flow sends an alert per new
 anomaly interval to a real local receiver, a rerun sends nothing, an incident going on across runs
 is announced once and then updated, and a receiver answering 500 is retried and reported while
-scoring completes (and shown in the report)."""
+scoring completes (and shown in the report), and an incident found in rows that landed behind the
+watermark is announced."""
+import json
+
 import pandas as pd
 import pytest
 import yaml
 
 from pipeline import io
 from pipeline.alerting import alert_group
+from pipeline.io.alert_log import alert_log_path
 from pipeline.sample_data import landing_files
 from tests.helpers import DAYS, tiny_config
 from tests.receivers import Receiver
@@ -15,6 +19,7 @@ from tests.receivers import Receiver
 GROUP = {"name": "db-01", "metrics": ["db-01.*"]}
 TRAINED_UNTIL = pd.Timestamp("2026-11-16T12:00Z")  # before the level shift (2026-11-16 19:15 to 2026-11-17 01:15)
 FIRST_RUN_UNTIL = pd.Timestamp("2026-11-16T22:00Z")  # scored while the shift goes on: its interval is open
+HELD_BACK = pd.Timestamp("2026-11-19T22:00Z")  # the rows after it land after the nightly run
 
 
 def land_until(root, until: pd.Timestamp | None) -> None:
@@ -29,8 +34,9 @@ def land_until(root, until: pd.Timestamp | None) -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, prefect_harness):
     """Train before the incident; score while it goes on (one receiver answers 500); rerun; land the
-    rest and score again (the incident grew); write the report with the first run's warnings; run
-    the nightly flow."""
+    rest but the last hours and score again (the incident grew); write the report with the first
+    run's warnings; run the nightly flow; mend the receiver, land the last hours and score them;
+    rewrite the last file with an incident behind the watermark and score again."""
     from flows.nightly import nightly_flow, report_flow, score_flow, train_flow
 
     root = tmp_path_factory.mktemp("alert-flows")
@@ -56,13 +62,38 @@ def runs(tmp_path_factory, prefect_harness):
         out["open_since"] = io.read_open_since(data, "db-01")
         out["second"] = score_flow(path, return_state=True)
         out["second_slack"], out["second_tries"] = list(slack.received), len(broken.tries)
-        land_until(root, None)
+        land_until(root, HELD_BACK)
         out["third"] = score_flow(path, return_state=True)
         out["third_slack"] = list(slack.received)
         warnings = out["first"].result()["scored"]["db-01"]["warnings"]
         out["report"] = report_flow(path, days=30, warnings={"db-01": warnings})
         out["nightly"] = nightly_flow(path, days=30, return_state=True)  # nothing new; the webhook still fails
+        with Receiver() as mended:
+            env.setenv("FLOW_TEST_HOOK_URL", mended.url)
+            land_until(root, None)  # the last hours, scored by the model the nightly run trained
+            out["mended"] = score_flow(path, return_state=True)  # what failed is delivered: `since` moves on
+            out["since_before_late"] = alert_since(data)
+            out["late_incident"] = land_late_incident(root)
+            out["late"] = score_flow(path, return_state=True)
+            out["late_hook"] = list(mended.received)
     return out
+
+
+def alert_since(data: str) -> pd.Timestamp:
+    return pd.Timestamp(json.loads(alert_log_path(data, "db-01").read_text())["since"])
+
+
+def land_late_incident(root) -> pd.Timestamp:
+    """The last landed file rewritten with an incident in replication lag three hours before its
+    end (a corrected export landing after those steps were scored); returns the incident's start."""
+    path = next((root / "data" / "landing").rglob("db-01-week47.parquet"))
+    frame = pd.read_parquet(path)
+    times = pd.to_datetime(frame["timestamp"], utc=True)
+    start = times.max() - pd.Timedelta(hours=3)
+    incident = (times > start) & (times <= start + pd.Timedelta(hours=1))
+    frame.loc[incident, "db-01.replication_lag"] += 20 * frame["db-01.replication_lag"].std()
+    io.write_parquet_atomic(frame, path)
+    return start
 
 
 def test_one_alert_per_new_interval_arrives(runs):
@@ -110,6 +141,15 @@ def test_a_failing_receiver_leaves_scoring_completed_and_is_reported(runs):
     (latest, *_) = sorted((root / "data" / "reports").glob("report-*.html"), key=lambda p: p.stat().st_mtime,
                           reverse=True)
     assert "alert delivery to &#x27;ops-webhook&#x27; failed" in latest.read_text()
+
+
+def test_an_incident_in_rows_landed_behind_the_watermark_is_announced_once(runs):
+    late = runs["late"].result()["scored"]["db-01"]
+    assert pd.Timestamp(late["rescored_from"]) <= runs["late_incident"] < runs["since_before_late"]
+    found = [b for b in runs["late_hook"] if b["event"] == "anomaly.opened"
+             and pd.Timestamp(b["start"]) <= runs["late_incident"] + pd.Timedelta(hours=1) <= pd.Timestamp(b["end"])]
+    assert len(found) == 1 and runs["late"].result()["alerts"]["db-01"]["opened"] == 2  # webhook and Slack
+    assert runs["mended"].result()["alerts"]["db-01"]["opened"] > 0  # the deliveries that had failed
 
 
 def test_the_metrics_file_holds_the_group(runs):

@@ -31,7 +31,8 @@ def alert_log_locked(data_root: str, group: str) -> Iterator[Path | ObjectPath]:
 
 
 def read_alert_log(path: Path | ObjectPath) -> dict:
-    """`{"since": time or None, "sent": {start: {destination: {end, severity, first_sent_at, ...}}}}`."""
+    """`{"since": time or None, "kept_from": time, "sent": {start: {destination: {end, severity,
+    first_sent_at, ...}}}, "held": {start: true}}` (`pipeline.alerts`)."""
     if not path.exists():
         return {"since": None, "sent": {}}
     try:
