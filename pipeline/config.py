@@ -265,10 +265,26 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if not path.exists():
         return parse_settings({}, str(path), Path.cwd())
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return parse_settings(raw, str(path), path.parent.resolve())
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: the plain loader keeps the
+    last, so a second `groups:` would silently drop every group of the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping; the later one would replace the "
+                    f"earlier", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def group_to_dict(group: GroupConfig) -> dict:

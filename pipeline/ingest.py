@@ -58,14 +58,18 @@ def wide_metrics(columns: list[str]) -> list[str]:
 
 
 def long_series(frame: pd.DataFrame, source: str) -> pd.Series:
-    """Series names of a long frame's rows (`metric`, or `group/metric` with a group column)."""
+    """Series names of a long frame's rows (`metric`, or `group/metric` with a group column, which
+    then names every row's group)."""
     if frame["metric"].isna().any():
         raise InputError(source, f"{int(frame['metric'].isna().sum())} rows without a metric name", "metric")
     metric = frame["metric"].astype(str)
     if "group" not in frame.columns:
         return metric
     group = frame["group"].astype("string").fillna("")
-    return (group + "/" + metric).where(group != "", metric).astype(str)
+    if (missing := int((group.str.strip() == "").sum())):  # a bare series would mix every such row's host
+        raise InputError(source, f"{missing} rows without a group value in a file with a group column; give "
+                                 f"each row its group, or leave the column out", "group")
+    return (group + "/" + metric).astype(str)
 
 
 def parse_timestamps(values: pd.Series, source: str) -> pd.Series:

@@ -86,6 +86,22 @@ def test_load_settings_reports_bad_yaml(tmp_path):
         load_settings(path)
 
 
+def test_a_key_given_twice_is_refused_naming_it_and_its_line(tmp_path):
+    path = tmp_path / "twice.yaml"  # a second `groups:` would replace the first's groups without a word
+    path.write_text("groups:\n  - {name: a, metrics: ['a.*']}\ndetection: {merge_gap: 3}\n"
+                    "groups:\n  - {name: b, metrics: ['b.*']}\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml: not valid YAML: key 'groups' is given twice") as err:
+        load_settings(path)
+    assert "line 4" in str(err.value)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("model:\n  epochs: 3\n  window: 24\n  epochs: 30\n")
+    with pytest.raises(ConfigError, match="key 'epochs' is given twice"):
+        load_settings(nested)
+    alike = tmp_path / "alike.yaml"  # the same key in two mappings is fine
+    alike.write_text("groups:\n  - {name: a, metrics: ['a.*']}\n  - {name: b, metrics: ['b.*']}\n")
+    assert [g.name for g in load_settings(alike).groups] == ["a", "b"]
+
+
 def test_env_overrides_storage_roots(tmp_path, monkeypatch):
     monkeypatch.setenv("NIGHTWATCH_DATA_ROOT", str(tmp_path / "elsewhere"))
     assert parse_settings({}, "c", tmp_path).storage.data_root == str(tmp_path / "elsewhere")

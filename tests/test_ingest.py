@@ -34,6 +34,16 @@ def test_long_with_group_column_names_series_group_slash_metric():
     assert to_long(frame, "f.parquet", wanted={"b/cpu"})["value"].tolist() == [2.0]
 
 
+@pytest.mark.parametrize("missing", [None, "", "  "])
+def test_rows_without_a_group_in_a_file_with_a_group_column_are_refused(missing):
+    # as bare `cpu` they would be one series of every unlabelled host's rows, aggregated together
+    frame = pd.DataFrame({"timestamp": ["2026-01-01T00:00:00Z"] * 3, "group": ["a", missing, missing],
+                          "metric": ["cpu"] * 3, "value": [1.0, 2.0, 3.0]})
+    with pytest.raises(InputError, match=r"f.parquet: column 'group': 2 rows without a group value in a file with "
+                                         r"a group column"):
+        to_long(frame, "f.parquet")
+
+
 def test_hive_group_applies_when_file_has_no_group_column():
     frame = pd.DataFrame({"timestamp": ["2026-01-01"], "metric": ["depth"], "value": [3]})
     assert to_long(frame, "f", source_group="q")["series"].tolist() == ["q/depth"]
