@@ -52,6 +52,14 @@ def of_kind(labels: pd.DataFrame, kind: str) -> pd.DataFrame:
     return labels[labels["label"] == kind] if not labels.empty else labels
 
 
+def within(labels: pd.DataFrame, start, end, kind: str | None = None) -> np.ndarray:
+    """The labels (of `kind`, or any) whose whole range lies in [start, end]: what an operator
+    withdrawing a wrong verdict over that range means, and never a label reaching outside it."""
+    first, last = utc(start), utc(end)
+    inside = (labels["start"] >= first) & (labels["end"] <= last)
+    return np.asarray(inside & (labels["label"] == kind) if kind is not None else inside, bool)
+
+
 def covered(labels: pd.DataFrame, index: pd.DatetimeIndex) -> np.ndarray:
     """Steps of `index` inside any of the labels' [start, end] (inclusive)."""
     mask = np.zeros(len(index), bool)

@@ -48,6 +48,8 @@ def test_a_label_is_appended_with_who_and_when(tmp_path, capsys):
     (["label", "db-02", "2026-11-10", "2026-11-11", "--as", "incident"],
      "argument GROUP: no group 'db-02' is configured, trained, scored or has a state (known: db-01)"),
     (["label", "../db-01", "2026-11-10", "2026-11-11", "--as", "incident"], "argument GROUP: group: name '../db-01'"),
+    (["label", "db-01", "2026-11-10", "2026-11-11", "--remove", "--note", "x"],
+     "argument --remove: --note and --by describe a new label; a removal takes none"),
 ])
 def test_bad_labels_are_refused_and_nothing_is_written(tmp_path, capsys, argv, message):
     config = write_config(tmp_path)
@@ -65,3 +67,25 @@ def test_labelling_starts_neither_prefect_nor_tensorflow(tmp_path):
             "assert rc == 0; print(sorted(m for m in ('prefect', 'tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_wrong_label_is_withdrawn_and_others_stay(tmp_path, capsys):
+    config = write_config(tmp_path)
+    for first, last, kind in (("2026-11-10T03:00", "2026-11-10T09:00", "false-alarm"),
+                              ("2026-11-10T04:00", "2026-11-10T05:00", "incident"),
+                              ("2026-11-10T08:00", "2026-11-11T02:00", "false-alarm")):  # reaches past the range
+        assert main(["label", "db-01", first, last, "--as", kind, "--config", config]) == 0
+    capsys.readouterr()
+    argv = ["label", "db-01", "2026-11-10", "2026-11-10T23:59", "--remove", "--as", "false-alarm", "--config", config]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert '"start": "2026-11-10 03:00:00+00:00"' in out[0] and '"label": "false-alarm"' in out[0]
+    assert out[1] == (f"removed 1 label(s) from {tmp_path / 'data' / 'labels' / 'db-01.parquet'}; db-01's next "
+                      "training goes without them")
+    labels = io.read_labels(str(tmp_path / "data"), "db-01")
+    assert list(zip(labels["label"], labels["start"].dt.hour)) == [("incident", 4), ("false-alarm", 8)]
+    assert main(argv) == 1  # nothing left to withdraw there: said, and nothing written
+    assert "no false-alarm label of db-01 lies in 2026-11-10 .. 2026-11-10T23:59; nothing removed" in \
+        capsys.readouterr().out
+    assert main(["label", "db-01", "2026-11-10", "2026-11-12", "--remove", "--config", config]) == 0  # any kind
+    assert io.read_labels(str(tmp_path / "data"), "db-01").empty

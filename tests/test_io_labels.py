@@ -29,6 +29,20 @@ def test_a_refused_label_writes_nothing(tmp_path):
     assert not io.labels_path(str(tmp_path), "db-01").exists()
 
 
+def test_removing_labels_keeps_the_rest_and_writes_nothing_when_none_matches(tmp_path):
+    root = str(tmp_path)
+    io.add_label(root, "db-01", "2026-11-10T03:00", "2026-11-10T04:00", "false-alarm", at=T)
+    io.add_label(root, "db-01", "2026-11-11", "2026-11-11T01:00", "incident", at=T)
+    removed = io.remove_labels(root, "db-01", "2026-11-10", "2026-11-10T23:00")
+    assert removed["label"].tolist() == ["false-alarm"]
+    assert io.read_labels(root, "db-01")["label"].tolist() == ["incident"]
+    stamp = io.labels_path(root, "db-01").stat().st_mtime_ns
+    assert io.remove_labels(root, "db-01", "2026-11-10", "2026-11-10T23:00").empty
+    assert io.labels_path(root, "db-01").stat().st_mtime_ns == stamp
+    assert io.remove_labels(root, "db-02", "2026-11-10", "2026-11-12").empty  # a group with no labels
+    assert sorted(p.name for p in (tmp_path / "labels").iterdir()) == [".lock", "db-01.parquet"]
+
+
 def test_an_unreadable_labels_file_is_named(tmp_path):
     path = io.labels_path(str(tmp_path), "db-01")
     path.parent.mkdir()

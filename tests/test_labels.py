@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.labels import covered, empty, feedback, interval_labels, label_row, used, with_incidents
+from pipeline.labels import covered, empty, feedback, interval_labels, label_row, used, with_incidents, within
 from pipeline.training_range import TrainingRange
 
 T = pd.Timestamp("2026-11-10", tz="UTC")
@@ -28,6 +28,14 @@ def test_a_label_row_is_checked_and_in_utc():
         label_row("g", T, T, "bug", None, "ana", T)
     with pytest.raises(ValueError, match="not a time: 'soon'"):
         label_row("g", "soon", T, "incident", None, "ana", T)
+
+
+def test_labels_within_a_range_lie_wholly_in_it_both_ends_included():
+    found = labels((2, 3, "incident", 0), (3, 5, "false-alarm", 0), (4, 9, "false-alarm", 0))
+    first, last = T + pd.Timedelta(hours=2), T + pd.Timedelta(hours=5)
+    assert within(found, first, last).tolist() == [True, True, False]  # the third reaches past 05:00
+    assert within(found, first, last, "false-alarm").tolist() == [False, True, False]
+    assert not within(empty(), first, last).any()
 
 
 def test_covered_steps_are_inclusive_of_both_ends():

@@ -2,7 +2,7 @@
 object stores), published datasets, and the model registry. Callers use `from pipeline import io`
 and the names below."""
 from pipeline.io.files import LOCK, StorageError, locked, safe_child, write_json_atomic, write_parquet_atomic
-from pipeline.io.labels import add_label, labels_path, read_anomalies, read_labels
+from pipeline.io.labels import add_label, labels_path, read_anomalies, read_labels, remove_labels
 from pipeline.io.landing import hive_group, landing_files, scan_file, scan_landed
 from pipeline.io.landing_reads import read_series, time_span
 from pipeline.io.published import (StateError, audit_path, dataset_dir, drop_lookback, landing_scans_path,
@@ -18,7 +18,7 @@ from pipeline.io.registry import (PinnedError, current_version, log_decision, me
 
 __all__ = [
     "LOCK", "StorageError", "locked", "safe_child", "write_json_atomic", "write_parquet_atomic",
-    "add_label", "labels_path", "read_anomalies", "read_labels",
+    "add_label", "labels_path", "read_anomalies", "read_labels", "remove_labels",
     "hive_group", "landing_files", "read_series", "scan_file", "scan_landed", "time_span",
     "StateError", "audit_path", "dataset_dir", "drop_lookback", "landing_scans_path", "lookback_path", "newest_time",
     "published_groups", "read_audit", "read_dataset", "read_landing_scans", "read_lookback", "read_open_since",

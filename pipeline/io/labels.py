@@ -1,7 +1,7 @@
-"""The labels dataset: `<data_root>/labels/<group>.parquet`, one row per label, only ever appended.
-An append reads the file, adds the row and writes a temp name renamed into place, all under the
-folder's lock, so two operators labelling at once both keep their row and a reader never sees a
-half-written file."""
+"""The labels dataset: `<data_root>/labels/<group>.parquet`, one row per label, appended, and
+removed only by an operator withdrawing one. A change reads the file, adds or drops rows and
+writes a temp name renamed into place, all under the folder's lock, so two operators labelling at
+once both keep their row and a reader never sees a half-written file."""
 from __future__ import annotations
 
 import getpass
@@ -14,7 +14,7 @@ from pipeline.config import check_name
 from pipeline.io.files import LOCK, locked, read_parquet, sweep, write_parquet_atomic
 from pipeline.io.published import read_dataset
 from pipeline.io.store import ObjectPath, location
-from pipeline.labels import COLUMNS, empty, interval_labels, label_row
+from pipeline.labels import COLUMNS, empty, interval_labels, label_row, within
 
 
 def labels_path(data_root: str, group: str) -> Path | ObjectPath:
@@ -60,6 +60,20 @@ def add_label(data_root: str, group: str, start, end, kind: str, note: str | Non
         new = pd.DataFrame([row]).astype(empty().dtypes.to_dict())
         write_parquet_atomic(pd.concat([old, new], ignore_index=True) if len(old) else new, path)
     return row
+
+
+def remove_labels(data_root: str, group: str, start, end, kind: str | None = None) -> pd.DataFrame:
+    """Remove the group's labels (of `kind`, or any) whose range lies in [start, end] (a wrong
+    verdict: a false alarm labelled on a real incident raises thresholds until withdrawn) and
+    return them; nothing is written when none does. It takes effect at the group's next training."""
+    path = labels_path(data_root, group)
+    with locked(path.parent / LOCK):
+        sweep(path.parent, f".tmp-{path.name}-*")
+        labels = read_labels(data_root, group)
+        removed = within(labels, start, end, kind)
+        if removed.any():
+            write_parquet_atomic(labels[~removed].reset_index(drop=True), path)
+    return labels[removed].reset_index(drop=True)
 
 
 def read_anomalies(data_root: str, group: str) -> pd.DataFrame:
