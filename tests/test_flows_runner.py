@@ -30,3 +30,20 @@ def test_memory_freed_inside_mallocs_heap_goes_back_to_the_system():
     held, after = map(float, out.stdout.split())
     assert held - after > 200  # MiB of the 256 freed
 
+
+
+ARROW_POOL = """
+import pyarrow as pa
+import flows.runner
+print(pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.skipif(runner._MALLOC_TRIM is None, reason="glibc's malloc")
+def test_arrow_allocates_from_malloc_unless_a_pool_is_named(monkeypatch):
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    out = subprocess.run([sys.executable, "-c", ARROW_POOL], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "system"
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    out = subprocess.run([sys.executable, "-c", ARROW_POOL], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "jemalloc"
