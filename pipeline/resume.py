@@ -10,9 +10,12 @@ import pandas as pd
 from pipeline import io, late_rows, lookback
 from pipeline.catalog import MICROSECOND, Catalog, landed, load_aligned
 from pipeline.config import GroupConfig
+from pipeline.metadata import MetadataError, read_version
 from pipeline.detect.base import Evidence
 from pipeline.parts import Grid
 from pipeline.ranges import score_context
+
+ALIGNMENT = ("metrics", "interval", "aggregation", "max_gap")  # what a step's published values depend on
 
 
 def carried(data_root: str, group: GroupConfig) -> lookback.Carried | None:
@@ -33,12 +36,10 @@ def resumed(group: GroupConfig, grid: Grid, version: str, carried: lookback.Carr
     return lookback.resumed(carried, version, now, grid, score_context(group))
 
 
-def stale_since(data_root: str, catalog: Catalog, group: GroupConfig, version: str, carried: lookback.Carried,
+def stale_since(data_root: str, catalog: Catalog, group: GroupConfig, carried: lookback.Carried,
                 now: list | None, watermark: pd.Timestamp) -> pd.Timestamp | None:
     """The first published step whose rows landed or changed since it was scored (`late_rows`;
-    `now`: `landed_now`)."""
-    if carried.version != version:
-        return None
+    `now`: `landed_now`); only where the carried steps were `aligned_alike`."""
     interval, metrics = group.interval_td, list(group.metrics)
 
     def recompute(first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
@@ -53,6 +54,20 @@ def stale_since(data_root: str, catalog: Catalog, group: GroupConfig, version: s
 
     return late_rows.stale_since(carried.landed, now, watermark, interval, recompute, published,
                                  group.max_gap + 1, score_context(group))
+
+
+def aligned_alike(models_root: str, group: GroupConfig, carried_version: str, version: str) -> bool:
+    """Whether the carried steps' values were aligned as `group` (the current version's config)
+    aligns them: the same version, or one trained on the same metrics, grid and gap filling, as a
+    nightly retraining is. Then rows that landed late before a retraining are found too; a version
+    that cannot be read, or aligned otherwise, finds none (its values are not comparable)."""
+    if carried_version == version:
+        return True
+    try:
+        before = read_version(models_root, group.name, carried_version).config
+    except (MetadataError, OSError):
+        return False
+    return all(getattr(before, key) == getattr(group, key) for key in ALIGNMENT)
 
 
 def carry(data_root: str, catalog: Catalog, group: GroupConfig, grid: Grid, history: Evidence, version: str) -> None:

@@ -74,8 +74,9 @@ def score_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
                         f"step before it is scored; `nightwatch state reset {group.name} --to TIME` moves it back")
     carried = resume.carried(data_root, group) if start is None and end is None else None
     files_now = None if carried is None else resume.landed_now(catalog, group, carried)
-    stale = None if carried is None or watermark is None else resume.stale_since(
-        data_root, catalog, group, version, carried, files_now, watermark)
+    alike = carried is not None and watermark is not None and resume.aligned_alike(models_root, group, carried.version,
+                                                                                    version)
+    stale = resume.stale_since(data_root, catalog, group, carried, files_now, watermark) if alike else None
     rescoring = {}  # how many steps, from when, were scored again for late rows
     if stale is not None:
         line = (f"{group.name}: rows landed or changed at or before the watermark {watermark} since they were "

@@ -34,15 +34,13 @@ def test_the_look_back_kept_for_the_next_run_names_its_files_and_reads_back(tmp_
     assert len(back.evidence) == 288 - 2 * edge - 1  # nor the last edge + 1, whose windows read rows still to land
     (path, first, last, rows, version), = back.landed
     assert path.endswith("day.parquet") and rows == 288 and version is not None
-    assert resume.stale_since(str(tmp_path), catalog, group, "v1", back, resume.landed_now(catalog, group, back),
+    assert resume.stale_since(str(tmp_path), catalog, group, back, resume.landed_now(catalog, group, back),
                               T0 + 287 * STEP) is None  # nothing changed
-    assert resume.stale_since(str(tmp_path), catalog, group, "v2", back, resume.landed_now(catalog, group, back),
-                              T0 + 287 * STEP) is None  # another model's
     late = pd.DataFrame({"timestamp": [T0 + 250 * STEP], "g.a": [1e3]})
     io.write_parquet_atomic(late, tmp_path / "landing" / "late.parquet")
     catalog = discover(str(tmp_path / "landing"))
     # nothing published here: every aligned value from the late row's step less the fill (max_gap + 1 = 4) on
     # moved, so the scores are stale from that step less the score context
-    stale = resume.stale_since(str(tmp_path), catalog, group, "v1", back, resume.landed_now(catalog, group, back),
+    stale = resume.stale_since(str(tmp_path), catalog, group, back, resume.landed_now(catalog, group, back),
                                T0 + 287 * STEP)
     assert stale == T0 + (250 - (GROUP.max_gap + 1) - edge) * STEP

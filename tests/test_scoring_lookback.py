@@ -1,13 +1,15 @@
 """Hourly scoring that carries its look-back from run to run: the same rows as reading it again."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import io
+from pipeline import io, resume
 from pipeline.catalog import discover
+from pipeline.metadata import read_version
 from pipeline.scoring import score_group
 from tests.scoring_support import (LAG, LOOSE_REPEATS, RECENT, db_group, published, scoring_copy,
                                    trained_and_scored)
@@ -181,3 +183,46 @@ def test_rows_landing_behind_the_watermark_are_scored_as_if_they_had_landed_on_t
         flagged = scores.loc[scores["is_anomaly"] & (scores["timestamp"] >= first_hour), "timestamp"]
         assert ((flagged >= incident[0]) & (flagged <= incident[1])).any(), kind
     assert run("late metric") == [] and run("placeholders") == []  # nothing changed since
+
+
+def registered_again(settings, version: str, aggregation: str | None = None) -> str:
+    """The current version copied under another name (what a nightly retraining registers: the
+    same metrics and alignment, or with `aggregation` another) and made current."""
+    root = Path(settings.storage.models_root) / "db-01"
+    current = io.current_version(settings.storage.models_root, "db-01")
+    shutil.copytree(root / current, root / version)
+    meta = json.loads((root / version / "metadata.json").read_text())
+    meta["version"] = version
+    meta["config"]["aggregation"] = aggregation or meta["config"]["aggregation"]
+    (root / version / "metadata.json").write_text(json.dumps(meta))
+    io.set_current_version(settings.storage.models_root, "db-01", version)
+    return version
+
+
+def test_rows_landing_late_before_a_retraining_are_still_scored_again(scored, tmp_path):
+    """The nightly retraining registers a new version between two hourly runs: rows that landed
+    behind the watermark meanwhile (a corrected export of the last two hours' replication lag) are
+    still found and scored again with the new version; not where a version aligns the steps
+    otherwise (another aggregation), whose published values are not comparable."""
+    _, settings, _, _, _, _ = scored
+    found = {}
+    for kind, aggregation in (("aligned alike", None), ("aligned otherwise", "max")):
+        copy = scoring_copy(settings, tmp_path / kind)
+        path = sorted(Path(copy.storage.landing).rglob("*.parquet"))[-1]
+        frame = pd.read_parquet(path)
+        lines: list[str] = []
+        score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lines.append)
+        late = frame[frame["timestamp"] > frame["timestamp"].max() - pd.Timedelta(hours=2)][["timestamp", LAG]]
+        late[LAG] += 10 * frame[LAG].std()
+        io.write_parquet_atomic(late, path.with_name(path.stem + "-lag-correction.parquet"))
+        scored_with = io.current_version(copy.storage.models_root, "db-01")
+        retrained = registered_again(copy, "20991231T000000Z-retrained", aggregation)
+        trained = read_version(copy.storage.models_root, "db-01", retrained).config
+        alike = resume.aligned_alike(copy.storage.models_root, trained, scored_with, retrained)
+        lines.clear()
+        summary = score_group(copy, db_group(copy), discover(copy.storage.landing), "run", emit=lines.append)
+        found[kind] = (alike, [line for line in lines if "rows landed or changed" in line], summary)
+    alike, rescoring, summary = found["aligned alike"]
+    assert alike and len(rescoring) == 1 and summary["rescored"] > 0 and "rescored_from" in summary
+    alike, rescoring, summary = found["aligned otherwise"]
+    assert not alike and rescoring == [] and "rescored" not in summary
