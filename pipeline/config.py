@@ -51,7 +51,10 @@ class ModelConfig:
     `composite` (off when left out) adds a future-prediction decoder;
     `robust` (off when left out) leaves windows still extreme after a warm-up out of training (pipeline.robust);
     `time_inputs` (off when left out) gives the encoder each step's time of day or week, not
-    reconstructed (pipeline.time_inputs)."""
+    reconstructed (pipeline.time_inputs);
+    `min_epoch_windows` (null: each training window once an epoch): an epoch repeats its windows,
+    reshuffled, until it holds at least this many, so a short range (a sensor file's 400 rows: 69
+    windows, two batches) still takes gradient steps enough to learn, and `patience` covers them."""
 
     encoder: str = "lstm"
     units: int = 32
@@ -67,10 +70,14 @@ class ModelConfig:
     composite: Composite | None = None
     robust: Robust | None = None
     time_inputs: TimeInputs | None = None
+    min_epoch_windows: int | None = None
 
     def check(self) -> None:
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder: {self.encoder!r} is not one of {ENCODERS}")
+        if self.min_epoch_windows is not None and self.min_epoch_windows < 1:
+            raise ValueError(f"min_epoch_windows: must be at least 1 (null: each window once), got "
+                             f"{self.min_epoch_windows!r}")
 
     def input_change(self, before: ModelConfig) -> str:
         """The first option, as `model.<key> before -> now`, by which a model of `before` reads or
@@ -94,6 +101,7 @@ class GroupConfig:
     window: int = 48
     stride: int = 8  # scoring stride: same NAB F1 as 1 and 4 (benchmarks/RESULTS.md), an eighth of the windows
     train_stride: int = 4
+    split_windows: int | None = 20  # the training split holds at least this many windows' lengths (`trained_window`)
     lookback: str = "28D"
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingRange = field(default_factory=TrainingRange)  # which steps the model learns as normal
@@ -159,6 +167,8 @@ def _validate_group(group: GroupConfig, where: str) -> None:
         raise ConfigError(f"{where}.window: must be at least 2 timesteps")
     if group.stride > group.window:
         raise ConfigError(f"{where}.stride: must not exceed window ({group.window})")
+    if group.split_windows is not None and group.split_windows < 1:
+        raise ConfigError(f"{where}.split_windows: must be at least 1 (null: the window as configured)")
     seasonal = group.model.seasonal
     if seasonal is not None and seasonal.min_share is None and not on_grid(seasonal, group.interval_td):
         raise ConfigError(f"{where}.model.seasonal.period: {seasonal.period!r} is not a whole number of "

@@ -148,8 +148,8 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
             starts = train_starts[window_weights(
                 _window_errors(model, view, train_starts, cfg.batch_size, weights, state), robust, epoch) > 0]
             note = f" left_out={len(train_starts) - len(starts)}"
-        total = 0.0
-        for x, mask in _padded_batches(view, rng.permutation(starts), cfg.batch_size):
+        total, order = 0.0, epoch_order(starts, rng, cfg.min_epoch_windows)
+        for x, mask in _padded_batches(view, order, cfg.batch_size):
             weights, state, adam, loss = train_step(weights, state, adam, rate, x, mask)
             total += float(loss) * float(mask.sum())
         if robust is None:
@@ -158,7 +158,7 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
         else:
             val = trimmed_mean(_window_errors(model, view, val_starts, cfg.batch_size, weights, state), robust.trim)
         epochs = epoch + 1
-        emit(f"epoch {epochs}: loss={total / len(starts):.5f}{note} val_loss={val:.5f}")
+        emit(f"epoch {epochs}: loss={total / len(order):.5f}{note} val_loss={val:.5f}")
         if val < best:
             best, best_epoch, best_weights = val, epoch, weights
         elif epoch - best_epoch >= cfg.patience:
@@ -166,6 +166,15 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
     for variable, value in zip(model.trainable_variables, best_weights):
         variable.assign(value)
     return TrainResult(model=model, val_loss=float(best), epochs=epochs)
+
+
+def epoch_order(starts: np.ndarray, rng: np.random.Generator, least: int | None) -> np.ndarray:
+    """An epoch's training windows: `starts` reshuffled, and with `least` passes over them, each
+    reshuffled, until there are at least `least` (`ModelConfig.min_epoch_windows`)."""
+    passes = [rng.permutation(starts)]
+    while least is not None and len(starts) and len(passes) * len(starts) < least:
+        passes.append(rng.permutation(starts))
+    return np.concatenate(passes)
 
 
 def _assign_trainable(model: keras.Model, initial: StoredModel) -> None:

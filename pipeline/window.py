@@ -47,3 +47,15 @@ def iter_batches(view: np.ndarray, starts: np.ndarray, batch_size: int) -> Itera
     for i in range(0, len(starts), batch_size):
         chunk = starts[i:i + batch_size]
         yield chunk, np.ascontiguousarray(view[chunk])
+
+
+def fitted_window(window: int, stride: int, split: int, split_windows: int | None) -> tuple[int, int]:
+    """The window and scoring stride a training split of `split` steps is windowed with: the
+    window shortened (to 2 steps at least, the stride with it) until the split holds
+    `split_windows` window lengths, since a model of 400 one-second rows in 48-step windows sees
+    69 windows and learns too little to tell an incident from noise (benchmarks/RESULTS.md);
+    as configured where the split is long enough, or `split_windows` is None."""
+    if split_windows is None or split >= split_windows * window:
+        return window, stride
+    shortened = max(split // split_windows, 2)
+    return shortened, min(stride, shortened)

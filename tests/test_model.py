@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.config import Composite, ModelConfig
 from pipeline.model import (_COMPILED, _TRAIN_STEPS, _architecture, _train_steps, build_autoencoder, current_values,
-                            reconstruct, train_autoencoder)
+                            epoch_order, reconstruct, train_autoencoder)
 from pipeline.robust import Robust
 from pipeline.time_inputs import TimeInputs
 from pipeline.window import window_starts, window_view
@@ -265,3 +265,14 @@ def test_time_inputs_are_read_by_the_encoder_and_not_reconstructed_also_in_robus
     assert np.isfinite(result.val_loss)
     _, x, recon, _ = next(reconstruct(result.model, view, starts[300:]))
     assert x.shape[-1] == 4 and recon.shape[-1] == 2
+
+
+def test_an_epoch_repeats_a_few_windows_reshuffled_until_it_holds_enough():
+    starts = np.arange(0, 40, 4)  # 10 windows
+    once = epoch_order(starts, np.random.default_rng(7), None)
+    assert sorted(once) == list(starts)
+    order = epoch_order(starts, np.random.default_rng(7), 25)  # three passes: 30 windows
+    assert len(order) == 30 and all(sorted(order[k:k + 10]) == list(starts) for k in (0, 10, 20))
+    assert list(order[:10]) == list(once) and list(order[10:20]) != list(order[:10])  # each pass reshuffled
+    assert len(epoch_order(starts, np.random.default_rng(7), 10)) == 10  # enough already
+    assert len(epoch_order(starts[:0], np.random.default_rng(7), 25)) == 0

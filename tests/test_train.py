@@ -79,9 +79,25 @@ def test_a_pinned_group_keeps_its_version_through_retraining(trained):
 
 def test_group_shorter_than_its_windows_is_rejected(trained):
     _, settings, catalog, web, _ = trained
-    huge = dataclasses.replace(web, window=2000)
+    huge = dataclasses.replace(web, window=2000, split_windows=None)  # the window as configured, however long
     with pytest.raises(InputError, match=f"group 'web-01': {STEPS} aligned steps is too short for window 2000"):
         train_group(settings, huge, catalog, "run-4", emit=lambda _: None)
+
+
+def test_a_short_training_range_is_windowed_shorter_and_its_version_scores_alike(trained, tmp_path):
+    """A short range (a sensor benchmark trains on 400 rows): a split of 160 steps holds 20 windows
+    of 8 steps, not of the configured 16; the version stores the window, so scoring reads it."""
+    _, settings, catalog, web, _ = trained
+    copy = dataclasses.replace(settings, storage=dataclasses.replace(
+        settings.storage, models_root=str(tmp_path / "models"), data_root=str(tmp_path / "data")))
+    short = dataclasses.replace(web, training=TrainingRange(first_steps=200))
+    lines: list[str] = []
+    result = train_group(copy, short, catalog, "run-short", emit=lines.append)
+    stored = io.read_metadata(copy.storage.models_root, "web-01", result["version"])["config"]
+    assert (web.window, stored["window"], stored["stride"]) == (16, 8, min(web.stride, 8))
+    assert "web-01: a training split of 160 steps is windowed at 8 steps, not 16 (split_windows 20)" in lines
+    summary = score_group(copy, short, catalog, "score-short", emit=lambda _: None)
+    assert summary["scored"] == STEPS
 
 
 def test_a_training_range_leaves_out_a_known_incident_and_can_be_cut_to_its_first_steps(trained):
@@ -114,7 +130,8 @@ def test_a_training_range_that_leaves_nothing_says_which_settings_did(trained):
                                          r"`training` settings leave: \{'exclude': \('2026-10-01/2026-12-01',\)\}\)"):
         train_group(settings, everything, catalog, "run-7", emit=lambda _: None)
     elsewhere = dataclasses.replace(web, training=TrainingRange(start="2025-01-01", end="2025-02-01"))
-    with pytest.raises(InputError, match=r"0 aligned steps is too short for window 16: .* \(in the range its "
+    # no steps: shortened to the least window (`split_windows`), still too short, and the range named
+    with pytest.raises(InputError, match=r"0 aligned steps is too short for window 2: .* \(in the range its "
                                          r"`training` settings leave: \{'start': '2025-01-01', 'end': '2025-02-01'\}"):
         train_group(settings, elsewhere, catalog, "run-8", emit=lambda _: None)
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.window import clean_starts, iter_batches, window_starts, window_view
+from pipeline.window import clean_starts, fitted_window, iter_batches, window_starts, window_view
 
 
 def test_window_view_is_a_view_with_the_right_layout():
@@ -44,3 +44,11 @@ def test_batches_are_contiguous_copies():
     assert [b[0].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6, 7]]
     assert all(b[1].flags["C_CONTIGUOUS"] for b in batches)
     np.testing.assert_array_equal(batches[2][1][1], view[7])
+
+
+def test_a_short_training_split_gets_a_shorter_window_and_stride():
+    assert fitted_window(48, 8, 960, 20) == (48, 8)  # 20 windows' lengths: as configured
+    assert fitted_window(48, 8, 320, 20) == (16, 8)  # a sensor file's 400 rows, less validation
+    assert fitted_window(48, 8, 100, 20) == (5, 5)  # the stride never exceeds the window
+    assert fitted_window(48, 8, 20, 20) == (2, 2)  # at least 2 steps
+    assert fitted_window(48, 8, 320, None) == (48, 8)  # off
