@@ -70,7 +70,7 @@ class ModelConfig:
     composite: Composite | None = None
     robust: Robust | None = None
     time_inputs: TimeInputs | None = None
-    min_epoch_windows: int | None = None
+    min_epoch_windows: int | None = 512
 
     def check(self) -> None:
         if self.encoder not in ENCODERS:
