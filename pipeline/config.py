@@ -101,7 +101,7 @@ class GroupConfig:
     window: int = 48
     stride: int = 8  # scoring stride: same NAB F1 as 1 and 4 (benchmarks/RESULTS.md), an eighth of the windows
     train_stride: int = 4
-    split_windows: int | None = 20  # the training split holds at least this many windows' lengths (`trained_window`)
+    split_windows: int | None = 20  # a training split holds at least this many window lengths (window.fitted_window)
     lookback: str = "28D"
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingRange = field(default_factory=TrainingRange)  # which steps the model learns as normal

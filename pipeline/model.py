@@ -169,8 +169,8 @@ def train_autoencoder(view: np.ndarray, train_starts: np.ndarray, val_starts: np
 
 
 def epoch_order(starts: np.ndarray, rng: np.random.Generator, least: int | None) -> np.ndarray:
-    """An epoch's training windows: `starts` reshuffled, and with `least` passes over them, each
-    reshuffled, until there are at least `least` (`ModelConfig.min_epoch_windows`)."""
+    """An epoch's training windows: `starts` reshuffled, then (with `least`) more passes over them,
+    each reshuffled, until there are at least `least` (`ModelConfig.min_epoch_windows`)."""
     passes = [rng.permutation(starts)]
     while least is not None and len(starts) and len(passes) * len(starts) < least:
         passes.append(rng.permutation(starts))

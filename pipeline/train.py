@@ -77,13 +77,14 @@ def train_group(settings: Settings, group: GroupConfig, catalog: Catalog, run_id
     group = dataclasses.replace(group, training=with_incidents(group.training, labels, frame.index))
     left_out = group.training.excluded(frame.index)
     masked = frame.mask(np.broadcast_to(left_out[:, None], frame.shape))  # missing: never learnt as normal
-    split = int(int(keep.sum()) * (1 - group.model.validation_fraction))
+    n = int(keep.sum())
+    split = int(n * (1 - group.model.validation_fraction))
     window, stride = fitted_window(group.window, group.stride, split, group.split_windows)
     if window != group.window:  # stored with the version, so scoring windows alike
         emit(f"{group.name}: a training split of {split} steps is windowed at {window} steps, not {group.window} "
              f"(split_windows {group.split_windows})")
         group = dataclasses.replace(group, window=window, stride=stride)
-    n, span = int(keep.sum()), group.span
+    span = group.span
     unseen = masked[:split].isna().all()
     if 0 < unseen.sum() < len(unseen):  # all of them: the scaler's error below names them
         line = (f"{group.name}: metrics {list(unseen.index[unseen])} have no values in the training split (new, "
