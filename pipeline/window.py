@@ -6,6 +6,8 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+LEAST_FITTED_WINDOW = 8  # steps: a shorter window holds too little of a series' shape to learn it
+
 
 def window_view(values: np.ndarray, window: int) -> np.ndarray:
     """All windows of `values` [time, features] as a read-only view [samples, window, features]."""
@@ -50,12 +52,14 @@ def iter_batches(view: np.ndarray, starts: np.ndarray, batch_size: int) -> Itera
 
 
 def fitted_window(window: int, stride: int, split: int, split_windows: int | None) -> tuple[int, int]:
-    """The window and scoring stride a training split of `split` steps is windowed with: the
-    window shortened (to 2 steps at least, the stride with it) until the split holds
-    `split_windows` window lengths, since a model of 400 one-second rows in 48-step windows sees
-    69 windows and learns too little to tell an incident from noise (benchmarks/RESULTS.md);
-    as configured where the split is long enough, or `split_windows` is None."""
-    if split_windows is None or split >= split_windows * window:
+    """The window and scoring stride a training split of `split` steps is windowed with: where the
+    split is shorter than `split_windows` window lengths, the longest power of two (at least
+    `LEAST_FITTED_WINDOW` steps) that fits it so many times, the stride capped at it, since a model
+    of 400 one-second rows in 48-step windows sees 69 windows and learns too little to tell an
+    incident from noise (benchmarks/RESULTS.md). Powers of two, so a range that grows by a night
+    keeps its window, and its warm start, most nights. As configured where the split is long
+    enough, too short even for the least window (training refuses it), or `split_windows` is None."""
+    if split_windows is None or split >= split_windows * window or split < split_windows * LEAST_FITTED_WINDOW:
         return window, stride
-    shortened = max(split // split_windows, 2)
+    shortened = 1 << (split // split_windows).bit_length() - 1
     return shortened, min(stride, shortened)

@@ -36,9 +36,10 @@ def test_the_fleet_benchmark_runs_in_one_command_and_ends_with_its_figures(tmp_p
     import subprocess
     import sys
 
-    # 4 days: night 1's training split holds the 3 days the seasonal gate needs, so both nights' models take the
-    # daily baseline out of the same metrics and night 2 can start warm (3 days: night 2 alone has it, so cold)
-    run = subprocess.run([sys.executable, "-m", "benchmarks.fleet", "--groups", "4", "--days", "4", "--epochs", "1",
+    # 5 days: night 1's training split holds the 3 days the seasonal gate needs, so both nights' models take the
+    # daily baseline out of the same metrics (3 days: night 2 alone has it, so cold), and 20 windows of 48 steps
+    # (split_windows), so both nights window alike and night 2 can start warm (4 days: 32 steps, then 48, so cold)
+    run = subprocess.run([sys.executable, "-m", "benchmarks.fleet", "--groups", "4", "--days", "5", "--epochs", "1",
                           "--keep", str(tmp_path / "fleet")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout.strip().splitlines()

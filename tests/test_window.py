@@ -49,6 +49,8 @@ def test_batches_are_contiguous_copies():
 def test_a_short_training_split_gets_a_shorter_window_and_stride():
     assert fitted_window(48, 8, 960, 20) == (48, 8)  # 20 windows' lengths: as configured
     assert fitted_window(48, 8, 320, 20) == (16, 8)  # a sensor file's 400 rows, less validation
-    assert fitted_window(48, 8, 100, 20) == (5, 5)  # the stride never exceeds the window
-    assert fitted_window(48, 8, 20, 20) == (2, 2)  # at least 2 steps
+    assert fitted_window(48, 8, 691, 20) == fitted_window(48, 8, 921, 20) == (32, 8)  # a range grown by a night
+    assert fitted_window(48, 4, 200, 20) == (8, 4)
+    assert fitted_window(48, 8, 160, 20) == (8, 8)  # the least window
+    assert fitted_window(48, 8, 159, 20) == (48, 8)  # too short even for it: training refuses the range
     assert fitted_window(48, 8, 320, None) == (48, 8)  # off
