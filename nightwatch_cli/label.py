@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
         for row in removed.to_dict("records"):
             print(json.dumps({key: str(value) for key, value in row.items()}))
         if removed.empty:
-            print(f"no {args.kind or ''}{' ' if args.kind else ''}label of {args.group} lies in {args.first} .. "
+            print(f"no {args.kind + ' ' if args.kind else ''}label of {args.group} lies in {args.first} .. "
                   f"{args.last}; nothing removed")
             return 1
         print(f"removed {len(removed)} label(s) from {path}; {args.group}'s next training goes without them")

@@ -275,26 +275,33 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if not path.exists():
         return parse_settings({}, str(path), Path.cwd())
     try:
-        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+        text = path.read_text()
+        _refuse_repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), set())
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return parse_settings(raw, str(path), path.parent.resolve())
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping: the plain loader keeps the
-    last, so a second `groups:` would silently drop every group of the first."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice in one mapping; the later one would replace the "
-                    f"earlier", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
+def _refuse_repeated_keys(node: yaml.Node | None, seen_nodes: set[int]) -> None:
+    """A key given twice in one mapping of the composed document is an error: YAML keeps the
+    later one, so a second `groups:` would silently drop every group of the first."""
+    if node is None or id(node) in seen_nodes:  # an alias met again
+        return
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        keys = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in keys:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key.value!r} is given twice in one mapping; the later one would replace "
+                        "the earlier", key.start_mark)
+                keys.add(key.value)
+            _refuse_repeated_keys(value, seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_repeated_keys(item, seen_nodes)
 
 
 def group_to_dict(group: GroupConfig) -> dict:
